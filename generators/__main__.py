@@ -1,0 +1,32 @@
+"""Write the generated pages to a directory: ``python -m generators OUT_DIR [--data DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from generators.render import render_pages
+from harness.store import DEFAULT_DATA_DIR, DataError
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m generators", description=__doc__)
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
+    args = parser.parse_args()
+    try:
+        pages = render_pages(args.data)
+    except DataError as error:
+        print(f"error: cannot render invalid data:\n{error}", file=sys.stderr)
+        return 1
+    for relative, content in pages.items():
+        target = args.out_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    print(f"wrote {len(pages)} pages to {args.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Everything that comes from data is untrusted text: escape it for Markdown *and* HTML.
+
+Pages are Markdown rendered by MkDocs, so escaping HTML alone is not enough: ``[x](javascript:..)``
+contains no ``<`` yet would become a link. Every ``{{ value }}`` in a template therefore passes
+through ``markdown_text`` unless a filter already returned ``Markup`` on purpose.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from markupsafe import Markup
+
+# Characters Python-Markdown treats as syntax and accepts a backslash escape for ("|" for tables).
+# "<" and ">" are left to html.escape, which runs after (a backslash before "&lt;" would show).
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def markdown_text(value: Any) -> Markup:
+    """Inline text: one line, Markdown syntax neutralised, HTML escaped."""
+    text = _CONTROL.sub("", str(value)).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return Markup(html.escape(_MARKDOWN_SYNTAX.sub(r"\\\1", text), quote=True))
+
+
+def finalize(value: Any) -> Any:
+    return value if isinstance(value, Markup) else markdown_text(value)
+
+
+def code_block(value: Any, language: str = "") -> Markup:
+    """A fenced block that no content can close early (the fence outgrows any backtick run)."""
+    text = _CONTROL.sub("", str(value)).replace("\r", "")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return Markup(f"{fence}{language}\n{text}\n{fence}")
+
+
+def safe_url(value: Any) -> Markup:
+    """An http(s) URL made safe as a Markdown link target; anything else becomes '#'."""
+    url = str(value).strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or _CONTROL.search(url):
+        return Markup("#")
+    return Markup(html.escape(quote(url, safe=":/?#@!$&'*+,;=%-._~"), quote=True))

@@ -1,0 +1,48 @@
+"""MkDocs hook: render the generated pages from ``data/`` at every build.
+
+Pages exist only in the build, never in ``docs/``, so they cannot drift from the data or be
+edited by hand. Servers are added to the navigation in matrix order.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+# MkDocs imports hooks by file path; make the repository's packages importable too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from generators.render import render_pages, server_ids  # noqa: E402
+from harness.store import DataError  # noqa: E402
+
+_pages: dict[str, str] = {}
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    try:
+        _pages.clear()
+        _pages.update(render_pages())
+        servers = server_ids()
+    except DataError as error:
+        raise PluginError(f"cannot render invalid data:\n{error}") from error
+    for entry in config.nav or []:
+        if isinstance(entry, dict) and "Servers" in entry:
+            entry["Servers"] = [
+                {"All servers": "servers/index.md"},
+                *({name: f"servers/{server_id}.md"} for server_id, name in servers),
+            ]
+    return config
+
+
+def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
+    for path, content in _pages.items():
+        existing = files.get_file_from_path(path)
+        if existing is not None:
+            raise PluginError(f"docs/{path} would hide a generated page; delete docs/{path}")
+        files.append(File.generated(config, path, content=content))
+    return files

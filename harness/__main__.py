@@ -1,0 +1,92 @@
+"""Command line of the harness: ``python -m harness capture [--server ID] [--quick|--full]``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from harness.capture import Capture, run_capture
+from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
+from harness.environments import ENVIRONMENTS_DIR
+from harness.process import end_all
+from harness.profiles import PROFILES
+from harness.progress import Progress
+from harness.provenance import capture_id, machine_id, machine_record
+from harness.store import DEFAULT_DATA_DIR, DataDir, dumps, write_document
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    capture = commands.add_parser("capture", help="run the checks on servers and record them")
+    capture.add_argument("--server", action="append", default=[], metavar="ID",
+                         help="capture only this server (repeatable); default: all")
+    speed = capture.add_mutually_exclusive_group()
+    speed.add_argument("--quick", action="store_const", dest="profile", const="quick",
+                       help="fast smoke profile (one repeat per figure)")
+    speed.add_argument("--full", action="store_const", dest="profile", const="full",
+                       help="more repeats, for dedicated hardware")
+    capture.set_defaults(profile="standard")
+    capture.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    capture.add_argument("--servers-dir", type=Path, default=DEFINITIONS_DIR,
+                         help="where the server definitions are (default: %(default)s)")
+    capture.add_argument("--environments-dir", type=Path, default=ENVIRONMENTS_DIR)
+    commands.add_parser("servers", help="list the server definitions")
+    return parser
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def capture_command(args: argparse.Namespace) -> int:
+    definitions = load_definitions(args.servers_dir)
+    unknown = [server for server in args.server if server not in definitions]
+    if unknown:
+        print(f"error: unknown server id(s): {', '.join(unknown)}. Known: "
+              f"{', '.join(sorted(definitions))} (definitions in {args.servers_dir})",
+              file=sys.stderr)
+        return 2
+    chosen = [definitions[server] for server in (args.server or sorted(definitions))]
+    data = DataDir(args.data_dir)
+    machine = machine_id()
+    machine_file = data.machine_path(machine)
+    record = machine_record(machine)
+    if not machine_file.exists() or machine_file.read_text() != dumps(record):
+        write_document(machine_file, record, "machine")
+    capture = Capture(capture_id(), machine, PROFILES[args.profile], data,
+                      args.environments_dir)
+    print(f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "
+          f"profile {args.profile}", file=sys.stderr)
+    progress = Progress(len(chosen))
+    written = run_capture(capture, chosen, progress)
+    print(f"wrote {len(written)} run file(s) under "
+          f"{data.root / 'runs' / machine / capture.capture_id}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if args.command == "servers":
+            for definition in load_definitions().values():
+                print(f"{definition.id:20} {definition.interface:5} {definition.mode:12} "
+                      f"{definition.name}")
+            return 0
+        return capture_command(args)
+    except DefinitionError as error:
+        print(f"error: invalid server definition(s):\n{error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping servers; run files already written are complete, "
+              "the server in progress was not recorded", file=sys.stderr)
+        return 130
+    finally:
+        end_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

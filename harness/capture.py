@@ -1,0 +1,221 @@
+"""One capture: for each server, make its environment, start it, run every check, stop it, and
+write one run file. A server that fails anywhere is recorded as failed with its reason; the
+capture goes on with the next one."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import checks as checks_module
+from harness.checks import Check, CheckContext, failed_record, run_check
+from harness.definitions import ServerDefinition, fill_command
+from harness.endpoints import SAMPLEPROJECT_DIR, load_endpoints
+from harness.environments import Environment, InstallError, ensure_environment
+from harness.network import HOST, free_port, make_tls_material
+from harness.process import ServerProcess, Shutdown, StartError, log_tail
+from harness.profiles import Profile
+from harness.progress import Progress
+from harness.provenance import (
+    cores,
+    cpu_model,
+    git_commit,
+    git_dirty,
+    kernel,
+    now_iso,
+    os_name,
+)
+from harness.store import SCHEMA_VERSION, DataDir, write_document
+
+WORKERS = 1  # the one rule for checks: a single worker process, the server's own threads/loop
+PREPARE_TIMEOUT_S = 300
+# Variables that would leak the harness's own environment into the server's.
+_NOT_INHERITED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "DJANGO_SETTINGS_MODULE")
+
+
+@dataclass(frozen=True)
+class Capture:
+    capture_id: str
+    machine_id: str
+    profile: Profile
+    data: DataDir
+    environments_dir: Path
+    checks: Sequence[Check] = ()
+
+    def selected_checks(self) -> Sequence[Check]:
+        return self.checks or checks_module.all_checks()
+
+
+class PrepareError(Exception):
+    def __init__(self, reason: str, log: str) -> None:
+        super().__init__(reason)
+        self.reason, self.log = reason, log
+
+
+def server_environment(definition: ServerDefinition, environment: Environment,
+                       scratch: Path) -> dict[str, str]:
+    variables = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
+    variables.update({
+        "PATH": f"{environment.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # made per run, never stored
+        "SQLITE_PATH": str(scratch / "db.sqlite3"),
+        "SAMPLEPROJECT_STATE_DIR": str(scratch / "state"),
+    })
+    variables.update(definition.env)
+    return variables
+
+
+def recorded_environment(definition: ServerDefinition) -> dict[str, str]:
+    """What a reader needs to repeat the run; per-run paths and the secret are named, not given."""
+    return {
+        "DJANGO_SECRET_KEY": "<random per run>",
+        "SQLITE_PATH": "<scratch dir>/db.sqlite3",
+        "SAMPLEPROJECT_STATE_DIR": "<scratch dir>/state",
+        **definition.env,
+    }
+
+
+def prepare_database(environment: Environment, variables: dict[str, str]) -> None:
+    """Migrate a fresh SQLite database and load the sample polls, in the server's own env."""
+    for argv in (["manage.py", "migrate", "--noinput"], ["manage.py", "load_polls"]):
+        try:
+            completed = subprocess.run(
+                [str(environment.python), *argv], cwd=SAMPLEPROJECT_DIR, env=variables,
+                capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S, check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise PrepareError(f"`{' '.join(argv)}` timed out", "") from error
+        if completed.returncode != 0:
+            output = "\n".join((completed.stdout + completed.stderr).splitlines()[-40:])
+            raise PrepareError(f"`{' '.join(argv)}` failed ({completed.returncode})", output)
+
+
+def resolve_executable(argv: list[str], environment: Environment) -> list[str]:
+    """argv[0] from the server's own environment when it is there."""
+    candidate = environment.bin_dir / argv[0]
+    return [str(candidate), *argv[1:]] if "/" not in argv[0] and candidate.exists() else argv
+
+
+def provenance(definition: ServerDefinition, environment: Environment | None) -> dict[str, Any]:
+    shown = {"python": "python", "host": HOST, "port": "{port}", "workers": str(WORKERS),
+             "certfile": "{certfile}", "keyfile": "{keyfile}"}
+    return {
+        "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
+        "harness_python": sys.version.split()[0],
+        "server_python": environment.python_version if environment else None,
+        "packages": environment.packages if environment else {},
+        "command": fill_command(definition.commands["http"], shown),
+        "workers": WORKERS,
+        "env": recorded_environment(definition),
+        "kernel": kernel(),
+        "os": os_name(),
+        "cpu_model": cpu_model(),
+        "cores": cores(),
+    }
+
+
+def _all_failed(capture: Capture, reason: str, evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    return [failed_record(check, reason, evidence) for check in capture.selected_checks()]
+
+
+def run_server(capture: Capture, definition: ServerDefinition, progress: Progress) -> dict:
+    """Everything about one server in this capture, as one run record."""
+    started_at = now_iso()
+    startup: dict[str, Any] = {"ok": False, "ready_after_s": None, "error": None, "log_tail": ""}
+    shutdown: Shutdown | None = None
+    environment: Environment | None = None
+    results: list[dict[str, Any]] = []
+    try:
+        progress.step("installing environment")
+        environment = ensure_environment(definition, capture.environments_dir)
+    except InstallError as error:
+        startup["error"] = f"environment could not be installed: {error}"[:2000]
+        results = _all_failed(capture, "Not measured: the server's environment could not be "
+                              "installed (see startup.error).", {})
+
+    if environment is not None:
+        with tempfile.TemporaryDirectory(prefix=f"serving-django-{definition.id}-") as scratch_dir:
+            scratch = Path(scratch_dir)
+            variables = server_environment(definition, environment, scratch)
+            tls = make_tls_material(scratch / "tls")
+            port = free_port()
+            argv = resolve_executable(
+                fill_command(definition.commands["http"], {
+                    "python": str(environment.python), "host": HOST, "port": str(port),
+                    "workers": str(WORKERS), "certfile": str(tls.certfile),
+                    "keyfile": str(tls.keyfile),
+                }),
+                environment,
+            )
+            log_path = scratch / "server.log"
+            process = ServerProcess(argv, SAMPLEPROJECT_DIR, variables, log_path,
+                                    definition.stop_signal)
+            try:
+                progress.step("preparing database")
+                prepare_database(environment, variables)
+                progress.step(f"starting on port {port}")
+                process.start()
+                endpoints = load_endpoints()
+                base_url = f"http://{HOST}:{port}"
+                ready = process.wait_ready(base_url + endpoints["json_sync"],
+                                           capture.profile.start_timeout_s)
+                startup.update(ok=True, ready_after_s=ready, log_tail=log_tail(log_path))
+                progress.note(f"ready after {ready:.2f} s")
+                context = CheckContext(definition, base_url, endpoints, capture.profile,
+                                       process, log_path)
+                for check in capture.selected_checks():
+                    progress.step(check.id)
+                    results.append(run_check(check, context))
+                    progress.result(results[-1]["outcome"], results[-1]["summary"])
+            except PrepareError as error:
+                startup["error"] = f"database preparation failed: {error.reason}"
+                startup["log_tail"] = error.log
+            except StartError as error:
+                startup["error"] = f"the server did not start: {error.reason}"
+                startup["log_tail"] = error.log_tail
+            finally:
+                shutdown = process.stop(capture.profile.stop_grace_s)
+        if not startup["ok"]:
+            progress.result("error", startup["error"])
+            evidence = {"log_tail": startup["log_tail"]}
+            results = _all_failed(capture, f"Not measured: {startup['error']}", evidence)
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "capture": capture.capture_id,
+        "machine": capture.machine_id,
+        "profile": capture.profile.name,
+        "started_at": started_at,
+        "finished_at": now_iso(),
+        "server": {
+            **definition.as_record(),
+            "version": environment.packages.get(definition.package) if environment else None,
+        },
+        "provenance": provenance(definition, environment),
+        "startup": startup,
+        "shutdown": shutdown.as_record() if shutdown else None,
+        "checks": results,
+    }
+
+
+def run_capture(capture: Capture, definitions: Sequence[ServerDefinition],
+                progress: Progress) -> list[Path]:
+    """Capture every definition in turn; returns the run files written."""
+    written = []
+    for definition in definitions:
+        progress.begin_server(definition.id)
+        record = run_server(capture, definition, progress)
+        path = capture.data.run_path(capture.machine_id, capture.capture_id, definition.id)
+        write_document(path, record, "run")
+        written.append(path)
+        progress.end_server(record)
+    return written

@@ -1,0 +1,93 @@
+"""Behaviour checks: each answers one question about a running server with an outcome
+(yes / no / partial / not-applicable / error), a one-line summary and the raw evidence."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.definitions import ServerDefinition
+from harness.process import ServerProcess, log_tail
+from harness.profiles import Profile
+from harness.provenance import now_iso
+
+OUTCOMES = ("yes", "no", "partial", "not-applicable", "error")
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    server: ServerDefinition
+    base_url: str
+    endpoints: dict[str, str]
+    profile: Profile
+    process: ServerProcess
+    log_path: Path
+
+    def url(self, endpoint: str, query: str = "") -> str:
+        return self.base_url + self.endpoints[endpoint] + (f"?{query}" if query else "")
+
+
+@dataclass(frozen=True)
+class Finding:
+    outcome: str
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    group: str
+    question: str
+    thresholds: str  # the rule that turns raw numbers into an outcome, shown to readers
+    run: Callable[[CheckContext], Finding]
+
+
+def result_record(check: Check, finding: Finding) -> dict[str, Any]:
+    if finding.outcome not in OUTCOMES:
+        raise ValueError(f"check {check.id} returned unknown outcome {finding.outcome!r}")
+    return {
+        "id": check.id,
+        "title": check.title,
+        "group": check.group,
+        "outcome": finding.outcome,
+        "summary": finding.summary,
+        "measured_at": now_iso(),
+        "evidence": {"question": check.question, "thresholds": check.thresholds,
+                     **finding.evidence},
+    }
+
+
+def run_check(check: Check, context: CheckContext) -> dict[str, Any]:
+    """Run one check; a crash, or the server dying under it, becomes an ``error`` result."""
+    try:
+        finding = check.run(context)
+    except Exception as error:  # a check must never stop the run
+        finding = Finding(
+            "error",
+            f"The check could not complete: {type(error).__name__}: {error}"[:500],
+            {"traceback": traceback.format_exc()[-4000:]},
+        )
+    exit_code = context.process.exit_code()
+    if exit_code is not None:
+        finding = Finding(
+            "error",
+            f"The server exited (code {exit_code}) during the check. {finding.summary}"[:2000],
+            {**finding.evidence, "server_log_tail": log_tail(context.log_path)},
+        )
+    return result_record(check, finding)
+
+
+def failed_record(check: Check, reason: str, evidence: dict[str, Any]) -> dict[str, Any]:
+    """The result of a check that could not run at all (the server never started)."""
+    return result_record(check, Finding("error", reason, evidence))
+
+
+def all_checks() -> list[Check]:
+    from harness.checks import concurrency
+
+    return [*concurrency.CHECKS]

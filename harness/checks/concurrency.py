@@ -1,0 +1,147 @@
+"""Does a sleeping view block the others? N parallel requests to a 1-second sleep view.
+
+The articles this project grew from sent two requests at once and timed them; we also send ten,
+which separates "a few threads" from "truly concurrent".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+import httpx
+
+from harness.checks import Check, CheckContext, Finding
+
+SLEEP_S = 1.0
+BATCH_SIZES = (2, 10)
+# A batch is "concurrent" when it finishes within this many sleeps of wall time...
+CONCURRENT_WITHIN = 1.5
+# ...and "serialised" when it takes at least this share of N sleeps (one at a time).
+SERIALISED_FROM = 0.9
+THRESHOLDS = (
+    f"For N parallel requests to a {SLEEP_S:g} s sleep: concurrent when the median wall time "
+    f"is at most {CONCURRENT_WITHIN:g} x {SLEEP_S:g} s; serialised when it is at least "
+    f"{SERIALISED_FROM:g} x N x {SLEEP_S:g} s; limited in between. Outcome: yes when every N is "
+    "concurrent; no when N=2 is serialised or its requests fail; partial otherwise."
+)
+
+
+async def _timed_batch(url: str, size: int) -> dict[str, Any]:
+    """Send ``size`` requests at once on separate connections; time each and the whole."""
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=0)
+    timeout = httpx.Timeout(SLEEP_S * size + 30)
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        origin = time.perf_counter()
+
+        async def one() -> dict[str, Any]:
+            started = time.perf_counter() - origin
+            try:
+                response = await client.get(url)
+            except httpx.HTTPError as error:
+                status, problem = None, f"{type(error).__name__}: {error}"[:300]
+            else:
+                status = response.status_code
+                problem = None if status == 200 else f"HTTP {status}"
+            finished = time.perf_counter() - origin
+            return {"start_s": started, "end_s": finished, "status": status, "error": problem}
+
+        requests = await asyncio.gather(*(one() for _ in range(size)))
+        wall = time.perf_counter() - origin
+    return {"wall_s": wall, "requests": requests}
+
+
+def classify(size: int, wall_s: float, failures: int) -> str:
+    if failures:
+        return "failed"
+    if wall_s <= CONCURRENT_WITHIN * SLEEP_S:
+        return "concurrent"
+    if wall_s >= SERIALISED_FROM * size * SLEEP_S:
+        return "serialised"
+    return "limited"
+
+
+def _measure(context: CheckContext, endpoint: str) -> list[dict[str, Any]]:
+    url = context.url(endpoint, f"seconds={SLEEP_S:g}")
+    warm = httpx.get(context.url(endpoint, "seconds=0"), timeout=30)  # lazy imports, first DB hit
+    warm.raise_for_status()
+    batches = []
+    for size in BATCH_SIZES:
+        repeats = [asyncio.run(_timed_batch(url, size)) for _ in range(context.profile.repeats)]
+        failures = max(
+            sum(1 for request in repeat["requests"] if request["error"]) for repeat in repeats
+        )
+        median_wall = statistics.median(repeat["wall_s"] for repeat in repeats)
+        batches.append({
+            "n": size,
+            "median_wall_s": median_wall,
+            "parallelism": size * SLEEP_S / median_wall,
+            "failed_requests": failures,
+            "classification": classify(size, median_wall, failures),
+            "repeats": repeats,
+        })
+    return batches
+
+
+def _describe(batch: dict[str, Any]) -> str:
+    if batch["classification"] == "failed":
+        return f"{batch['failed_requests']} of {batch['n']} requests failed"
+    text = f"{batch['n']} took {batch['median_wall_s']:.2f} s"
+    if batch["classification"] != "concurrent":
+        text += f" (about {batch['parallelism']:.1f} at a time)"
+    return text
+
+
+def judge(batches: list[dict[str, Any]]) -> str:
+    classes = [batch["classification"] for batch in batches]
+    if all(kind == "concurrent" for kind in classes):
+        return "yes"
+    if classes[0] in ("serialised", "failed"):
+        return "no"
+    return "partial"
+
+
+def _run(endpoint: str, kind: str):
+    def run(context: CheckContext) -> Finding:
+        batches = _measure(context, endpoint)
+        outcome = judge(batches)
+        lead = {"yes": "Concurrent", "no": "Blocking", "partial": "Partly concurrent"}[outcome]
+        summary = (
+            f"{lead}: parallel {SLEEP_S:g} s {kind} sleeps, "
+            + "; ".join(_describe(batch) for batch in batches)
+            + "."
+        )
+        evidence = {
+            "path": context.endpoints[endpoint],
+            "sleep_s": SLEEP_S,
+            "repeats_per_batch": context.profile.repeats,
+            "batches": batches,
+        }
+        return Finding(outcome, summary, evidence)
+
+    return run
+
+
+CHECKS = [
+    Check(
+        id="concurrency-sync-sleep",
+        title="Sync view concurrency",
+        group="Concurrency",
+        question="Do parallel requests to a sync view that calls time.sleep(1) run at the same time?",
+        thresholds=THRESHOLDS,
+        run=_run("sleep_sync", "sync"),
+    ),
+    Check(
+        id="concurrency-async-sleep",
+        title="Async view concurrency",
+        group="Concurrency",
+        question=(
+            "Do parallel requests to an async view that awaits asyncio.sleep(1) run at the "
+            "same time?"
+        ),
+        thresholds=THRESHOLDS,
+        run=_run("sleep_async", "async"),
+    ),
+]

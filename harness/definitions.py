@@ -1,0 +1,194 @@
+"""Server definitions: one small TOML file per server configuration in ``harness/servers/``.
+
+A contributor adds a server by adding a file; nothing else in the harness names servers. The
+loader is strict (unknown keys are errors) so a typo cannot silently change what is measured.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFINITIONS_DIR = Path(__file__).resolve().parent / "servers"
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+INTERFACES = ("wsgi", "asgi")
+MODES = ("development", "production")
+STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP")
+# Protocol variants a server may declare; only ``http`` is required.
+COMMAND_KINDS = ("http", "tls", "http2_tls", "h2c")
+PLACEHOLDERS = frozenset({"python", "host", "port", "workers", "certfile", "keyfile"})
+
+_REQUIRED = {
+    "id": str,
+    "name": str,
+    "interface": str,
+    "mode": str,
+    "summary": str,
+    "homepage": str,
+    "docs": str,
+    "requirements": list,
+    "stop_signal": str,
+    "commands": dict,
+}
+_OPTIONAL = {"notes": list, "env": dict}
+
+
+class DefinitionError(Exception):
+    """A server definition that cannot be used; the message names the file and field."""
+
+
+@dataclass(frozen=True)
+class ServerDefinition:
+    id: str
+    name: str
+    interface: str
+    mode: str
+    summary: str
+    homepage: str
+    docs: str
+    requirements: tuple[str, ...]
+    stop_signal: str
+    commands: dict[str, tuple[str, ...]]
+    notes: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def package(self) -> str:
+        """The distribution whose version names this server (Django for runserver)."""
+        if not self.requirements:
+            return "django"
+        return re.split(r"[\[<>=!~; ]", self.requirements[0], maxsplit=1)[0].lower()
+
+    def as_record(self) -> dict[str, Any]:
+        """The definition as stored in each run, so pages can be rendered from data alone."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "interface": self.interface,
+            "mode": self.mode,
+            "summary": self.summary,
+            "homepage": self.homepage,
+            "docs": self.docs,
+            "requirements": list(self.requirements),
+            "notes": list(self.notes),
+            "package": self.package,
+            "stop_signal": self.stop_signal,
+            "commands": {kind: list(argv) for kind, argv in self.commands.items()},
+        }
+
+
+def _placeholders_in(argument: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(argument) if name is not None}
+
+
+def _problems(raw: dict[str, Any], path: Path) -> list[str]:
+    problems = []
+    for key in raw:
+        if key not in _REQUIRED and key not in _OPTIONAL:
+            problems.append(f"{key}: unknown key (allowed: {', '.join([*_REQUIRED, *_OPTIONAL])})")
+    for key, kind in _REQUIRED.items():
+        if key not in raw:
+            problems.append(f"{key}: missing")
+        elif not isinstance(raw[key], kind):
+            problems.append(f"{key}: expected {kind.__name__}, got {raw[key]!r}")
+    for key, kind in _OPTIONAL.items():
+        if key in raw and not isinstance(raw[key], kind):
+            problems.append(f"{key}: expected {kind.__name__}, got {raw[key]!r}")
+    if problems:
+        return problems
+
+    if raw["id"] != path.stem:
+        problems.append(f"id: {raw['id']!r} must equal the file name {path.stem!r}")
+    if not ID_PATTERN.match(raw["id"]):
+        problems.append(f"id: {raw['id']!r} must match {ID_PATTERN.pattern}")
+    if raw["interface"] not in INTERFACES:
+        problems.append(f"interface: {raw['interface']!r} is not one of {INTERFACES}")
+    if raw["mode"] not in MODES:
+        problems.append(f"mode: {raw['mode']!r} is not one of {MODES}")
+    if raw["stop_signal"] not in STOP_SIGNALS:
+        problems.append(f"stop_signal: {raw['stop_signal']!r} is not one of {STOP_SIGNALS}")
+    for key in ("homepage", "docs"):
+        if not re.match(r"^https?://", raw[key]):
+            problems.append(f"{key}: {raw[key]!r} must be an http(s) URL")
+    if not all(isinstance(item, str) for item in raw["requirements"]):
+        problems.append("requirements: every item must be a string")
+    elif any("==" not in item for item in raw["requirements"]):
+        problems.append("requirements: pin every requirement with == so results are reproducible")
+    if not all(isinstance(item, str) for item in raw.get("notes", [])):
+        problems.append("notes: every item must be a string")
+    if not all(isinstance(v, str) for v in raw.get("env", {}).values()):
+        problems.append("env: every value must be a string")
+
+    if "http" not in raw["commands"]:
+        problems.append("commands.http: missing (the plain HTTP/1.1 command is required)")
+    for kind, argv in raw["commands"].items():
+        where = f"commands.{kind}"
+        if kind not in COMMAND_KINDS:
+            problems.append(f"{where}: unknown command kind (allowed: {', '.join(COMMAND_KINDS)})")
+            continue
+        if not argv or not all(isinstance(item, str) for item in argv):
+            problems.append(f"{where}: must be a non-empty list of strings")
+            continue
+        for argument in argv:
+            try:
+                unknown = _placeholders_in(argument) - PLACEHOLDERS
+            except ValueError as error:
+                problems.append(f"{where}: {argument!r}: {error}")
+                continue
+            if unknown:
+                problems.append(
+                    f"{where}: {argument!r} uses unknown placeholder(s) {sorted(unknown)} "
+                    f"(allowed: {sorted(PLACEHOLDERS)})"
+                )
+    return problems
+
+
+def load_definition(path: Path) -> ServerDefinition:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise DefinitionError(f"{path}: cannot read TOML: {error}") from error
+    problems = _problems(raw, path)
+    if problems:
+        raise DefinitionError(f"{path}:\n  " + "\n  ".join(problems))
+    return ServerDefinition(
+        id=raw["id"],
+        name=raw["name"],
+        interface=raw["interface"],
+        mode=raw["mode"],
+        summary=raw["summary"],
+        homepage=raw["homepage"],
+        docs=raw["docs"],
+        requirements=tuple(raw["requirements"]),
+        stop_signal=raw["stop_signal"],
+        commands={kind: tuple(argv) for kind, argv in raw["commands"].items()},
+        notes=tuple(raw.get("notes", ())),
+        env=dict(raw.get("env", {})),
+        path=path,
+    )
+
+
+def load_definitions(directory: Path = DEFINITIONS_DIR) -> dict[str, ServerDefinition]:
+    """Every definition in ``directory`` by id; all broken files are reported together."""
+    definitions, errors = {}, []
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            definition = load_definition(path)
+        except DefinitionError as error:
+            errors.append(str(error))
+            continue
+        definitions[definition.id] = definition
+    if errors:
+        raise DefinitionError("\n".join(errors))
+    return definitions
+
+
+def fill_command(argv: tuple[str, ...], values: dict[str, str]) -> list[str]:
+    """The argv with ``{placeholders}`` replaced; literal braces are written ``{{`` and ``}}``."""
+    return [argument.format_map(values) for argument in argv]

@@ -1,0 +1,19 @@
+"""The sample project's URL paths, read from the one file that lists them.
+
+The harness never imports Django: it only needs to know where each view lives.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from harness.store import REPO_ROOT
+
+SAMPLEPROJECT_DIR = REPO_ROOT / "sampleproject"
+ENDPOINTS_FILE = SAMPLEPROJECT_DIR / "endpoints.toml"
+
+
+def load_endpoints(path: Path = ENDPOINTS_FILE) -> dict[str, str]:
+    with path.open("rb") as stream:
+        return dict(tomllib.load(stream)["endpoints"])

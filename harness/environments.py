@@ -1,0 +1,99 @@
+"""One isolated virtual environment per server configuration, made with uv.
+
+Each server gets ``.venvs/<server-id>/`` holding the sample project's requirements plus the
+server's own pinned requirements, so one server's dependencies cannot break another's. An
+environment is reused while its requirements are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.definitions import ServerDefinition
+from harness.store import REPO_ROOT
+
+ENVIRONMENTS_DIR = REPO_ROOT / ".venvs"
+PROJECT_REQUIREMENTS = REPO_ROOT / "sampleproject" / "requirements.txt"
+INSTALL_TIMEOUT_S = 900
+_MARKER = ".serving-django-requirements"
+
+
+class InstallError(Exception):
+    """The server's environment could not be made; the message carries the installer's output."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    path: Path
+    python_version: str
+    packages: dict[str, str]
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.path / "bin"
+
+    @property
+    def python(self) -> Path:
+        return self.bin_dir / "python"
+
+
+def _uv() -> str:
+    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if found is None:
+        raise InstallError("uv is not installed in the harness environment (pip install uv)")
+    return found
+
+
+def requirements_for(definition: ServerDefinition) -> list[str]:
+    lines = PROJECT_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
+    project = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return [*project, *definition.requirements]
+
+
+def _run(argv: list[str]) -> None:
+    try:
+        completed = subprocess.run(
+            argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired as error:
+        raise InstallError(f"{' '.join(argv[:3])} timed out after {error.timeout} s") from error
+    if completed.returncode != 0:
+        tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-30:])
+        raise InstallError(f"`{' '.join(argv)}` failed ({completed.returncode}):\n{tail}")
+
+
+def _describe(path: Path) -> Environment:
+    python = path / "bin" / "python"
+    version = subprocess.run(
+        [str(python), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()
+    listing = subprocess.run(
+        [_uv(), "pip", "list", "--python", str(python), "--format", "json"],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout
+    packages = {item["name"].lower(): item["version"] for item in json.loads(listing)}
+    return Environment(path=path, python_version=version, packages=packages)
+
+
+def ensure_environment(
+    definition: ServerDefinition, root: Path = ENVIRONMENTS_DIR, python: str = sys.executable
+) -> Environment:
+    """The server's environment, created or refreshed when its requirements changed."""
+    path = root / definition.id
+    requirements = requirements_for(definition)
+    fingerprint = hashlib.sha256(json.dumps([python, requirements]).encode()).hexdigest()
+    marker = path / _MARKER
+    if not (marker.is_file() and marker.read_text().strip() == fingerprint):
+        shutil.rmtree(path, ignore_errors=True)
+        _run([_uv(), "venv", "--quiet", "--python", python, str(path)])
+        _run([_uv(), "pip", "install", "--quiet", "--python", str(path / "bin" / "python"),
+              *requirements])
+        marker.write_text(fingerprint + "\n")
+    return _describe(path)

@@ -1,0 +1,44 @@
+"""Loopback addresses, free ports, and TLS material made fresh for every run."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import trustme
+
+HOST = "127.0.0.1"
+
+
+def free_port(host: str = HOST) -> int:
+    """A port nobody listens on right now. The server binds it moments later; the window
+    for a clash is tiny and a clash shows up as a recorded start failure, not a wrong result."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class TLSMaterial:
+    certfile: Path
+    keyfile: Path
+    ca_file: Path  # what clients trust to verify ``certfile``
+
+
+def make_tls_material(directory: Path) -> TLSMaterial:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost; never committed."""
+    authority = trustme.CA()
+    certificate = authority.issue_cert(HOST, "localhost", "::1")
+    directory.mkdir(parents=True, exist_ok=True)
+    material = TLSMaterial(
+        certfile=directory / "server-chain.pem",
+        keyfile=directory / "server-key.pem",
+        ca_file=directory / "ca.pem",
+    )
+    certificate.private_key_pem.write_to_path(str(material.keyfile))
+    with material.certfile.open("wb") as chain:
+        for blob in certificate.cert_chain_pems:
+            chain.write(blob.bytes())
+    authority.cert_pem.write_to_path(str(material.ca_file))
+    return material

@@ -1,0 +1,178 @@
+"""Start a server as its own process group, wait until it answers, and always end it.
+
+Every process the harness starts is registered here until it is gone. ``end_all`` kills what is
+left, and is called on normal exit, on error and on Ctrl-C, so a run never leaves a server
+behind.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+READY_POLL_INTERVAL_S = 0.1
+LOG_TAIL_LINES = 40
+LOG_TAIL_CHARS = 6000
+
+_live: set[ServerProcess] = set()
+
+
+class StartError(Exception):
+    """The server did not become ready; the message says why, ``log_tail`` shows its log."""
+
+    def __init__(self, reason: str, log_tail: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.log_tail = log_tail
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    signal: str
+    exited_after_s: float | None
+    forced: bool
+    exit_code: int | None
+
+    def as_record(self) -> dict[str, object]:
+        return {
+            "signal": self.signal,
+            "exited_after_s": self.exited_after_s,
+            "forced": self.forced,
+            "exit_code": self.exit_code,
+        }
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    tail = "\n".join(text.splitlines()[-lines:])
+    return tail[-LOG_TAIL_CHARS:]
+
+
+class ServerProcess:
+    """One server process (and everything it forks), logging to ``log_path``."""
+
+    def __init__(
+        self, argv: list[str], cwd: Path, env: dict[str, str], log_path: Path, stop_signal: str
+    ) -> None:
+        self.argv, self.cwd, self.env = argv, cwd, env
+        self.log_path = log_path
+        self.stop_signal = stop_signal
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._known: dict[int, psutil.Process] = {}
+
+    @property
+    def pid(self) -> int:
+        assert self._popen is not None, "server not started"
+        return self._popen.pid
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            try:
+                self._popen = subprocess.Popen(
+                    self.argv,
+                    cwd=self.cwd,
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: one kill ends all workers
+                )
+            except OSError as error:
+                raise StartError(f"cannot execute {self.argv[0]!r}: {error}", "") from error
+        _live.add(self)
+
+    def exit_code(self) -> int | None:
+        return None if self._popen is None else self._popen.poll()
+
+    def remember_descendants(self) -> None:
+        """Note the current process tree, to end workers that leave the process group."""
+        try:
+            root = psutil.Process(self.pid)
+            for process in [root, *root.children(recursive=True)]:
+                self._known[process.pid] = process
+        except psutil.Error:
+            pass
+
+    def wait_ready(self, url: str, timeout_s: float, verify: bool | str = True) -> float:
+        """Seconds from start until ``url`` answered 200; StartError if it exits or times out."""
+        started = time.monotonic()
+        last_problem = "no answer yet"
+        with httpx.Client(timeout=2.0, verify=verify) as client:
+            while (elapsed := time.monotonic() - started) < timeout_s:
+                code = self.exit_code()
+                if code is not None:
+                    raise StartError(
+                        f"exited with code {code} before answering", log_tail(self.log_path)
+                    )
+                try:
+                    response = client.get(url)
+                except httpx.HTTPError as error:
+                    last_problem = f"{type(error).__name__}: {error}"
+                else:
+                    if response.status_code == 200:
+                        self.remember_descendants()
+                        return elapsed
+                    last_problem = f"answered {response.status_code}"
+                time.sleep(READY_POLL_INTERVAL_S)
+        raise StartError(
+            f"not ready within {timeout_s:.0f} s (last: {last_problem})", log_tail(self.log_path)
+        )
+
+    def stop(self, grace_s: float = 10.0) -> Shutdown:
+        """Ask politely with the server's documented stop signal, then kill the whole group."""
+        if self._popen is None:
+            return Shutdown(self.stop_signal, None, forced=False, exit_code=None)
+        self.remember_descendants()
+        started = time.monotonic()
+        forced = False
+        exited_after: float | None = None
+        if self._popen.poll() is None:
+            try:
+                self._popen.send_signal(getattr(signal, self.stop_signal))
+                self._popen.wait(timeout=grace_s)
+                exited_after = time.monotonic() - started
+            except subprocess.TimeoutExpired:
+                forced = True
+        self.kill()
+        return Shutdown(self.stop_signal, exited_after, forced, self._popen.returncode)
+
+    def kill(self) -> None:
+        """SIGKILL the process group and every process ever seen in the tree."""
+        if self._popen is None:
+            return
+        try:
+            os.killpg(self._popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for process in self._known.values():
+            try:
+                process.kill()  # psutil checks the pid was not reused
+            except psutil.Error:
+                pass
+        try:
+            self._popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        psutil.wait_procs(list(self._known.values()), timeout=5)
+        _live.discard(self)
+
+
+def end_all() -> None:
+    """Kill every server still running; safe to call more than once."""
+    for process in list(_live):
+        process.kill()
+
+
+atexit.register(end_all)

@@ -1,0 +1,106 @@
+"""Facts about where and how a measurement was made, gathered by small functions."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import re
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.store import REPO_ROOT, SCHEMA_VERSION
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def capture_id(moment: datetime | None = None) -> str:
+    return (moment or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cores() -> int:
+    return os.cpu_count() or 1
+
+
+def memory_bytes() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1
+
+
+def os_name() -> str:
+    try:
+        text = Path("/etc/os-release").read_text()
+        match = re.search(r'^PRETTY_NAME="?([^"\n]*)"?', text, re.MULTILINE)
+        if match:
+            return match.group(1)
+    except OSError:
+        pass
+    return platform.platform()
+
+
+def kernel() -> str:
+    return platform.release()
+
+
+def _git(*args: str) -> str | None:
+    try:
+        completed = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError:
+        return None
+    return completed.stdout.strip() if completed.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    return _git("rev-parse", "HEAD")
+
+
+def git_dirty() -> bool | None:
+    """Whether code differs from the commit (``data/`` itself does not count)."""
+    status = _git("status", "--porcelain", "--", ".", ":(exclude)data")
+    return None if status is None else bool(status)
+
+
+def machine_id() -> str:
+    """A stable name for this machine, from hardware facts only (hostnames change with every
+    container). Override with SERVING_DJANGO_MACHINE to name it yourself."""
+    chosen = os.environ.get("SERVING_DJANGO_MACHINE")
+    if chosen:
+        return chosen
+    facts = f"{cpu_model()}|{cores()}|{round(memory_bytes() / 2**30)}|{platform.machine()}"
+    words = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")[:40].strip("-")
+    digest = hashlib.sha256(facts.encode()).hexdigest()[:8]
+    return f"{words or 'machine'}-{cores()}c-{digest}"
+
+
+def machine_record(identifier: str) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": identifier,
+        "cpu_model": cpu_model(),
+        "cores": cores(),
+        "memory_bytes": memory_bytes(),
+        "os": os_name(),
+        "arch": platform.machine(),
+        "python_implementation": platform.python_implementation(),
+    }

@@ -1,0 +1,51 @@
+"""Sessions of Serving Django. `nox -l` lists them; README.md shows the two you need."""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.12"  # Django 6.1 needs Python 3.12 or newer
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (sample project, harness with real servers, generators, site)."""
+    session.install("-r", "requirements/tests.txt")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Lint and format-check with ruff."""
+    session.install("-r", "requirements/lint.txt")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON, default=False)
+def regenerate(session: nox.Session) -> None:
+    """Capture every server (-- --server ID, --quick, --full), then render and build the site."""
+    session.install("-r", "requirements/harness.txt", "-r", "requirements/docs.txt")
+    session.run("python", "-m", "harness", "capture", *session.posargs)
+    session.run("mkdocs", "build", "--strict")
+
+
+@nox.session(python=PYTHON, default=False)
+def docs(session: nox.Session) -> None:
+    """Render the site from committed data/ into site/ without running any server."""
+    session.install("-r", "requirements/docs.txt")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def serve(session: nox.Session) -> None:
+    """Build the site, then preview it on http://127.0.0.1:8000/ (-- --port N)."""
+    session.install("-r", "requirements/docs.txt")
+    session.run("mkdocs", "build", "--strict")
+    port = session.posargs[session.posargs.index("--port") + 1] if "--port" in session.posargs else "8000"
+    session.run("python", "-m", "http.server", "--bind", "127.0.0.1", "--directory", "site", port)

@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny synthetic servers started through the harness's own runner."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.network import free_port
+from harness.process import ServerProcess
+
+TINY_HTTP = Path(__file__).parent / "apps" / "tiny_http.py"
+
+
+def processes_mentioning(marker: str) -> list[psutil.Process]:
+    """Live processes whose command line contains ``marker`` (for leftover-process checks)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if any(marker in part for part in process.info["cmdline"] or ()):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.fixture
+def tiny_server(tmp_path: Path) -> Iterator:
+    """Start tiny_http in a given mode; returns (base_url, process). Always stopped after."""
+    started: list[ServerProcess] = []
+
+    def start(mode: str) -> tuple[str, ServerProcess]:
+        port = free_port()
+        process = ServerProcess(
+            [sys.executable, str(TINY_HTTP), str(port), mode],
+            cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, log_path=tmp_path / f"{mode}.log",
+            stop_signal="SIGTERM",
+        )
+        process.start()
+        started.append(process)
+        base_url = f"http://127.0.0.1:{port}"
+        process.wait_ready(base_url + "/json/sync", timeout_s=20)
+        return base_url, process
+
+    yield start
+    for process in started:
+        process.stop(grace_s=5)

@@ -1,0 +1,92 @@
+"""The runner starts servers in their own process group, detects failures, and ends them all."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.network import free_port
+from harness.process import ServerProcess, StartError, end_all
+
+from tests.conftest import processes_mentioning
+
+
+def _process(tmp_path: Path, code: str, stop_signal: str = "SIGTERM") -> ServerProcess:
+    marker = tmp_path / "marker"
+    return ServerProcess(
+        [sys.executable, "-c", code, str(marker)], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+        log_path=tmp_path / "server.log", stop_signal=stop_signal,
+    )
+
+
+def test_a_server_that_exits_at_start_is_reported_with_its_log(tmp_path: Path) -> None:
+    process = _process(tmp_path, "import sys; print('cannot bind: boom'); sys.exit(3)")
+    process.start()
+    with pytest.raises(StartError) as failure:
+        process.wait_ready(f"http://127.0.0.1:{free_port()}/", timeout_s=20)
+    assert "exited with code 3" in failure.value.reason
+    assert "cannot bind: boom" in failure.value.log_tail
+    process.stop()
+
+
+def test_a_missing_executable_is_a_start_error(tmp_path: Path) -> None:
+    process = ServerProcess(["/nonexistent/server-binary"], cwd=tmp_path, env={},
+                            log_path=tmp_path / "log", stop_signal="SIGTERM")
+    with pytest.raises(StartError, match="cannot execute"):
+        process.start()
+
+
+def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
+    process = _process(tmp_path, "import time; print('starting', flush=True); time.sleep(60)")
+    process.start()
+    with pytest.raises(StartError) as failure:
+        process.wait_ready(f"http://127.0.0.1:{free_port()}/", timeout_s=1.5)
+    assert "not ready within" in failure.value.reason
+    assert "starting" in failure.value.log_tail
+    process.stop(grace_s=1)
+    assert not processes_mentioning(str(tmp_path / "marker"))
+
+
+def test_a_server_ignoring_its_stop_signal_is_killed_with_its_children(tmp_path: Path) -> None:
+    # The parent ignores SIGTERM and forks a child that starts its own session (escaping the
+    # process group), like a daemonising worker would.
+    code = (
+        "import os, signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', sys.argv[1]],"
+        " start_new_session=True)\n"
+        "time.sleep(120)\n"
+    )
+    process = _process(tmp_path, code)
+    process.start()
+    marker = str(tmp_path / "marker")
+    deadline = time.monotonic() + 10
+    while len(processes_mentioning(marker)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.remember_descendants()
+    shutdown = process.stop(grace_s=1)
+    assert shutdown.forced
+    assert shutdown.exit_code == -9
+    psutil.wait_procs(processes_mentioning(marker), timeout=5)
+    assert not processes_mentioning(marker)
+
+
+def test_end_all_kills_every_running_server(tmp_path: Path) -> None:
+    process = _process(tmp_path, "import time; time.sleep(120)")
+    process.start()
+    end_all()
+    assert process.exit_code() is not None
+    assert not processes_mentioning(str(tmp_path / "marker"))
+
+
+def test_ready_time_is_measured_against_a_real_server(tiny_server) -> None:
+    base_url, process = tiny_server("threaded")
+    assert base_url.startswith("http://127.0.0.1:")
+    assert process.exit_code() is None
+    shutdown = process.stop(grace_s=5)
+    assert not shutdown.forced
+    assert shutdown.exited_after_s is not None
