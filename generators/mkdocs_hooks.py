@@ -6,6 +6,7 @@ edited by hand. Servers are added to the navigation in matrix order.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,17 +18,22 @@ from mkdocs.structure.files import File, Files
 # MkDocs imports hooks by file path; make the repository's packages importable too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generators.render import render_pages, server_ids  # noqa: E402
-from harness.store import DataError  # noqa: E402
+from generators.render import render_pages, server_ids
+from harness.store import DEFAULT_DATA_DIR, DataError
 
 _pages: dict[str, str] = {}
+
+
+def data_root() -> Path:
+    """``data/`` unless SERVING_DJANGO_DATA names another directory (the tests use that)."""
+    return Path(os.environ.get("SERVING_DJANGO_DATA", DEFAULT_DATA_DIR))
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     try:
         _pages.clear()
-        _pages.update(render_pages())
-        servers = server_ids()
+        _pages.update(render_pages(data_root()))
+        servers = server_ids(data_root())
     except DataError as error:
         raise PluginError(f"cannot render invalid data:\n{error}") from error
     for entry in config.nav or []:

@@ -49,22 +49,25 @@ def load_site(data_root: Path) -> Site:
             raise DataError(f"{path}: server/id: {server_id!r} must equal the file name")
         current = newest.get(server_id)
         if current is None or (run["capture"], run["finished_at"]) > (
-            current[0]["capture"], current[0]["finished_at"]
+            current[0]["capture"],
+            current[0]["finished_at"],
         ):
             newest[server_id] = (run, path)
     runs = sorted((run for run, _ in newest.values()), key=_row_order)
     checks: dict[str, dict[str, str]] = {}
     for run in runs:
         for result in run["checks"]:
-            checks.setdefault(result["id"], {
-                "id": result["id"],
-                "title": result["title"],
-                "group": result["group"],
-                "question": str(result["evidence"].get("question", "")),
-                "thresholds": str(result["evidence"].get("thresholds", "")),
-            })
+            checks.setdefault(
+                result["id"],
+                {
+                    "id": result["id"],
+                    "title": result["title"],
+                    "group": result["group"],
+                    "question": str(result["evidence"].get("question", "")),
+                    "thresholds": str(result["evidence"].get("thresholds", "")),
+                },
+            )
     sources = {
-        server_id: path.relative_to(data_root).as_posix()
-        for server_id, (_, path) in newest.items()
+        server_id: path.relative_to(data_root).as_posix() for server_id, (_, path) in newest.items()
     }
     return Site(runs=runs, checks=list(checks.values()), machines=machines, sources=sources)

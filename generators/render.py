@@ -109,8 +109,10 @@ def render_pages(data_root: Path = DEFAULT_DATA_DIR) -> dict[str, str]:
     server_template = env.get_template("server.md.j2")
     for run in site.runs:
         pages[f"servers/{run['server']['id']}.md"] = server_template.render(
-            run=run, source=site.sources[run["server"]["id"]],
-            machine=site.machines[run["machine"]], **common,
+            run=run,
+            source=site.sources[run["server"]["id"]],
+            machine=site.machines[run["machine"]],
+            **common,
         )
     return pages
 

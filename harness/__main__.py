@@ -21,17 +21,36 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     capture = commands.add_parser("capture", help="run the checks on servers and record them")
-    capture.add_argument("--server", action="append", default=[], metavar="ID",
-                         help="capture only this server (repeatable); default: all")
+    capture.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="capture only this server (repeatable); default: all",
+    )
     speed = capture.add_mutually_exclusive_group()
-    speed.add_argument("--quick", action="store_const", dest="profile", const="quick",
-                       help="fast smoke profile (one repeat per figure)")
-    speed.add_argument("--full", action="store_const", dest="profile", const="full",
-                       help="more repeats, for dedicated hardware")
+    speed.add_argument(
+        "--quick",
+        action="store_const",
+        dest="profile",
+        const="quick",
+        help="fast smoke profile (one repeat per figure)",
+    )
+    speed.add_argument(
+        "--full",
+        action="store_const",
+        dest="profile",
+        const="full",
+        help="more repeats, for dedicated hardware",
+    )
     capture.set_defaults(profile="standard")
     capture.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    capture.add_argument("--servers-dir", type=Path, default=DEFINITIONS_DIR,
-                         help="where the server definitions are (default: %(default)s)")
+    capture.add_argument(
+        "--servers-dir",
+        type=Path,
+        default=DEFINITIONS_DIR,
+        help="where the server definitions are (default: %(default)s)",
+    )
     capture.add_argument("--environments-dir", type=Path, default=ENVIRONMENTS_DIR)
     commands.add_parser("servers", help="list the server definitions")
     return parser
@@ -45,9 +64,11 @@ def capture_command(args: argparse.Namespace) -> int:
     definitions = load_definitions(args.servers_dir)
     unknown = [server for server in args.server if server not in definitions]
     if unknown:
-        print(f"error: unknown server id(s): {', '.join(unknown)}. Known: "
-              f"{', '.join(sorted(definitions))} (definitions in {args.servers_dir})",
-              file=sys.stderr)
+        print(
+            f"error: unknown server id(s): {', '.join(unknown)}. Known: "
+            f"{', '.join(sorted(definitions))} (definitions in {args.servers_dir})",
+            file=sys.stderr,
+        )
         return 2
     chosen = [definitions[server] for server in (args.server or sorted(definitions))]
     data = DataDir(args.data_dir)
@@ -56,14 +77,19 @@ def capture_command(args: argparse.Namespace) -> int:
     record = machine_record(machine)
     if not machine_file.exists() or machine_file.read_text() != dumps(record):
         write_document(machine_file, record, "machine")
-    capture = Capture(capture_id(), machine, PROFILES[args.profile], data,
-                      args.environments_dir)
-    print(f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "
-          f"profile {args.profile}", file=sys.stderr)
+    capture = Capture(capture_id(), machine, PROFILES[args.profile], data, args.environments_dir)
+    print(
+        f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "
+        f"profile {args.profile}",
+        file=sys.stderr,
+    )
     progress = Progress(len(chosen))
     written = run_capture(capture, chosen, progress)
-    print(f"wrote {len(written)} run file(s) under "
-          f"{data.root / 'runs' / machine / capture.capture_id}", file=sys.stderr)
+    print(
+        f"wrote {len(written)} run file(s) under "
+        f"{data.root / 'runs' / machine / capture.capture_id}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -73,16 +99,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "servers":
             for definition in load_definitions().values():
-                print(f"{definition.id:20} {definition.interface:5} {definition.mode:12} "
-                      f"{definition.name}")
+                print(
+                    f"{definition.id:20} {definition.interface:5} {definition.mode:12} "
+                    f"{definition.name}"
+                )
             return 0
         return capture_command(args)
     except DefinitionError as error:
         print(f"error: invalid server definition(s):\n{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: stopping servers; run files already written are complete, "
-              "the server in progress was not recorded", file=sys.stderr)
+        print(
+            "\ninterrupted: stopping servers; run files already written are complete, "
+            "the server in progress was not recorded",
+            file=sys.stderr,
+        )
         return 130
     finally:
         end_all()

@@ -59,16 +59,19 @@ class PrepareError(Exception):
         self.reason, self.log = reason, log
 
 
-def server_environment(definition: ServerDefinition, environment: Environment,
-                       scratch: Path) -> dict[str, str]:
+def server_environment(
+    definition: ServerDefinition, environment: Environment, scratch: Path
+) -> dict[str, str]:
     variables = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
-    variables.update({
-        "PATH": f"{environment.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONUNBUFFERED": "1",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # made per run, never stored
-        "SQLITE_PATH": str(scratch / "db.sqlite3"),
-        "SAMPLEPROJECT_STATE_DIR": str(scratch / "state"),
-    })
+    variables.update(
+        {
+            "PATH": f"{environment.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # made per run, never stored
+            "SQLITE_PATH": str(scratch / "db.sqlite3"),
+            "SAMPLEPROJECT_STATE_DIR": str(scratch / "state"),
+        }
+    )
     variables.update(definition.env)
     return variables
 
@@ -88,8 +91,13 @@ def prepare_database(environment: Environment, variables: dict[str, str]) -> Non
     for argv in (["manage.py", "migrate", "--noinput"], ["manage.py", "load_polls"]):
         try:
             completed = subprocess.run(
-                [str(environment.python), *argv], cwd=SAMPLEPROJECT_DIR, env=variables,
-                capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S, check=False,
+                [str(environment.python), *argv],
+                cwd=SAMPLEPROJECT_DIR,
+                env=variables,
+                capture_output=True,
+                text=True,
+                timeout=PREPARE_TIMEOUT_S,
+                check=False,
             )
         except subprocess.TimeoutExpired as error:
             raise PrepareError(f"`{' '.join(argv)}` timed out", "") from error
@@ -105,8 +113,14 @@ def resolve_executable(argv: list[str], environment: Environment) -> list[str]:
 
 
 def provenance(definition: ServerDefinition, environment: Environment | None) -> dict[str, Any]:
-    shown = {"python": "python", "host": HOST, "port": "{port}", "workers": str(WORKERS),
-             "certfile": "{certfile}", "keyfile": "{keyfile}"}
+    shown = {
+        "python": "python",
+        "host": HOST,
+        "port": "{port}",
+        "workers": str(WORKERS),
+        "certfile": "{certfile}",
+        "keyfile": "{keyfile}",
+    }
     return {
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
@@ -139,8 +153,11 @@ def run_server(capture: Capture, definition: ServerDefinition, progress: Progres
         environment = ensure_environment(definition, capture.environments_dir)
     except InstallError as error:
         startup["error"] = f"environment could not be installed: {error}"[:2000]
-        results = _all_failed(capture, "Not measured: the server's environment could not be "
-                              "installed (see startup.error).", {})
+        results = _all_failed(
+            capture,
+            "Not measured: the server's environment could not be installed (see startup.error).",
+            {},
+        )
 
     if environment is not None:
         with tempfile.TemporaryDirectory(prefix=f"serving-django-{definition.id}-") as scratch_dir:
@@ -149,16 +166,23 @@ def run_server(capture: Capture, definition: ServerDefinition, progress: Progres
             tls = make_tls_material(scratch / "tls")
             port = free_port()
             argv = resolve_executable(
-                fill_command(definition.commands["http"], {
-                    "python": str(environment.python), "host": HOST, "port": str(port),
-                    "workers": str(WORKERS), "certfile": str(tls.certfile),
-                    "keyfile": str(tls.keyfile),
-                }),
+                fill_command(
+                    definition.commands["http"],
+                    {
+                        "python": str(environment.python),
+                        "host": HOST,
+                        "port": str(port),
+                        "workers": str(WORKERS),
+                        "certfile": str(tls.certfile),
+                        "keyfile": str(tls.keyfile),
+                    },
+                ),
                 environment,
             )
             log_path = scratch / "server.log"
-            process = ServerProcess(argv, SAMPLEPROJECT_DIR, variables, log_path,
-                                    definition.stop_signal)
+            process = ServerProcess(
+                argv, SAMPLEPROJECT_DIR, variables, log_path, definition.stop_signal
+            )
             try:
                 progress.step("preparing database")
                 prepare_database(environment, variables)
@@ -166,12 +190,14 @@ def run_server(capture: Capture, definition: ServerDefinition, progress: Progres
                 process.start()
                 endpoints = load_endpoints()
                 base_url = f"http://{HOST}:{port}"
-                ready = process.wait_ready(base_url + endpoints["json_sync"],
-                                           capture.profile.start_timeout_s)
+                ready = process.wait_ready(
+                    base_url + endpoints["json_sync"], capture.profile.start_timeout_s
+                )
                 startup.update(ok=True, ready_after_s=ready, log_tail=log_tail(log_path))
                 progress.note(f"ready after {ready:.2f} s")
-                context = CheckContext(definition, base_url, endpoints, capture.profile,
-                                       process, log_path)
+                context = CheckContext(
+                    definition, base_url, endpoints, capture.profile, process, log_path
+                )
                 for check in capture.selected_checks():
                     progress.step(check.id)
                     results.append(run_check(check, context))
@@ -207,8 +233,9 @@ def run_server(capture: Capture, definition: ServerDefinition, progress: Progres
     }
 
 
-def run_capture(capture: Capture, definitions: Sequence[ServerDefinition],
-                progress: Progress) -> list[Path]:
+def run_capture(
+    capture: Capture, definitions: Sequence[ServerDefinition], progress: Progress
+) -> list[Path]:
     """Capture every definition in turn; returns the run files written."""
     written = []
     for definition in definitions:

@@ -72,11 +72,17 @@ def _describe(path: Path) -> Environment:
     python = path / "bin" / "python"
     version = subprocess.run(
         [str(python), "-c", "import platform; print(platform.python_version())"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout.strip()
     listing = subprocess.run(
         [_uv(), "pip", "list", "--python", str(python), "--format", "json"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout
     packages = {item["name"].lower(): item["version"] for item in json.loads(listing)}
     return Environment(path=path, python_version=version, packages=packages)
@@ -93,7 +99,16 @@ def ensure_environment(
     if not (marker.is_file() and marker.read_text().strip() == fingerprint):
         shutil.rmtree(path, ignore_errors=True)
         _run([_uv(), "venv", "--quiet", "--python", python, str(path)])
-        _run([_uv(), "pip", "install", "--quiet", "--python", str(path / "bin" / "python"),
-              *requirements])
+        _run(
+            [
+                _uv(),
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(path / "bin" / "python"),
+                *requirements,
+            ]
+        )
         marker.write_text(fingerprint + "\n")
     return _describe(path)

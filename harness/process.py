@@ -8,6 +8,7 @@ behind.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -152,19 +153,13 @@ class ServerProcess:
         """SIGKILL the process group and every process ever seen in the tree."""
         if self._popen is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         for process in self._known.values():
-            try:
+            with contextlib.suppress(psutil.Error):
                 process.kill()  # psutil checks the pid was not reused
-            except psutil.Error:
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
         psutil.wait_procs(list(self._known.values()), timeout=5)
         _live.discard(self)
 

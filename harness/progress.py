@@ -6,8 +6,13 @@ import sys
 import time
 from typing import Any, TextIO
 
-SYMBOLS = {"yes": "yes", "no": "NO", "partial": "partial", "not-applicable": "n/a",
-           "error": "ERROR"}
+SYMBOLS = {
+    "yes": "yes",
+    "no": "NO",
+    "partial": "partial",
+    "not-applicable": "n/a",
+    "error": "ERROR",
+}
 
 
 class Progress:

@@ -38,7 +38,9 @@ def tiny_server(tmp_path: Path) -> Iterator:
         port = free_port()
         process = ServerProcess(
             [sys.executable, str(TINY_HTTP), str(port), mode],
-            cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, log_path=tmp_path / f"{mode}.log",
+            cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin"},
+            log_path=tmp_path / f"{mode}.log",
             stop_signal="SIGTERM",
         )
         process.start()

@@ -13,15 +13,28 @@ from harness.profiles import PROFILES
 
 SYNC_CHECK = CHECKS[0]
 TINY = ServerDefinition(
-    id="tiny", name="tiny", interface="wsgi", mode="production", summary="synthetic",
-    homepage="http://127.0.0.1/", docs="http://127.0.0.1/", requirements=(),
-    stop_signal="SIGTERM", commands={"http": ("python",)},
+    id="tiny",
+    name="tiny",
+    interface="wsgi",
+    mode="production",
+    summary="synthetic",
+    homepage="http://127.0.0.1/",
+    docs="http://127.0.0.1/",
+    requirements=(),
+    stop_signal="SIGTERM",
+    commands={"http": ("python",)},
 )
 
 
 def _context(base_url: str, process, tmp_path: Path) -> CheckContext:
-    return CheckContext(TINY, base_url, {"sleep_sync": "/sleep/sync", "sleep_async": "/sleep/a"},
-                        PROFILES["quick"], process, tmp_path / "threaded.log")
+    return CheckContext(
+        TINY,
+        base_url,
+        {"sleep_sync": "/sleep/sync", "sleep_async": "/sleep/a"},
+        PROFILES["quick"],
+        process,
+        tmp_path / "threaded.log",
+    )
 
 
 @pytest.mark.parametrize(

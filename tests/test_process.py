@@ -11,15 +11,17 @@ import pytest
 
 from harness.network import free_port
 from harness.process import ServerProcess, StartError, end_all
-
 from tests.conftest import processes_mentioning
 
 
 def _process(tmp_path: Path, code: str, stop_signal: str = "SIGTERM") -> ServerProcess:
     marker = tmp_path / "marker"
     return ServerProcess(
-        [sys.executable, "-c", code, str(marker)], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
-        log_path=tmp_path / "server.log", stop_signal=stop_signal,
+        [sys.executable, "-c", code, str(marker)],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        log_path=tmp_path / "server.log",
+        stop_signal=stop_signal,
     )
 
 
@@ -34,8 +36,13 @@ def test_a_server_that_exits_at_start_is_reported_with_its_log(tmp_path: Path) -
 
 
 def test_a_missing_executable_is_a_start_error(tmp_path: Path) -> None:
-    process = ServerProcess(["/nonexistent/server-binary"], cwd=tmp_path, env={},
-                            log_path=tmp_path / "log", stop_signal="SIGTERM")
+    process = ServerProcess(
+        ["/nonexistent/server-binary"],
+        cwd=tmp_path,
+        env={},
+        log_path=tmp_path / "log",
+        stop_signal="SIGTERM",
+    )
     with pytest.raises(StartError, match="cannot execute"):
         process.start()
 

@@ -57,8 +57,11 @@ def result_record(check: Check, finding: Finding) -> dict[str, Any]:
         "outcome": finding.outcome,
         "summary": finding.summary,
         "measured_at": now_iso(),
-        "evidence": {"question": check.question, "thresholds": check.thresholds,
-                     **finding.evidence},
+        "evidence": {
+            "question": check.question,
+            "thresholds": check.thresholds,
+            **finding.evidence,
+        },
     }
 
 

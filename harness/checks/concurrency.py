@@ -74,14 +74,16 @@ def _measure(context: CheckContext, endpoint: str) -> list[dict[str, Any]]:
             sum(1 for request in repeat["requests"] if request["error"]) for repeat in repeats
         )
         median_wall = statistics.median(repeat["wall_s"] for repeat in repeats)
-        batches.append({
-            "n": size,
-            "median_wall_s": median_wall,
-            "parallelism": size * SLEEP_S / median_wall,
-            "failed_requests": failures,
-            "classification": classify(size, median_wall, failures),
-            "repeats": repeats,
-        })
+        batches.append(
+            {
+                "n": size,
+                "median_wall_s": median_wall,
+                "parallelism": size * SLEEP_S / median_wall,
+                "failed_requests": failures,
+                "classification": classify(size, median_wall, failures),
+                "repeats": repeats,
+            }
+        )
     return batches
 
 
@@ -129,7 +131,9 @@ CHECKS = [
         id="concurrency-sync-sleep",
         title="Sync view concurrency",
         group="Concurrency",
-        question="Do parallel requests to a sync view that calls time.sleep(1) run at the same time?",
+        question=(
+            "Do parallel requests to a sync view that calls time.sleep(1) run at the same time?"
+        ),
         thresholds=THRESHOLDS,
         run=_run("sleep_sync", "sync"),
     ),

@@ -1,0 +1,109 @@
+"""SYNTHETIC data for tests of validation and rendering. None of it was measured; it never goes
+under data/. Builders return documents in the shape the harness writes."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from harness.store import DataDir, write_document
+
+MACHINE_ID = "synthetic-test-machine"
+CAPTURE_ID = "20260101T000000Z"
+
+
+def machine(identifier: str = MACHINE_ID) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "id": identifier,
+        "cpu_model": "Synthetic CPU (test fixture)",
+        "cores": 2,
+        "memory_bytes": 2**34,
+        "os": "Test OS",
+        "arch": "x86_64",
+        "python_implementation": "CPython",
+    }
+
+
+def run(
+    server_id: str = "alpha",
+    *,
+    name: str = "Alpha",
+    interface: str = "wsgi",
+    outcome: str = "yes",
+    summary: str = "Synthetic summary.",
+    capture: str = CAPTURE_ID,
+    notes: list[str] | None = None,
+    docs: str = "https://example.org/docs",
+) -> dict[str, Any]:
+    return copy.deepcopy(
+        {
+            "schema_version": 1,
+            "capture": capture,
+            "machine": MACHINE_ID,
+            "profile": "quick",
+            "started_at": "2026-01-01T00:00:00.000Z",
+            "finished_at": "2026-01-01T00:01:00.000Z",
+            "server": {
+                "id": server_id,
+                "name": name,
+                "interface": interface,
+                "mode": "production",
+                "summary": "A synthetic server for tests.",
+                "homepage": "https://example.org/",
+                "docs": docs,
+                "requirements": ["alpha==1.0"],
+                "notes": notes or [],
+                "package": "alpha",
+                "version": "1.0",
+                "stop_signal": "SIGTERM",
+                "commands": {"http": ["alpha", "--port", "{port}"]},
+            },
+            "provenance": {
+                "git_commit": "0" * 40,
+                "git_dirty": False,
+                "harness_python": "3.12.1",
+                "server_python": "3.12.1",
+                "packages": {"alpha": "1.0"},
+                "command": ["alpha", "--port", "{port}"],
+                "workers": 1,
+                "env": {},
+                "kernel": "6.1",
+                "os": "Test OS",
+                "cpu_model": "Synthetic CPU",
+                "cores": 2,
+            },
+            "startup": {"ok": True, "ready_after_s": 0.5, "error": None, "log_tail": "started"},
+            "shutdown": {
+                "signal": "SIGTERM",
+                "exited_after_s": 0.1,
+                "forced": False,
+                "exit_code": 0,
+            },
+            "checks": [
+                {
+                    "id": "concurrency-sync-sleep",
+                    "title": "Sync view concurrency",
+                    "group": "Concurrency",
+                    "outcome": outcome,
+                    "summary": summary,
+                    "measured_at": "2026-01-01T00:00:30.000Z",
+                    "evidence": {
+                        "question": "Synthetic question?",
+                        "thresholds": "Synthetic.",
+                        "wall_s": 1.0,
+                    },
+                }
+            ],
+        }
+    )
+
+
+def write_data(root: Path, runs: list[dict[str, Any]]) -> DataDir:
+    data = DataDir(root)
+    write_document(data.machine_path(MACHINE_ID), machine(), "machine")
+    for document in runs:
+        path = data.run_path(document["machine"], document["capture"], document["server"]["id"])
+        write_document(path, document, "run")
+    return data

@@ -1,0 +1,159 @@
+"""End to end: definitions -> environments -> real servers -> checks -> run files.
+
+Uses real Django runserver in a real uv environment, next to deliberately broken definitions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.capture import Capture, run_capture
+from harness.checks.concurrency import CHECKS
+from harness.definitions import load_definitions
+from harness.profiles import PROFILES
+from harness.progress import Progress
+from harness.store import REPO_ROOT, DataDir, read_document
+from tests.conftest import processes_mentioning
+
+pytestmark = pytest.mark.servers
+
+DEFINITION = """
+id = "{id}"
+name = "{id}"
+interface = "wsgi"
+mode = "development"
+summary = "Test definition."
+homepage = "https://example.org/"
+docs = "https://example.org/docs"
+requirements = []
+stop_signal = "SIGTERM"
+[env]
+DJANGO_DEV_MODE = "1"
+[commands]
+http = {command}
+"""
+COMMANDS = {
+    "good": '["{python}", "manage.py", "runserver", "--noreload", "{host}:{port}"]',
+    "exits": '["{python}", "-c", "import sys; print(\'boom: bad flag\'); sys.exit(2)"]',
+    "missing": '["no-such-server-binary", "--port", "{port}"]',
+    "hangs": '["{python}", "-c", "import time; print(\'warming up\', flush=True); '
+    'time.sleep(600)"]',
+}
+
+
+@pytest.fixture(scope="session")
+def environments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("venvs")
+
+
+def _definitions(directory: Path, *ids: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for server_id in ids:
+        (directory / f"{server_id}.toml").write_text(
+            DEFINITION.format(id=server_id, command=COMMANDS[server_id])
+        )
+    return directory
+
+
+def test_broken_servers_are_recorded_and_the_others_still_run(
+    tmp_path: Path, environments_dir: Path
+) -> None:
+    definitions = load_definitions(
+        _definitions(tmp_path / "servers", "exits", "good", "hangs", "missing")
+    )
+    data = DataDir(tmp_path / "data")
+    capture = Capture(
+        "20260101T000000Z",
+        "test-machine",
+        replace(PROFILES["quick"], start_timeout_s=20, stop_grace_s=5),
+        data,
+        environments_dir,
+        checks=[CHECKS[0]],
+    )
+    written = run_capture(capture, list(definitions.values()), Progress(4))
+
+    runs = {path.stem: read_document(path, "run") for path in written}
+    assert set(runs) == {"exits", "good", "hangs", "missing"}
+
+    good = runs["good"]
+    assert good["startup"]["ok"] is True
+    assert good["server"]["version"] == good["provenance"]["packages"]["django"]
+    (result,) = good["checks"]
+    assert result["outcome"] in ("yes", "partial", "no"), result["summary"]
+    assert [batch["n"] for batch in result["evidence"]["batches"]] == [2, 10]
+
+    expectations = {
+        "exits": ("exited with code 2", "boom: bad flag"),
+        "missing": ("cannot execute 'no-such-server-binary'", ""),
+        "hangs": ("not ready within 20 s", "warming up"),
+    }
+    for server_id, (reason, log_line) in expectations.items():
+        run = runs[server_id]
+        assert run["startup"]["ok"] is False
+        assert reason in run["startup"]["error"]
+        assert log_line in run["startup"]["log_tail"]
+        (failed,) = run["checks"]
+        assert failed["outcome"] == "error"
+        assert reason in failed["summary"]
+
+    assert not processes_mentioning(str(environments_dir))
+
+
+def _harness(*args: str, **kwargs) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", *args],
+        cwd=REPO_ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **kwargs,
+    )
+
+
+def test_an_unknown_server_id_is_refused_with_the_known_ones() -> None:
+    process = _harness("capture", "--server", "nope")
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "unknown server id(s): nope" in output
+    assert "uvicorn" in output
+
+
+def test_ctrl_c_stops_the_run_cleanly(tmp_path: Path, environments_dir: Path) -> None:
+    servers = _definitions(tmp_path / "servers", "hangs", "good")
+    data_dir = tmp_path / "data"
+    process = _harness(
+        "capture",
+        "--quick",
+        "--servers-dir",
+        str(servers),
+        "--data-dir",
+        str(data_dir),
+        "--environments-dir",
+        str(environments_dir),
+        env={**os.environ, "SERVING_DJANGO_MACHINE": "test-machine"},
+    )
+    seen = []
+    deadline = time.monotonic() + 180
+    assert process.stdout is not None
+    for line in process.stdout:  # "good" sorts first and is recorded; then "hangs" starts
+        seen.append(line)
+        if "hangs: starting on port" in line or time.monotonic() > deadline:
+            break
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(seen) + rest
+    assert "interrupted" in rest
+    run_files = sorted(data_dir.glob("runs/*/*/*.json"))
+    assert [path.stem for path in run_files] == ["good"]
+    json.loads(run_files[0].read_text())  # complete, not partial
+    assert not processes_mentioning(str(environments_dir))

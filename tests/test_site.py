@@ -1,0 +1,124 @@
+"""Rendering: pages and the public matrix.json come from data/ only, with data escaped."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generators.escaping import safe_url
+from generators.render import render_pages
+from harness.store import REPO_ROOT, DataError
+from tests import synthetic
+
+
+def test_matrix_export_has_the_public_shape(tmp_path: Path) -> None:
+    synthetic.write_data(tmp_path, [synthetic.run("alpha"), synthetic.run("beta", name="Beta")])
+    export = json.loads(render_pages(tmp_path)["data/matrix.json"])
+    assert export["schema_version"] == 1
+    assert [server["id"] for server in export["servers"]] == ["alpha", "beta"]
+    assert {"id", "name", "version", "interface"} <= set(export["servers"][0])
+    assert {"id", "title"} <= set(export["checks"][0])
+    result = export["results"][0]
+    assert {"server", "check", "outcome", "summary", "evidence", "measured_at", "machine"} <= set(
+        result
+    )
+    assert result["outcome"] in ("yes", "no", "partial", "not-applicable", "error")
+
+
+def test_the_newest_capture_of_a_server_wins(tmp_path: Path) -> None:
+    synthetic.write_data(
+        tmp_path,
+        [
+            synthetic.run("alpha", outcome="no", capture="20260101T000000Z"),
+            synthetic.run("alpha", outcome="yes", capture="20260202T000000Z"),
+        ],
+    )
+    export = json.loads(render_pages(tmp_path)["data/matrix.json"])
+    assert [result["outcome"] for result in export["results"]] == ["yes"]
+
+
+def test_each_matrix_cell_links_to_its_evidence_anchor(tmp_path: Path) -> None:
+    synthetic.write_data(tmp_path, [synthetic.run("alpha", outcome="partial")])
+    pages = render_pages(tmp_path)
+    assert "(servers/alpha.md#concurrency-sync-sleep" in pages["matrix.md"]
+    assert "{: #concurrency-sync-sleep }" in pages["servers/alpha.md"]
+
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "[click](javascript:alert(1))",
+    "![x](https://evil.example/x.png)",
+    "| broken | table |",
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_data_text_cannot_inject_markup(tmp_path: Path, hostile: str) -> None:
+    synthetic.write_data(
+        tmp_path,
+        [
+            synthetic.run(
+                "alpha",
+                name=hostile,
+                summary=hostile,
+                notes=[hostile],
+            )
+        ],
+    )
+    pages = render_pages(tmp_path)
+    for page in ("matrix.md", "servers/alpha.md", "servers/index.md"):
+        text = pages[page]
+        assert "<script" not in text and "<img" not in text
+        assert "](javascript:" not in text and "![x](" not in text
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.org/a b(c)", "https://example.org/a%20b%28c%29"),
+        ("javascript:alert(1)", "#"),
+        ("data:text/html,<b>x</b>", "#"),
+        ("https://example.org/\x01", "#"),
+    ],
+)
+def test_only_http_urls_become_link_targets(url: str, expected: str) -> None:
+    assert str(safe_url(url)) == expected
+
+
+def test_invalid_data_is_refused_with_the_file_and_field(tmp_path: Path) -> None:
+    document = synthetic.run("alpha")
+    synthetic.write_data(tmp_path, [document])
+    path = tmp_path / "runs" / synthetic.MACHINE_ID / synthetic.CAPTURE_ID / "alpha.json"
+    broken = json.loads(path.read_text())
+    broken["checks"][0]["outcome"] = "maybe"
+    path.write_text(json.dumps(broken))
+    with pytest.raises(DataError) as failure:
+        render_pages(tmp_path)
+    assert str(path) in str(failure.value)
+    assert "checks/0/outcome" in str(failure.value)
+
+
+def test_mkdocs_builds_the_site_strictly_from_data(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    synthetic.write_data(data, [synthetic.run("alpha"), synthetic.run("beta", name="Beta")])
+    site = tmp_path / "site"
+    completed = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SERVING_DJANGO_DATA": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    matrix = (site / "matrix" / "index.html").read_text()
+    assert 'href="../servers/alpha/#concurrency-sync-sleep"' in matrix
+    assert (site / "servers" / "beta" / "index.html").is_file()
+    assert json.loads((site / "data" / "matrix.json").read_text())["schema_version"] == 1
