@@ -47,5 +47,9 @@ def serve(session: nox.Session) -> None:
     """Build the site, then preview it on http://127.0.0.1:8000/ (-- --port N)."""
     session.install("-r", "requirements/docs.txt")
     session.run("mkdocs", "build", "--strict")
-    port = session.posargs[session.posargs.index("--port") + 1] if "--port" in session.posargs else "8000"
+    port = (
+        session.posargs[session.posargs.index("--port") + 1]
+        if "--port" in session.posargs
+        else "8000"
+    )
     session.run("python", "-m", "http.server", "--bind", "127.0.0.1", "--directory", "site", port)

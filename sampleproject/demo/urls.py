@@ -1,0 +1,25 @@
+"""Paths of the measurement views. The URL names are the names used in endpoints.toml."""
+
+from django.urls import path
+
+from demo.views import basic, orm, sse, streaming, upstream
+
+app_name = "demo"
+
+urlpatterns = [
+    path("", basic.home, name="home"),
+    path("json/sync", basic.json_sync, name="json_sync"),
+    path("json/async", basic.json_async, name="json_async"),
+    path("sleep/sync", basic.sleep_sync, name="sleep_sync"),
+    path("sleep/async", basic.sleep_async, name="sleep_async"),
+    path("stream/sync", streaming.stream_sync, name="stream_sync"),
+    path("stream/async", streaming.stream_async, name="stream_async"),
+    path("sse", sse.sse, name="sse"),
+    path("sse/page", sse.sse_page, name="sse_page"),
+    path("upstream/api", upstream.upstream_api, name="upstream_api"),
+    path("upstream/sequential", upstream.upstream_sequential, name="upstream_sequential"),
+    path("upstream/threadpool", upstream.upstream_threadpool, name="upstream_threadpool"),
+    path("upstream/async", upstream.upstream_async, name="upstream_async"),
+    path("orm/sync", orm.orm_sync, name="orm_sync"),
+    path("orm/async", orm.orm_async, name="orm_async"),
+]

@@ -1,0 +1,46 @@
+"""The home page, small JSON responses, and views that only sleep."""
+
+import asyncio
+import time
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from demo.query import BadQuery, bad_request, bounded_float
+
+MAX_SLEEP_SECONDS = 30.0
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """A template page that loads a stylesheet, to check templates and static files."""
+    return render(request, "demo/home.html")
+
+
+def json_sync(request: HttpRequest) -> JsonResponse:
+    """The smallest useful response, from a sync view."""
+    return JsonResponse({"message": "hello", "view": "sync"})
+
+
+async def json_async(request: HttpRequest) -> JsonResponse:
+    """The smallest useful response, from an async view."""
+    return JsonResponse({"message": "hello", "view": "async"})
+
+
+def sleep_sync(request: HttpRequest) -> JsonResponse:
+    """Blocks its thread for ``?seconds=`` (0..30, default 1.0)."""
+    try:
+        seconds = bounded_float(request, "seconds", default=1.0, low=0.0, high=MAX_SLEEP_SECONDS)
+    except BadQuery as error:
+        return bad_request(error)
+    time.sleep(seconds)
+    return JsonResponse({"slept": seconds, "view": "sync"})
+
+
+async def sleep_async(request: HttpRequest) -> JsonResponse:
+    """Waits ``?seconds=`` (0..30, default 1.0) without blocking the event loop."""
+    try:
+        seconds = bounded_float(request, "seconds", default=1.0, low=0.0, high=MAX_SLEEP_SECONDS)
+    except BadQuery as error:
+        return bad_request(error)
+    await asyncio.sleep(seconds)
+    return JsonResponse({"slept": seconds, "view": "async"})
