@@ -4,8 +4,6 @@ capture goes on with the next one."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -19,8 +17,9 @@ from harness.checks import Check, CheckContext, failed_record, run_check
 from harness.definitions import ServerDefinition, fill_command
 from harness.endpoints import SAMPLEPROJECT_DIR, load_endpoints
 from harness.environments import Environment, InstallError, ensure_environment
-from harness.network import HOST, free_port, make_tls_material
-from harness.process import ServerProcess, Shutdown, StartError, log_tail
+from harness.launcher import WORKERS, Launcher
+from harness.network import HOST, make_tls_material
+from harness.process import Shutdown, StartError, log_tail
 from harness.profiles import Profile
 from harness.progress import Progress
 from harness.provenance import (
@@ -34,10 +33,7 @@ from harness.provenance import (
 )
 from harness.store import SCHEMA_VERSION, DataDir, write_document
 
-WORKERS = 1  # the one rule for checks: a single worker process, the server's own threads/loop
 PREPARE_TIMEOUT_S = 300
-# Variables that would leak the harness's own environment into the server's.
-_NOT_INHERITED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "DJANGO_SETTINGS_MODULE")
 
 
 @dataclass(frozen=True)
@@ -59,23 +55,6 @@ class PrepareError(Exception):
         self.reason, self.log = reason, log
 
 
-def server_environment(
-    definition: ServerDefinition, environment: Environment, scratch: Path
-) -> dict[str, str]:
-    variables = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
-    variables.update(
-        {
-            "PATH": f"{environment.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PYTHONUNBUFFERED": "1",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # made per run, never stored
-            "SQLITE_PATH": str(scratch / "db.sqlite3"),
-            "SAMPLEPROJECT_STATE_DIR": str(scratch / "state"),
-        }
-    )
-    variables.update(definition.env)
-    return variables
-
-
 def recorded_environment(definition: ServerDefinition) -> dict[str, str]:
     """What a reader needs to repeat the run; per-run paths and the secret are named, not given."""
     return {
@@ -86,12 +65,13 @@ def recorded_environment(definition: ServerDefinition) -> dict[str, str]:
     }
 
 
-def prepare_database(environment: Environment, variables: dict[str, str]) -> None:
+def prepare_database(launcher: Launcher) -> None:
     """Migrate a fresh SQLite database and load the sample polls, in the server's own env."""
+    variables = launcher.variables(dev_mode=False, extra={})
     for argv in (["manage.py", "migrate", "--noinput"], ["manage.py", "load_polls"]):
         try:
             completed = subprocess.run(
-                [str(environment.python), *argv],
+                [str(launcher.environment.python), *argv],
                 cwd=SAMPLEPROJECT_DIR,
                 env=variables,
                 capture_output=True,
@@ -106,28 +86,16 @@ def prepare_database(environment: Environment, variables: dict[str, str]) -> Non
             raise PrepareError(f"`{' '.join(argv)}` failed ({completed.returncode})", output)
 
 
-def resolve_executable(argv: list[str], environment: Environment) -> list[str]:
-    """argv[0] from the server's own environment when it is there."""
-    candidate = environment.bin_dir / argv[0]
-    return [str(candidate), *argv[1:]] if "/" not in argv[0] and candidate.exists() else argv
-
-
-def provenance(definition: ServerDefinition, environment: Environment | None) -> dict[str, Any]:
-    shown = {
-        "python": "python",
-        "host": HOST,
-        "port": "{port}",
-        "workers": str(WORKERS),
-        "certfile": "{certfile}",
-        "keyfile": "{keyfile}",
-    }
+def provenance(
+    definition: ServerDefinition, environment: Environment | None, command: list[str]
+) -> dict[str, Any]:
     return {
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "harness_python": sys.version.split()[0],
         "server_python": environment.python_version if environment else None,
         "packages": environment.packages if environment else {},
-        "command": fill_command(definition.commands["http"], shown),
+        "command": command,
         "workers": WORKERS,
         "env": recorded_environment(definition),
         "kernel": kernel(),
@@ -135,6 +103,19 @@ def provenance(definition: ServerDefinition, environment: Environment | None) ->
         "cpu_model": cpu_model(),
         "cores": cores(),
     }
+
+
+def shown_command(definition: ServerDefinition) -> list[str]:
+    """The plain command as a reader would type it (the port differs per run)."""
+    values = {
+        "python": "python",
+        "host": HOST,
+        "port": "{port}",
+        "workers": str(WORKERS),
+        "certfile": "{certfile}",
+        "keyfile": "{keyfile}",
+    }
+    return fill_command(definition.commands["http"], values)
 
 
 def _all_failed(capture: Capture, reason: str, evidence: dict[str, Any]) -> list[dict[str, Any]]:
@@ -160,56 +141,39 @@ def run_server(capture: Capture, definition: ServerDefinition, progress: Progres
         )
 
     if environment is not None:
-        with tempfile.TemporaryDirectory(prefix=f"serving-django-{definition.id}-") as scratch_dir:
-            scratch = Path(scratch_dir)
-            variables = server_environment(definition, environment, scratch)
-            tls = make_tls_material(scratch / "tls")
-            port = free_port()
-            argv = resolve_executable(
-                fill_command(
-                    definition.commands["http"],
-                    {
-                        "python": str(environment.python),
-                        "host": HOST,
-                        "port": str(port),
-                        "workers": str(WORKERS),
-                        "certfile": str(tls.certfile),
-                        "keyfile": str(tls.keyfile),
-                    },
-                ),
+        with tempfile.TemporaryDirectory(prefix=f"serving-django-{definition.id}-") as scratch:
+            launcher = Launcher(
+                definition,
                 environment,
-            )
-            log_path = scratch / "server.log"
-            process = ServerProcess(
-                argv, SAMPLEPROJECT_DIR, variables, log_path, definition.stop_signal
+                Path(scratch),
+                capture.profile,
+                make_tls_material(Path(scratch) / "tls"),
             )
             try:
                 progress.step("preparing database")
-                prepare_database(environment, variables)
-                progress.step(f"starting on port {port}")
-                process.start()
-                endpoints = load_endpoints()
-                base_url = f"http://{HOST}:{port}"
-                ready = process.wait_ready(
-                    base_url + endpoints["json_sync"], capture.profile.start_timeout_s
-                )
-                startup.update(ok=True, ready_after_s=ready, log_tail=log_tail(log_path))
-                progress.note(f"ready after {ready:.2f} s")
-                context = CheckContext(
-                    definition, base_url, endpoints, capture.profile, process, log_path
-                )
-                for check in capture.selected_checks():
-                    progress.step(check.id)
-                    results.append(run_check(check, context))
-                    progress.result(results[-1]["outcome"], results[-1]["summary"])
+                prepare_database(launcher)
+                progress.step("starting")
+                with launcher.launch("http") as shared:
+                    startup.update(
+                        ok=True,
+                        ready_after_s=shared.ready_after_s,
+                        log_tail=log_tail(shared.log_path),
+                    )
+                    progress.note(f"ready after {shared.ready_after_s:.2f} s at {shared.base_url}")
+                    context = CheckContext(
+                        definition, load_endpoints(), capture.profile, shared, launcher
+                    )
+                    for check in capture.selected_checks():
+                        progress.step(check.id)
+                        results.append(run_check(check, context))
+                        progress.result(results[-1]["outcome"], results[-1]["summary"])
+                shutdown = shared.shutdown
             except PrepareError as error:
                 startup["error"] = f"database preparation failed: {error.reason}"
                 startup["log_tail"] = error.log
             except StartError as error:
                 startup["error"] = f"the server did not start: {error.reason}"
                 startup["log_tail"] = error.log_tail
-            finally:
-                shutdown = process.stop(capture.profile.stop_grace_s)
         if not startup["ok"]:
             progress.result("error", startup["error"])
             evidence = {"log_tail": startup["log_tail"]}
@@ -226,7 +190,7 @@ def run_server(capture: Capture, definition: ServerDefinition, progress: Progres
             **definition.as_record(),
             "version": environment.packages.get(definition.package) if environment else None,
         },
-        "provenance": provenance(definition, environment),
+        "provenance": provenance(definition, environment, shown_command(definition)),
         "startup": startup,
         "shutdown": shutdown.as_record() if shutdown else None,
         "checks": results,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,10 @@ class TLSMaterial:
     certfile: Path
     keyfile: Path
     ca_file: Path  # what clients trust to verify ``certfile``
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client TLS context that trusts exactly this run's CA."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
 
 
 def make_tls_material(directory: Path) -> TLSMaterial:

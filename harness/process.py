@@ -106,11 +106,13 @@ class ServerProcess:
         except psutil.Error:
             pass
 
-    def wait_ready(self, url: str, timeout_s: float, verify: bool | str = True) -> float:
+    def wait_ready(self, url: str, timeout_s: float, client: httpx.Client | None = None) -> float:
         """Seconds from start until ``url`` answered 200; StartError if it exits or times out."""
         started = time.monotonic()
         last_problem = "no answer yet"
-        with httpx.Client(timeout=2.0, verify=verify) as client:
+        owned = client is None
+        client = client or httpx.Client(timeout=2.0)
+        try:
             while (elapsed := time.monotonic() - started) < timeout_s:
                 code = self.exit_code()
                 if code is not None:
@@ -127,6 +129,9 @@ class ServerProcess:
                         return elapsed
                     last_problem = f"answered {response.status_code}"
                 time.sleep(READY_POLL_INTERVAL_S)
+        finally:
+            if owned:
+                client.close()
         raise StartError(
             f"not ready within {timeout_s:.0f} s (last: {last_problem})", log_tail(self.log_path)
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.launcher import Instance
 from harness.network import free_port
 from harness.process import ServerProcess
 
@@ -52,3 +53,17 @@ def tiny_server(tmp_path: Path) -> Iterator:
     yield start
     for process in started:
         process.stop(grace_s=5)
+
+
+def instance_for(base_url: str, process: ServerProcess) -> Instance:
+    """An Instance around a server started by a test (not by a Launcher)."""
+    return Instance(
+        kind="http",
+        base_url=base_url,
+        process=process,
+        log_path=process.log_path,
+        project_dir=process.cwd,
+        tls=None,
+        dev_mode=False,  # type: ignore[arg-type]
+        shown_command=process.argv,
+    )

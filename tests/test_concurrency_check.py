@@ -10,6 +10,7 @@ from harness.checks import CheckContext, run_check
 from harness.checks.concurrency import CHECKS, classify, judge
 from harness.definitions import ServerDefinition
 from harness.profiles import PROFILES
+from tests.conftest import instance_for
 
 SYNC_CHECK = CHECKS[0]
 TINY = ServerDefinition(
@@ -27,14 +28,8 @@ TINY = ServerDefinition(
 
 
 def _context(base_url: str, process, tmp_path: Path) -> CheckContext:
-    return CheckContext(
-        TINY,
-        base_url,
-        {"sleep_sync": "/sleep/sync", "sleep_async": "/sleep/a"},
-        PROFILES["quick"],
-        process,
-        tmp_path / "threaded.log",
-    )
+    endpoints = {"sleep_sync": "/sleep/sync", "sleep_async": "/sleep/a"}
+    return CheckContext(TINY, endpoints, PROFILES["quick"], instance_for(base_url, process))
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,11 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from harness.definitions import ServerDefinition
-from harness.process import ServerProcess, log_tail
+from harness.launcher import Instance, Launcher
+from harness.process import log_tail
 from harness.profiles import Profile
 from harness.provenance import now_iso
 
@@ -20,14 +20,14 @@ OUTCOMES = ("yes", "no", "partial", "not-applicable", "error")
 @dataclass(frozen=True)
 class CheckContext:
     server: ServerDefinition
-    base_url: str
     endpoints: dict[str, str]
     profile: Profile
-    process: ServerProcess
-    log_path: Path
+    shared: Instance  # the production-style instance over plain HTTP/1.1, shared by checks
+    launcher: Launcher | None = None  # starts other variants (TLS, dev mode, reload...)
 
     def url(self, endpoint: str, query: str = "") -> str:
-        return self.base_url + self.endpoints[endpoint] + (f"?{query}" if query else "")
+        """URL of a sample-project endpoint (by its name in endpoints.toml) on the shared one."""
+        return self.shared.url(self.endpoints[endpoint], query)
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,12 @@ def run_check(check: Check, context: CheckContext) -> dict[str, Any]:
             f"The check could not complete: {type(error).__name__}: {error}"[:500],
             {"traceback": traceback.format_exc()[-4000:]},
         )
-    exit_code = context.process.exit_code()
+    exit_code = context.shared.process.exit_code()
     if exit_code is not None:
         finding = Finding(
             "error",
             f"The server exited (code {exit_code}) during the check. {finding.summary}"[:2000],
-            {**finding.evidence, "server_log_tail": log_tail(context.log_path)},
+            {**finding.evidence, "server_log_tail": log_tail(context.shared.log_path)},
         )
     return result_record(check, finding)
 

@@ -1,0 +1,189 @@
+"""Start instances of one server configuration, in the variant a check needs.
+
+Most checks share one production-style instance over plain HTTP/1.1. Others need their own:
+TLS or cleartext HTTP/2 (another command of the definition), development mode (DEBUG on),
+the server's reload option, or a scratch copy of the project whose files a check may change.
+``Launcher.launch`` starts any of these and always stops it, recording how it was run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.definitions import ServerDefinition, fill_command
+from harness.endpoints import SAMPLEPROJECT_DIR
+from harness.environments import Environment
+from harness.network import HOST, TLSMaterial, free_port
+from harness.process import ServerProcess, Shutdown, log_tail
+from harness.profiles import Profile
+
+WORKERS = 1  # the one rule for checks: a single worker process, the server's own threads/loop
+# Variables that would leak the harness's own environment into the server's.
+_NOT_INHERITED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "DJANGO_SETTINGS_MODULE")
+_TLS_KINDS = ("tls", "http2_tls")
+READY_ENDPOINT = "/json/sync"
+
+
+class NotDeclared(Exception):
+    """The definition has no command of the requested kind (the server cannot do it)."""
+
+
+@dataclass
+class Instance:
+    """A running server: where it listens, how it was started, and its log."""
+
+    kind: str
+    base_url: str
+    process: ServerProcess
+    log_path: Path
+    project_dir: Path
+    tls: TLSMaterial
+    dev_mode: bool
+    shown_command: list[str]
+    ready_after_s: float | None = None
+    shutdown: Shutdown | None = None
+    log_offset: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def url(self, path: str, query: str = "") -> str:
+        return self.base_url + path + (f"?{query}" if query else "")
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def describe(self) -> dict[str, Any]:
+        """How this instance was run, for a check's evidence."""
+        return {
+            "kind": self.kind,
+            "command": self.shown_command,
+            "dev_mode": self.dev_mode,
+            "env": dict(self.extra_env),
+            "ready_after_s": self.ready_after_s,
+            "project": "scratch copy"
+            if self.project_dir != SAMPLEPROJECT_DIR
+            else "sampleproject/",
+        }
+
+
+@dataclass
+class Launcher:
+    definition: ServerDefinition
+    environment: Environment
+    scratch: Path
+    profile: Profile
+    tls: TLSMaterial
+    base_env: dict[str, str] = field(default_factory=dict)  # e.g. UPSTREAM_BASE_URL
+    _count: int = 0
+
+    def supports(self, kind: str) -> bool:
+        return kind in self.definition.commands
+
+    def variables(self, dev_mode: bool, extra: dict[str, str]) -> dict[str, str]:
+        variables = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+        variables.update(
+            {
+                "PATH": f"{self.environment.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+                "PYTHONUNBUFFERED": "1",
+                "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # made per run, never stored
+                "SQLITE_PATH": str(self.scratch / "db.sqlite3"),
+                "SAMPLEPROJECT_STATE_DIR": str(self.scratch / "state"),
+                **self.base_env,
+            }
+        )
+        variables.update(self.definition.env)
+        if dev_mode:
+            variables["DJANGO_DEV_MODE"] = "1"
+        variables.update(extra)
+        return variables
+
+    def command(self, kind: str, port: int | str, shown: bool = False) -> list[str]:
+        values = {
+            "python": "python" if shown else str(self.environment.python),
+            "host": HOST,
+            "port": "{port}" if shown else str(port),
+            "workers": str(WORKERS),
+            "certfile": "{certfile}" if shown else str(self.tls.certfile),
+            "keyfile": "{keyfile}" if shown else str(self.tls.keyfile),
+        }
+        argv = fill_command(self.definition.commands[kind], values)
+        candidate = self.environment.bin_dir / argv[0]
+        if not shown and "/" not in argv[0] and candidate.exists():
+            argv[0] = str(candidate)
+        return argv
+
+    def copy_project(self) -> Path:
+        """A scratch copy of the sample project that a check may edit."""
+        self._count += 1
+        target = self.scratch / f"project-{self._count}"
+        shutil.copytree(
+            SAMPLEPROJECT_DIR, target, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3")
+        )
+        return target
+
+    def ready_client(self, kind: str) -> httpx.Client:
+        if kind == "h2c":
+            return httpx.Client(http1=False, http2=True, timeout=2.0)
+        return httpx.Client(timeout=2.0, verify=self.tls.client_context())
+
+    @contextmanager
+    def launch(
+        self,
+        kind: str = "http",
+        *,
+        dev_mode: bool = False,
+        project_copy: bool = False,
+        env: dict[str, str] | None = None,
+        project_dir: Path | None = None,
+    ) -> Iterator[Instance]:
+        """Start the server in this variant; StartError if it does not become ready."""
+        if not self.supports(kind):
+            raise NotDeclared(f"{self.definition.id} declares no {kind!r} command")
+        self._count += 1
+        port = free_port()
+        directory = project_dir or (self.copy_project() if project_copy else SAMPLEPROJECT_DIR)
+        log_path = self.scratch / f"server-{self._count}-{kind}.log"
+        extra = dict(env or {})
+        process = ServerProcess(
+            self.command(kind, port),
+            directory,
+            self.variables(dev_mode, extra),
+            log_path,
+            self.definition.stop_signal,
+        )
+        scheme = "https" if kind in _TLS_KINDS else "http"
+        instance = Instance(
+            kind=kind,
+            base_url=f"{scheme}://{HOST}:{port}",
+            process=process,
+            log_path=log_path,
+            project_dir=directory,
+            tls=self.tls,
+            dev_mode=dev_mode or self.definition.env.get("DJANGO_DEV_MODE") == "1",
+            shown_command=self.command(kind, port, shown=True),
+            extra_env=extra,
+        )
+        try:
+            process.start()
+            with self.ready_client(kind) as client:
+                instance.ready_after_s = process.wait_ready(
+                    instance.url(READY_ENDPOINT), self.profile.start_timeout_s, client=client
+                )
+            instance.log_offset = len(instance.log_text())
+            yield instance
+        finally:
+            instance.shutdown = process.stop(self.profile.stop_grace_s)
+
+    def log_tail(self, instance: Instance) -> str:
+        return log_tail(instance.log_path)
