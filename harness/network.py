@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trustme
+from cryptography.hazmat.primitives import serialization
 
 HOST = "127.0.0.1"
 
@@ -41,7 +42,15 @@ def make_tls_material(directory: Path) -> TLSMaterial:
         keyfile=directory / "server-key.pem",
         ca_file=directory / "ca.pem",
     )
-    certificate.private_key_pem.write_to_path(str(material.keyfile))
+    # PKCS#8, the one key format every server accepts (granian refuses the traditional one).
+    key = serialization.load_pem_private_key(certificate.private_key_pem.bytes(), password=None)
+    material.keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     with material.certfile.open("wb") as chain:
         for blob in certificate.cert_chain_pems:
             chain.write(blob.bytes())

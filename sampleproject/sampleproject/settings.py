@@ -152,6 +152,9 @@ LOGGING = {
     },
     "loggers": {
         "django": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        # runserver's per-request access lines: off, like every other server's access log.
+        "django.server": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        "django.channels.server": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
         "py.warnings": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
     },
 }
