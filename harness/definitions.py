@@ -19,8 +19,9 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 INTERFACES = ("wsgi", "asgi")
 MODES = ("development", "production")
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP")
-# Protocol variants a server may declare; only ``http`` is required.
-COMMAND_KINDS = ("http", "tls", "http2_tls", "h2c")
+# Variants a server may declare; only ``http`` is required. ``reload`` is the server's own
+# code-reload option (development), used by the dev-code-reload check.
+COMMAND_KINDS = ("http", "tls", "http2_tls", "h2c", "reload")
 PLACEHOLDERS = frozenset({"python", "host", "port", "workers", "certfile", "keyfile"})
 
 _REQUIRED = {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,7 +91,22 @@ def failed_record(check: Check, reason: str, evidence: dict[str, Any]) -> dict[s
     return result_record(check, Finding("error", reason, evidence))
 
 
-def all_checks() -> list[Check]:
-    from harness.checks import concurrency
+# The matrix shows groups in this order; each module holds one group's checks.
+GROUP_MODULES = (
+    "development",
+    "concurrency",
+    "streaming",
+    "websocket",
+    "protocols",
+    "upstream",
+    "django_async",
+    "lifecycle",
+)
 
-    return [*concurrency.CHECKS]
+
+def all_checks() -> list[Check]:
+    checks = []
+    for name in GROUP_MODULES:
+        module = importlib.import_module(f"harness.checks.{name}")
+        checks.extend(module.CHECKS)
+    return checks
