@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from harness.capture import Capture, run_capture
+from harness.checks import all_checks
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from harness.environments import ENVIRONMENTS_DIR
 from harness.process import end_all
@@ -27,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ID",
         help="capture only this server (repeatable); default: all",
+    )
+    capture.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only this check (repeatable); default: all",
     )
     speed = capture.add_mutually_exclusive_group()
     speed.add_argument(
@@ -71,13 +79,25 @@ def capture_command(args: argparse.Namespace) -> int:
         )
         return 2
     chosen = [definitions[server] for server in (args.server or sorted(definitions))]
+    known_checks = {check.id: check for check in all_checks()}
+    unknown_checks = [check for check in args.check if check not in known_checks]
+    if unknown_checks:
+        print(
+            f"error: unknown check id(s): {', '.join(unknown_checks)}. Known: "
+            f"{', '.join(known_checks)}",
+            file=sys.stderr,
+        )
+        return 2
     data = DataDir(args.data_dir)
     machine = machine_id()
     machine_file = data.machine_path(machine)
     record = machine_record(machine)
     if not machine_file.exists() or machine_file.read_text() != dumps(record):
         write_document(machine_file, record, "machine")
-    capture = Capture(capture_id(), machine, PROFILES[args.profile], data, args.environments_dir)
+    checks = [known_checks[check] for check in args.check]
+    capture = Capture(
+        capture_id(), machine, PROFILES[args.profile], data, args.environments_dir, checks
+    )
     print(
         f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "
         f"profile {args.profile}",
