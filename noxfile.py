@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "tests"]
 nox.options.error_on_missing_interpreters = True
+
+# MkDocs 1.6 prints a banner about its successor on every build; it is noise in our logs.
+os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
 PYTHON = "3.12"  # Django 6.1 needs Python 3.12 or newer
 
