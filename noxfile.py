@@ -8,7 +8,7 @@ import nox
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "validate", "tests"]
 nox.options.error_on_missing_interpreters = True
 
 # MkDocs 1.6 prints a banner about its successor on every build; it is noise in our logs.
@@ -32,25 +32,33 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
+@nox.session(python=PYTHON)
+def validate(session: nox.Session) -> None:
+    """Check every file under data/ and every server definition; name each problem."""
+    session.install("-r", "requirements/harness.txt")
+    session.run("python", "-m", "harness.validate")
+
+
 @nox.session(python=PYTHON, default=False)
 def regenerate(session: nox.Session) -> None:
-    """Capture every server (-- --server ID, --quick, --full), then render and build the site."""
+    """Capture every server (-- --server ID, --check ID, --quick, --full), then build the site."""
     session.install("-r", "requirements/harness.txt", "-r", "requirements/docs.txt")
+    session.run("python", "-m", "harness.validate")
     session.run("python", "-m", "harness", "capture", *session.posargs)
     session.run("mkdocs", "build", "--strict")
 
 
 @nox.session(python=PYTHON, default=False)
 def docs(session: nox.Session) -> None:
-    """Render the site from committed data/ into site/ without running any server."""
-    session.install("-r", "requirements/docs.txt")
+    """Validate and render committed data/ into site/ without running any server."""
+    session.install("-r", "requirements/harness.txt", "-r", "requirements/docs.txt")
     session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
 def serve(session: nox.Session) -> None:
     """Build the site, then preview it on http://127.0.0.1:8000/ (-- --port N)."""
-    session.install("-r", "requirements/docs.txt")
+    session.install("-r", "requirements/harness.txt", "-r", "requirements/docs.txt")
     session.run("mkdocs", "build", "--strict")
     port = (
         session.posargs[session.posargs.index("--port") + 1]

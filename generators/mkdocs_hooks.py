@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from generators.render import render_pages, server_ids
 from harness.store import DEFAULT_DATA_DIR, DataError
+from harness.validate import validate
 
 _pages: dict[str, str] = {}
 
@@ -30,6 +31,9 @@ def data_root() -> Path:
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    problems = validate(data_root())
+    if problems:
+        raise PluginError("refusing to render invalid data:\n" + "\n".join(problems))
     try:
         _pages.clear()
         _pages.update(render_pages(data_root()))

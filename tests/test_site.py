@@ -106,7 +106,7 @@ def test_invalid_data_is_refused_with_the_file_and_field(tmp_path: Path) -> None
 
 def test_mkdocs_builds_the_site_strictly_from_data(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    synthetic.write_data(data, [synthetic.run("alpha"), synthetic.run("beta", name="Beta")])
+    synthetic.write_data(data, [synthetic.run("uvicorn"), synthetic.run("daphne", name="Beta")])
     site = tmp_path / "site"
     completed = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
@@ -119,6 +119,27 @@ def test_mkdocs_builds_the_site_strictly_from_data(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     matrix = (site / "matrix" / "index.html").read_text()
-    assert 'href="../servers/alpha/#concurrency-sync-sleep"' in matrix
-    assert (site / "servers" / "beta" / "index.html").is_file()
+    assert 'href="../servers/uvicorn/#concurrency-sync-sleep"' in matrix
+    assert (site / "servers" / "daphne" / "index.html").is_file()
     assert json.loads((site / "data" / "matrix.json").read_text())["schema_version"] == 1
+
+
+def test_mkdocs_refuses_invalid_data_naming_file_and_field(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    document = synthetic.run("uvicorn")
+    document["checks"][0]["outcome"] = "maybe"
+    synthetic.write_data(data, [])
+    target = data / "runs" / synthetic.MACHINE_ID / synthetic.CAPTURE_ID / "uvicorn.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps(document))
+    completed = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "s")],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SERVING_DJANGO_DATA": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "uvicorn.json: checks/0/outcome: 'maybe' is not one of" in completed.stderr
