@@ -8,12 +8,14 @@ from typing import Any
 
 from harness.store import DataDir, DataError, read_document
 
+# Icon (a Material icon shortcode, rendered as inline SVG: no emoji font needed) and label; the
+# label is always shown next to the icon so outcomes never rely on colour or shape alone.
 OUTCOME_LABELS = {
-    "yes": ("✅", "yes"),
-    "no": ("❌", "no"),
-    "partial": ("🟡", "partial"),
-    "not-applicable": ("➖", "n/a"),
-    "error": ("⚠️", "error"),
+    "yes": (":material-check-circle:{ .sd-yes }", "yes"),
+    "no": (":material-close-circle:{ .sd-no }", "no"),
+    "partial": (":material-circle-half-full:{ .sd-partial }", "partial"),
+    "not-applicable": (":material-minus-circle-outline:{ .sd-na }", "n/a"),
+    "error": (":material-alert:{ .sd-error }", "error"),
 }
 # How the matrix orders rows: what people start with, then WSGI, then ASGI.
 _MODE_ORDER = {"development": 0, "production": 1}
@@ -23,6 +25,7 @@ _INTERFACE_ORDER = {"wsgi": 0, "asgi": 1}
 @dataclass(frozen=True)
 class Site:
     runs: list[dict[str, Any]]  # the newest run of each server, in matrix order
+    all_runs: list[dict[str, Any]]  # every run, for the changes page
     checks: list[dict[str, str]]  # id, title, group, question, thresholds; harness order
     machines: dict[str, dict[str, Any]]
     sources: dict[str, str]  # server id -> data file the run came from (relative to data/)
@@ -40,8 +43,10 @@ def load_site(data_root: Path) -> Site:
     data = DataDir(data_root)
     machines = data.load_machines()
     newest: dict[str, tuple[dict[str, Any], Path]] = {}
+    all_runs = []
     for path in data.run_paths():
         run = read_document(path, "run")
+        all_runs.append(run)
         server_id = run["server"]["id"]
         if run["machine"] not in machines:
             raise DataError(f"{path}: machine: {run['machine']!r} has no data/machines/ file")
@@ -70,4 +75,10 @@ def load_site(data_root: Path) -> Site:
     sources = {
         server_id: path.relative_to(data_root).as_posix() for server_id, (_, path) in newest.items()
     }
-    return Site(runs=runs, checks=list(checks.values()), machines=machines, sources=sources)
+    return Site(
+        runs=runs,
+        all_runs=all_runs,
+        checks=list(checks.values()),
+        machines=machines,
+        sources=sources,
+    )

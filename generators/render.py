@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from generators.escaping import code_block, finalize, markdown_text, safe_url
 from generators.model import OUTCOME_LABELS, Site, load_site
+from harness.compare import captures, changes_in_capture
 from harness.store import DEFAULT_DATA_DIR, SCHEMA_VERSION
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -45,7 +46,7 @@ def environment() -> jinja2.Environment:
         code=code_block,
         url=safe_url,
         json_block=lambda value: code_block(json.dumps(value, indent=2, sort_keys=True), "json"),
-        icon=lambda outcome: OUTCOME_LABELS[outcome][0],
+        icon=lambda outcome: Markup(OUTCOME_LABELS[outcome][0]),
         label=lambda outcome: OUTCOME_LABELS[outcome][1],
         seconds=lambda value: "n/a" if value is None else f"{value:.2f} s",
         slug=slug,
@@ -104,6 +105,9 @@ def render_pages(data_root: Path = DEFAULT_DATA_DIR) -> dict[str, str]:
         "matrix.md": env.get_template("matrix.md.j2").render(**common),
         "methodology.md": env.get_template("methodology.md.j2").render(**common),
         "servers/index.md": env.get_template("servers_index.md.j2").render(**common),
+        "changes.md": env.get_template("changes.md.j2").render(
+            history=change_history(site), **common
+        ),
         "data/matrix.json": json.dumps(matrix_export(site), indent=2, sort_keys=True) + "\n",
     }
     server_template = env.get_template("server.md.j2")
@@ -115,6 +119,18 @@ def render_pages(data_root: Path = DEFAULT_DATA_DIR) -> dict[str, str]:
             **common,
         )
     return pages
+
+
+def change_history(site: Site) -> list[dict[str, Any]]:
+    """Per capture (newest first), what it changed against the previous capture."""
+    return [
+        {
+            "machine": machine,
+            "capture": capture,
+            "changes": changes_in_capture(site.all_runs, machine, capture),
+        }
+        for machine, capture in captures(site.all_runs)
+    ]
 
 
 def server_ids(data_root: Path = DEFAULT_DATA_DIR) -> list[tuple[str, str]]:

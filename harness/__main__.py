@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.capture import Capture, run_capture
 from harness.checks import all_checks
+from harness.compare import changes_in_capture
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from harness.environments import ENVIRONMENTS_DIR
 from harness.process import end_all
@@ -68,6 +69,16 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def print_changes(data: DataDir, machine: str, capture: str) -> None:
+    """What this capture changed against the previous one on this machine."""
+    changes = changes_in_capture(data.load_runs(), machine, capture)
+    print(f"\nchanges against the previous capture on {machine}:", file=sys.stderr)
+    for change in changes:
+        print(f"  {change.describe()}", file=sys.stderr)
+    if not changes:
+        print("  none", file=sys.stderr)
+
+
 def capture_command(args: argparse.Namespace) -> int:
     definitions = load_definitions(args.servers_dir)
     unknown = [server for server in args.server if server not in definitions]
@@ -105,6 +116,7 @@ def capture_command(args: argparse.Namespace) -> int:
     )
     progress = Progress(len(chosen))
     written = run_capture(capture, chosen, progress)
+    print_changes(data, machine, capture.capture_id)
     print(
         f"wrote {len(written)} run file(s) under "
         f"{data.root / 'runs' / machine / capture.capture_id}",
