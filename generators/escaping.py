@@ -26,6 +26,13 @@ def markdown_text(value: Any) -> Markup:
     return Markup(html.escape(_MARKDOWN_SYNTAX.sub(r"\\\1", text), quote=True))
 
 
+def navigation_title(value: Any) -> str:
+    """Text for MkDocs navigation and <title>: Material's template runs titles through
+    ``striptags``, which *un*-escapes entities, so escaping cannot survive there. Characters
+    that could form markup are dropped instead (display names never need them)."""
+    return re.sub(r"[<>&\"'`]", "", _CONTROL.sub("", str(value))).strip() or "(unnamed)"
+
+
 def finalize(value: Any) -> Any:
     return value if isinstance(value, Markup) else markdown_text(value)
 

@@ -18,6 +18,7 @@ from mkdocs.structure.files import File, Files
 # MkDocs imports hooks by file path; make the repository's packages importable too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from generators.escaping import navigation_title
 from generators.render import render_pages, server_ids
 from harness.store import DEFAULT_DATA_DIR, DataError
 from harness.validate import validate
@@ -44,7 +45,11 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         if isinstance(entry, dict) and "Servers" in entry:
             entry["Servers"] = [
                 {"All servers": "servers/index.md"},
-                *({name: f"servers/{server_id}.md"} for server_id, name in servers),
+                # MkDocs puts navigation titles into pages unescaped (see navigation_title).
+                *(
+                    {navigation_title(name): f"servers/{server_id}.md"}
+                    for server_id, name in servers
+                ),
             ]
     return config
 

@@ -71,13 +71,20 @@ def load_schema(kind: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
 
 
+def _shortened(message: str, limit: int = 300) -> str:
+    """Messages quote the bad value; a 50 kB value must not drown the report."""
+    if len(message) <= limit:
+        return message
+    return f"{message[:200]}... ({len(message) - 280} characters left out) ...{message[-80:]}"
+
+
 def schema_errors(document: Any, kind: str) -> list[str]:
     """Every way ``document`` breaks the ``kind`` schema, as 'field: problem' lines."""
     validator = jsonschema.Draft202012Validator(load_schema(kind))
     messages = []
     for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
         field = "/".join(str(part) for part in error.absolute_path) or "(top level)"
-        messages.append(f"{field}: {error.message}")
+        messages.append(f"{field}: {_shortened(error.message)}")
     return messages
 
 

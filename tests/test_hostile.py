@@ -1,0 +1,162 @@
+"""Contributed data is untrusted: hostile strings in every field render inert on every page."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+from harness.store import REPO_ROOT
+from tests import synthetic
+
+# Each carries the marker INJECT so a surviving piece of markup can be found in the HTML.
+HOSTILE = [
+    "<script>alert('INJECT')</script>",
+    "</title><script>alert('INJECT')</script>",
+    '"><img src=x onerror="alert(INJECT)">',
+    "' onmouseover='alert(INJECT)",
+    "[INJECT](javascript:alert(1))",
+    "<a href='javascript:alert(1)'>INJECT</a>",
+    "**INJECT** _INJECT_ `INJECT`",
+    "![INJECT](https://evil.example/x.png)",
+    "<https://evil.example/INJECT>",
+    "| INJECT | table | breakout |",
+    "INJECT\x00\x07\x1b[31m control characters",
+    "INJECT " + "A" * 90,
+    "{{ INJECT }} {% INJECT %}",
+    "<!-- INJECT -->",
+    "&lt;script&gt;INJECT&lt;/script&gt;",
+]
+
+
+class MarkupFinder(HTMLParser):
+    """Collects the markup a hostile string would have created if it had survived escaping."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open_tags: list[str] = []
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.open_tags.append(tag)
+        for name, value in attrs:
+            value = value or ""
+            if name.startswith("on") and "INJECT" in value:
+                self.found.append(f"<{tag} {name}=...>")
+            if name in ("href", "src") and (
+                value.strip().lower().startswith("javascript:")
+                or "evil.example" in value
+                or (tag == "img" and value == "x")
+            ):
+                self.found.append(f"<{tag} {name}={value!r}>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.open_tags:
+            del self.open_tags[len(self.open_tags) - 1 - self.open_tags[::-1].index(tag) :]
+
+    def handle_data(self, data: str) -> None:
+        inside = self.open_tags[-1] if self.open_tags else ""
+        # Our own templates put data inside <strong>; "**INJECT**" rendered would be exactly it.
+        emphasised = inside in ("strong", "em", "b", "i") and data.strip() == "INJECT"
+        if (inside == "script" and "INJECT" in data) or emphasised:
+            self.found.append(f"<{inside}> containing {data.strip()[:40]!r}")
+
+    def handle_comment(self, data: str) -> None:
+        if "INJECT" in data:
+            self.found.append("a comment from data")
+
+
+def dangerous_markup(html: str) -> list[str]:
+    finder = MarkupFinder()
+    finder.feed(html)
+    return finder.found
+
+
+def _hostile_run(server_id: str, text: str) -> dict:
+    document = synthetic.run(server_id, name=text, summary=text, notes=[text])
+    document["server"]["summary"] = text
+    document["server"]["requirements"] = [text]
+    document["provenance"]["command"] = ["server", text]
+    document["startup"]["log_tail"] = text
+    check = document["checks"][0]
+    check["title"] = text
+    check["group"] = text
+    check["evidence"].update(question=text, thresholds=text, raw=text)
+    return document
+
+
+def test_hostile_strings_render_inert_on_every_page(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    servers = [
+        "uvicorn",
+        "daphne",
+        "hypercorn",
+        "granian-asgi",
+        "gunicorn-sync",
+        "runserver",
+        "uwsgi-threads",
+        "gunicorn-gthread",
+        "gunicorn-gevent",
+        "gunicorn-asgi",
+        "gunicorn-uvicorn",
+        "granian-wsgi",
+        "runserver-daphne",
+        "uwsgi-gevent",
+    ]
+    runs = [_hostile_run(server, text) for server, text in zip(servers, HOSTILE, strict=False)]
+    synthetic.write_data(data, runs)
+    machine = data / "machines" / f"{synthetic.MACHINE_ID}.json"
+    machine.write_text(
+        machine.read_text().replace(
+            "Synthetic CPU (test fixture)", "<script>alert('INJECT')</script>"
+        )
+    )
+    site = tmp_path / "site"
+    completed = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SERVING_DJANGO_DATA": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    pages = [
+        site / "index.html",
+        site / "matrix" / "index.html",
+        site / "methodology" / "index.html",
+        site / "changes" / "index.html",
+        site / "servers" / "index.html",
+        *(site / "servers" / server / "index.html" for server in servers[: len(HOSTILE)]),
+    ]
+    for page in pages:
+        html = page.read_text()
+        assert "INJECT" in html, f"{page} does not show the data at all"
+        assert dangerous_markup(html) == [], page
+        assert "\x1b" not in html and "\x00" not in html
+
+
+def test_an_overlong_field_is_refused_with_a_short_message(tmp_path: Path) -> None:
+    from harness.validate import validate
+
+    document = synthetic.run("uvicorn", name="INJECT " + "A" * 50_000)
+    data = tmp_path / "data"
+    synthetic.write_data(data, [])
+    target = data / "runs" / synthetic.MACHINE_ID / synthetic.CAPTURE_ID / "uvicorn.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(__import__("json").dumps(document))
+    (line,) = validate(data)
+    assert "server/name" in line and "is too long" in line
+    assert len(line) < 600
+
+
+def test_the_markup_finder_finds_what_it_looks_for() -> None:
+    page = (
+        "<p><script>alert('INJECT')</script><img src=x onerror='alert(INJECT)'>"
+        "<a href='javascript:alert(1)'>x</a><strong>INJECT</strong><!-- INJECT --></p>"
+    )
+    assert len(dangerous_markup(page)) == 6
+    assert dangerous_markup("<p>&lt;script&gt;INJECT<a title='\" onerror=INJECT'>x</a></p>") == []
