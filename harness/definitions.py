@@ -6,6 +6,7 @@ loader is strict (unknown keys are errors) so a typo cannot silently change what
 
 from __future__ import annotations
 
+import os
 import re
 import string
 import tomllib
@@ -13,7 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFINITIONS_DIR = Path(__file__).resolve().parent / "servers"
+# SERVING_DJANGO_SERVERS points everything (capture, validate, the site) at another directory
+# of definitions, e.g. a contributor's draft or a test's.
+DEFINITIONS_DIR = Path(
+    os.environ.get("SERVING_DJANGO_SERVERS") or Path(__file__).resolve().parent / "servers"
+)
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 INTERFACES = ("wsgi", "asgi")

@@ -30,6 +30,12 @@ def processes_mentioning(marker: str) -> list[psutil.Process]:
     return found
 
 
+@pytest.fixture(scope="session")
+def environments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Server environments made by tests; shared by the whole session to save installs."""
+    return tmp_path_factory.mktemp("venvs")
+
+
 @pytest.fixture
 def tiny_server(tmp_path: Path) -> Iterator:
     """Start tiny_http in a given mode; returns (base_url, process). Always stopped after."""

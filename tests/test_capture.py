@@ -50,11 +50,6 @@ COMMANDS = {
 }
 
 
-@pytest.fixture(scope="session")
-def environments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("venvs")
-
-
 def _definitions(directory: Path, *ids: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for server_id in ids:
