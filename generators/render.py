@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from generators.escaping import code_block, finalize, markdown_text, safe_url
 from generators.model import OUTCOME_LABELS, Site, load_site
+from generators.recommendations import all_verdicts
 from harness.compare import captures, changes_in_capture
 from harness.store import DEFAULT_DATA_DIR, SCHEMA_VERSION
 
@@ -99,12 +100,14 @@ def matrix_export(site: Site) -> dict[str, Any]:
 def render_pages(data_root: Path = DEFAULT_DATA_DIR) -> dict[str, str]:
     site = load_site(data_root)
     env = environment()
-    common = {"site": site, "outcomes": OUTCOME_LABELS}
+    verdicts = all_verdicts(site.runs)
+    common = {"site": site, "outcomes": OUTCOME_LABELS, "verdicts": verdicts}
     pages = {
         "index.md": env.get_template("index.md.j2").render(**common),
         "matrix.md": env.get_template("matrix.md.j2").render(**common),
         "methodology.md": env.get_template("methodology.md.j2").render(**common),
         "servers/index.md": env.get_template("servers_index.md.j2").render(**common),
+        "recommendations.md": env.get_template("recommendations.md.j2").render(**common),
         "changes.md": env.get_template("changes.md.j2").render(
             history=change_history(site), **common
         ),
