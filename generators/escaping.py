@@ -26,6 +26,11 @@ def markdown_text(value: Any) -> Markup:
     return Markup(html.escape(_MARKDOWN_SYNTAX.sub(r"\\\1", text), quote=True))
 
 
+def html_text(value: Any) -> str:
+    """Text inside a raw HTML block (where Markdown escapes would show): HTML-escaped only."""
+    return html.escape(_CONTROL.sub("", str(value)), quote=True)
+
+
 def navigation_title(value: Any) -> str:
     """Text for MkDocs navigation and <title>: Material's template runs titles through
     ``striptags``, which *un*-escapes entities, so escaping cannot survive there. Characters

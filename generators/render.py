@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from generators.escaping import code_block, finalize, markdown_text, safe_url
+from generators.escaping import code_block, finalize, html_text, markdown_text, safe_url
 from generators.model import OUTCOME_LABELS, Site, load_site
 from generators.recommendations import all_verdicts
 from harness.compare import captures, changes_in_capture
@@ -51,6 +51,7 @@ def environment() -> jinja2.Environment:
         label=lambda outcome: OUTCOME_LABELS[outcome][1],
         seconds=lambda value: "n/a" if value is None else f"{value:.2f} s",
         slug=slug,
+        html=lambda value: Markup(html_text(value)),
         shell=shlex.join,
         commas=lambda items: Markup(", ").join(markdown_text(item) for item in items),
     )
