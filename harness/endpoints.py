@@ -15,5 +15,10 @@ ENDPOINTS_FILE = SAMPLEPROJECT_DIR / "endpoints.toml"
 
 
 def load_endpoints(path: Path = ENDPOINTS_FILE) -> dict[str, str]:
+    """Every named path: Django views, WebSocket routes and static files, in one mapping."""
     with path.open("rb") as stream:
-        return dict(tomllib.load(stream)["endpoints"])
+        tables = tomllib.load(stream)
+    endpoints: dict[str, str] = {}
+    for table in ("endpoints", "websocket_endpoints", "static_files"):
+        endpoints.update(tables.get(table, {}))
+    return endpoints

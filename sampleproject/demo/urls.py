@@ -8,6 +8,7 @@ app_name = "demo"
 
 urlpatterns = [
     path("", basic.home, name="home"),
+    path("preload", basic.preload, name="preload"),
     path("json/sync", basic.json_sync, name="json_sync"),
     path("json/async", basic.json_async, name="json_async"),
     path("sleep/sync", basic.sleep_sync, name="sleep_sync"),

@@ -5,6 +5,7 @@ import time
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 
 from demo.query import BadQuery, bad_request, bounded_float
 
@@ -14,6 +15,14 @@ MAX_SLEEP_SECONDS = 30.0
 def home(request: HttpRequest) -> HttpResponse:
     """A template page that loads a stylesheet, to check templates and static files."""
     return render(request, "demo/home.html")
+
+
+def preload(request: HttpRequest) -> HttpResponse:
+    """The home page with a ``Link: rel=preload`` header naming its stylesheet: a server that
+    turns such headers into HTTP/2 server pushes would push the stylesheet."""
+    response = render(request, "demo/home.html")
+    response["Link"] = f"<{static('demo/style.css')}>; rel=preload; as=style"
+    return response
 
 
 def json_sync(request: HttpRequest) -> JsonResponse:

@@ -1,0 +1,1 @@
+"""Tests of the behaviour checks, each against deliberately misbehaving synthetic apps."""
