@@ -8,12 +8,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness import checks as checks_module
 from harness.checks import Check, CheckContext, failed_record, run_check
+from harness.checks.upstream import USES_UPSTREAM
 from harness.definitions import ServerDefinition, fill_command
 from harness.endpoints import SAMPLEPROJECT_DIR, load_endpoints
 from harness.environments import Environment, InstallError, ensure_environment
@@ -32,6 +34,7 @@ from harness.provenance import (
     os_name,
 )
 from harness.store import SCHEMA_VERSION, DataDir, write_document
+from harness.upstream import UpstreamService, upstream_service
 
 PREPARE_TIMEOUT_S = 300
 
@@ -55,12 +58,15 @@ class PrepareError(Exception):
         self.reason, self.log = reason, log
 
 
-def recorded_environment(definition: ServerDefinition) -> dict[str, str]:
+def recorded_environment(
+    definition: ServerDefinition, base_env: dict[str, str] | None = None
+) -> dict[str, str]:
     """What a reader needs to repeat the run; per-run paths and the secret are named, not given."""
     return {
         "DJANGO_SECRET_KEY": "<random per run>",
         "SQLITE_PATH": "<scratch dir>/db.sqlite3",
         "SAMPLEPROJECT_STATE_DIR": "<scratch dir>/state",
+        **{name: "<set per capture>" for name in base_env or {}},
         **definition.env,
     }
 
@@ -87,7 +93,10 @@ def prepare_database(launcher: Launcher) -> None:
 
 
 def provenance(
-    definition: ServerDefinition, environment: Environment | None, command: list[str]
+    definition: ServerDefinition,
+    environment: Environment | None,
+    command: list[str],
+    base_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
         "git_commit": git_commit(),
@@ -97,7 +106,7 @@ def provenance(
         "packages": environment.packages if environment else {},
         "command": command,
         "workers": WORKERS,
-        "env": recorded_environment(definition),
+        "env": recorded_environment(definition, base_env),
         "kernel": kernel(),
         "os": os_name(),
         "cpu_model": cpu_model(),
@@ -122,8 +131,14 @@ def _all_failed(capture: Capture, reason: str, evidence: dict[str, Any]) -> list
     return [failed_record(check, reason, evidence) for check in capture.selected_checks()]
 
 
-def run_server(capture: Capture, definition: ServerDefinition, progress: Progress) -> dict:
-    """Everything about one server in this capture, as one run record."""
+def run_server(
+    capture: Capture,
+    definition: ServerDefinition,
+    progress: Progress,
+    base_env: dict[str, str] | None = None,
+) -> dict:
+    """Everything about one server in this capture, as one run record; ``base_env`` goes into
+    every instance's environment (the upstream service's URL)."""
     started_at = now_iso()
     startup: dict[str, Any] = {"ok": False, "ready_after_s": None, "error": None, "log_tail": ""}
     shutdown: Shutdown | None = None
@@ -148,6 +163,7 @@ def run_server(capture: Capture, definition: ServerDefinition, progress: Progres
                 Path(scratch),
                 capture.profile,
                 make_tls_material(Path(scratch) / "tls"),
+                base_env=dict(base_env or {}),
             )
             try:
                 progress.step("preparing database")
@@ -190,11 +206,21 @@ def run_server(capture: Capture, definition: ServerDefinition, progress: Progres
             **definition.as_record(),
             "version": environment.packages.get(definition.package) if environment else None,
         },
-        "provenance": provenance(definition, environment, shown_command(definition)),
+        "provenance": provenance(definition, environment, shown_command(definition), base_env),
         "startup": startup,
         "shutdown": shutdown.as_record() if shutdown else None,
         "checks": results,
     }
+
+
+def _upstream(
+    capture: Capture, scratch: Path, progress: Progress
+) -> AbstractContextManager[UpstreamService | None]:
+    """The upstream service, started only when a selected check calls it."""
+    if not any(check.id in USES_UPSTREAM for check in capture.selected_checks()):
+        return nullcontext(None)
+    progress.note("starting the upstream service (the slow external API)")
+    return upstream_service(capture.environments_dir, capture.profile, scratch)
 
 
 def run_capture(
@@ -202,11 +228,22 @@ def run_capture(
 ) -> list[Path]:
     """Capture every definition in turn; returns the run files written."""
     written = []
-    for definition in definitions:
-        progress.begin_server(definition.id)
-        record = run_server(capture, definition, progress)
-        path = capture.data.run_path(capture.machine_id, capture.capture_id, definition.id)
-        write_document(path, record, "run")
-        written.append(path)
-        progress.end_server(record)
+    with (
+        tempfile.TemporaryDirectory(prefix="serving-django-upstream-") as scratch,
+        _upstream(capture, Path(scratch), progress) as upstream,
+    ):
+        if upstream is not None:
+            progress.note(
+                f"upstream service ready at {upstream.base_url}"
+                if upstream.base_url
+                else f"upstream service unavailable, its checks will record why: {upstream.problem}"
+            )
+        base_env = upstream.base_env() if upstream else {}
+        for definition in definitions:
+            progress.begin_server(definition.id)
+            record = run_server(capture, definition, progress, base_env)
+            path = capture.data.run_path(capture.machine_id, capture.capture_id, definition.id)
+            write_document(path, record, "run")
+            written.append(path)
+            progress.end_server(record)
     return written
