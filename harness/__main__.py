@@ -53,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
         help="more repeats, for dedicated hardware",
     )
     capture.set_defaults(profile="standard")
+    capture.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        metavar="N",
+        help="servers captured at the same time; timed checks still run "
+        "alone (default: %(default)s)",
+    )
     capture.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     capture.add_argument(
         "--servers-dir",
@@ -107,7 +115,13 @@ def capture_command(args: argparse.Namespace) -> int:
         write_document(machine_file, record, "machine")
     checks = [known_checks[check] for check in args.check]
     capture = Capture(
-        capture_id(), machine, PROFILES[args.profile], data, args.environments_dir, checks
+        capture_id(),
+        machine,
+        PROFILES[args.profile],
+        data,
+        args.environments_dir,
+        checks,
+        jobs=max(1, args.jobs),
     )
     print(
         f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "

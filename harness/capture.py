@@ -7,9 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,9 @@ from harness.endpoints import SAMPLEPROJECT_DIR, load_endpoints
 from harness.environments import Environment, InstallError, ensure_environment
 from harness.launcher import WORKERS, Launcher
 from harness.network import HOST, make_tls_material
-from harness.process import Shutdown, StartError, log_tail
+from harness.process import Shutdown, StartError, end_all, log_tail
 from harness.profiles import Profile
-from harness.progress import Progress
+from harness.progress import Progress, ServerProgress
 from harness.provenance import (
     cores,
     cpu_model,
@@ -33,6 +35,7 @@ from harness.provenance import (
     now_iso,
     os_name,
 )
+from harness.scheduling import MachineLock
 from harness.store import SCHEMA_VERSION, DataDir, write_document
 from harness.upstream import UpstreamService, upstream_service
 
@@ -47,6 +50,9 @@ class Capture:
     data: DataDir
     environments_dir: Path
     checks: Sequence[Check] = ()
+    jobs: int = 1  # servers captured at the same time
+    machine: MachineLock = field(default_factory=MachineLock)
+    interrupted: threading.Event = field(default_factory=threading.Event)
 
     def selected_checks(self) -> Sequence[Check]:
         return self.checks or checks_module.all_checks()
@@ -134,11 +140,11 @@ def _all_failed(capture: Capture, reason: str, evidence: dict[str, Any]) -> list
 def run_server(
     capture: Capture,
     definition: ServerDefinition,
-    progress: Progress,
-    base_env: dict[str, str] | None = None,
+    progress: ServerProgress,
+    upstream: UpstreamService | None = None,
 ) -> dict:
-    """Everything about one server in this capture, as one run record; ``base_env`` goes into
-    every instance's environment (the upstream service's URL)."""
+    """Everything about one server in this capture, as one run record."""
+    base_env = upstream.base_env() if upstream else {}
     started_at = now_iso()
     startup: dict[str, Any] = {"ok": False, "ready_after_s": None, "error": None, "log_tail": ""}
     shutdown: Shutdown | None = None
@@ -146,7 +152,8 @@ def run_server(
     results: list[dict[str, Any]] = []
     try:
         progress.step("installing environment")
-        environment = ensure_environment(definition, capture.environments_dir)
+        with capture.machine.shared():
+            environment = ensure_environment(definition, capture.environments_dir)
     except InstallError as error:
         startup["error"] = f"environment could not be installed: {error}"[:2000]
         results = _all_failed(
@@ -163,13 +170,15 @@ def run_server(
                 Path(scratch),
                 capture.profile,
                 make_tls_material(Path(scratch) / "tls"),
-                base_env=dict(base_env or {}),
+                base_env=dict(base_env),
             )
             try:
-                progress.step("preparing database")
-                prepare_database(launcher)
-                progress.step("starting")
-                with launcher.launch("http") as shared:
+                progress.step("preparing database, starting")
+                with ExitStack() as stack:
+                    # Starting is untimed work: it may overlap other servers' untimed work.
+                    with capture.machine.shared():
+                        prepare_database(launcher)
+                        shared = stack.enter_context(launcher.launch("http"))
                     startup.update(
                         ok=True,
                         ready_after_s=shared.ready_after_s,
@@ -177,11 +186,13 @@ def run_server(
                     )
                     progress.note(f"ready after {shared.ready_after_s:.2f} s at {shared.base_url}")
                     context = CheckContext(
-                        definition, load_endpoints(), capture.profile, shared, launcher
+                        definition, load_endpoints(), capture.profile, shared, launcher, upstream
                     )
                     for check in capture.selected_checks():
                         progress.step(check.id)
-                        results.append(run_check(check, context))
+                        turn = capture.machine.exclusive if check.timed else capture.machine.shared
+                        with turn():
+                            results.append(run_check(check, context))
                         progress.result(results[-1]["outcome"], results[-1]["summary"])
                 shutdown = shared.shutdown
             except PrepareError as error:
@@ -223,14 +234,37 @@ def _upstream(
     return upstream_service(capture.environments_dir, capture.profile, scratch)
 
 
+def _capture_one(
+    capture: Capture,
+    definition: ServerDefinition,
+    progress: Progress,
+    upstream: UpstreamService | None,
+) -> Path | None:
+    """Capture one server and write its run file, unless the capture was interrupted meanwhile
+    (then its results are not trustworthy: servers were killed under it)."""
+    server_progress = progress.server(definition.id)
+    server_progress.begin()
+    record = run_server(capture, definition, server_progress, upstream)
+    if capture.interrupted.is_set():
+        return None
+    path = capture.data.run_path(capture.machine_id, capture.capture_id, definition.id)
+    write_document(path, record, "run")
+    server_progress.end(record)
+    return path
+
+
 def run_capture(
     capture: Capture, definitions: Sequence[ServerDefinition], progress: Progress
 ) -> list[Path]:
-    """Capture every definition in turn; returns the run files written."""
-    written = []
+    """Capture every definition, ``capture.jobs`` servers at a time; returns the files written.
+
+    On Ctrl-C every server is killed and only the run files already complete are kept.
+    """
+    written: list[Path] = []
     with (
         tempfile.TemporaryDirectory(prefix="serving-django-upstream-") as scratch,
         _upstream(capture, Path(scratch), progress) as upstream,
+        ThreadPoolExecutor(max_workers=capture.jobs, thread_name_prefix="server") as pool,
     ):
         if upstream is not None:
             progress.note(
@@ -238,12 +272,19 @@ def run_capture(
                 if upstream.base_url
                 else f"upstream service unavailable, its checks will record why: {upstream.problem}"
             )
-        base_env = upstream.base_env() if upstream else {}
-        for definition in definitions:
-            progress.begin_server(definition.id)
-            record = run_server(capture, definition, progress, base_env)
-            path = capture.data.run_path(capture.machine_id, capture.capture_id, definition.id)
-            write_document(path, record, "run")
-            written.append(path)
-            progress.end_server(record)
+        futures = [
+            pool.submit(_capture_one, capture, definition, progress, upstream)
+            for definition in definitions
+        ]
+        try:
+            for future in futures:
+                path = future.result()
+                if path is not None:
+                    written.append(path)
+        except BaseException:
+            capture.interrupted.set()
+            for future in futures:
+                future.cancel()
+            end_all()  # running checks fail fast once their servers are gone
+            raise
     return written

@@ -7,6 +7,7 @@ environment is reused while its requirements are unchanged.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -96,19 +97,15 @@ def ensure_environment(
     requirements = requirements_for(definition)
     fingerprint = hashlib.sha256(json.dumps([python, requirements]).encode()).hexdigest()
     marker = path / _MARKER
-    if not (marker.is_file() and marker.read_text().strip() == fingerprint):
-        shutil.rmtree(path, ignore_errors=True)
-        _run([_uv(), "venv", "--quiet", "--python", python, str(path)])
-        _run(
-            [
-                _uv(),
-                "pip",
-                "install",
-                "--quiet",
-                "--python",
-                str(path / "bin" / "python"),
-                *requirements,
-            ]
-        )
-        marker.write_text(fingerprint + "\n")
-    return _describe(path)
+    root.mkdir(parents=True, exist_ok=True)
+    # Two captures running at once (two terminals, a test beside a capture) must not rebuild
+    # the same environment under each other.
+    with (root / f".{definition.id}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (marker.is_file() and marker.read_text().strip() == fingerprint):
+            shutil.rmtree(path, ignore_errors=True)
+            _run([_uv(), "venv", "--quiet", "--python", python, str(path)])
+            python_path = str(path / "bin" / "python")
+            _run([_uv(), "pip", "install", "--quiet", "--python", python_path, *requirements])
+            marker.write_text(fingerprint + "\n")
+        return _describe(path)

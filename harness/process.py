@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ LOG_TAIL_LINES = 40
 LOG_TAIL_CHARS = 6000
 
 _live: set[ServerProcess] = set()
+# Set by end_all: once a run is being torn down, nothing new may start (a worker thread that
+# was between steps when Ctrl-C came would otherwise start a server after the cleanup).
+_closing = threading.Event()
 
 
 class StartError(Exception):
@@ -78,6 +82,8 @@ class ServerProcess:
         return self._popen.pid
 
     def start(self) -> None:
+        if _closing.is_set():
+            raise StartError("not started: the run is being stopped", "")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             try:
@@ -169,8 +175,11 @@ class ServerProcess:
         _live.discard(self)
 
 
-def end_all() -> None:
-    """Kill every server still running; safe to call more than once."""
+def end_all(refuse_new: bool = True) -> None:
+    """Kill every server still running and (by default) refuse new ones from now on; safe to
+    call more than once."""
+    if refuse_new:
+        _closing.set()
     for process in list(_live):
         process.kill()
 

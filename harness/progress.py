@@ -1,8 +1,12 @@
-"""Progress lines on stderr: which server and check is running, and how far along the run is."""
+"""Progress lines on stderr: which server and check is running, and how far along the run is.
+
+Servers may be captured in parallel, so every line names its server and printing is locked.
+"""
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -21,38 +25,58 @@ class Progress:
         self.done = 0
         self.stream = stream
         self.started = time.monotonic()
-        self.server_started = self.started
-        self.server = ""
+        self._lock = threading.Lock()
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
-
-    def _clock(self) -> str:
         elapsed = time.monotonic() - self.started
-        return f"{int(elapsed // 60):02d}:{int(elapsed % 60):02d}"
-
-    def begin_server(self, server_id: str) -> None:
-        self.server, self.server_started = server_id, time.monotonic()
-        self._print(f"[{self._clock()}] [{self.done + 1}/{self.total}] {server_id}")
-
-    def step(self, what: str) -> None:
-        self._print(f"[{self._clock()}]     {self.server}: {what} ...")
+        with self._lock:
+            print(
+                f"[{int(elapsed // 60):02d}:{int(elapsed % 60):02d}] {text}",
+                file=self.stream,
+                flush=True,
+            )
 
     def note(self, text: str) -> None:
-        self._print(f"[{self._clock()}]     {self.server}: {text}")
+        """A line about the capture as a whole."""
+        self._print(text)
 
-    def result(self, outcome: str, summary: str) -> None:
-        self._print(f"[{self._clock()}]       -> {SYMBOLS.get(outcome, outcome)}: {summary}")
+    def server(self, server_id: str) -> ServerProgress:
+        return ServerProgress(self, server_id)
 
-    def end_server(self, record: dict[str, Any]) -> None:
-        self.done += 1
-        took = time.monotonic() - self.server_started
-        remaining = self.total - self.done
+    def finished(self, server_id: str, record: dict[str, Any], took_s: float) -> None:
+        with self._lock:
+            self.done += 1
+            done = self.done
+        remaining = self.total - done
         eta = ""
         if remaining:
-            per_server = (time.monotonic() - self.started) / self.done
+            per_server = (time.monotonic() - self.started) / done
             eta = f", about {per_server * remaining / 60:.1f} min left"
-        self._print(
-            f"[{self._clock()}] [{self.done}/{self.total}] {self.server} recorded in "
-            f"{took:.1f} s{eta}"
+        outcomes = [check["outcome"] for check in record["checks"]]
+        tally = ", ".join(f"{outcomes.count(o)} {SYMBOLS[o]}" for o in SYMBOLS if o in outcomes)
+        self._print(f"[{done}/{self.total}] {server_id} recorded in {took_s:.1f} s ({tally}){eta}")
+
+
+class ServerProgress:
+    """Progress of one server; every line starts with its id."""
+
+    def __init__(self, progress: Progress, server_id: str) -> None:
+        self.progress, self.server_id = progress, server_id
+        self.started = time.monotonic()
+
+    def begin(self) -> None:
+        self.progress.note(f"{self.server_id}: begins")
+
+    def step(self, what: str) -> None:
+        self.progress.note(f"    {self.server_id}: {what} ...")
+
+    def note(self, text: str) -> None:
+        self.progress.note(f"    {self.server_id}: {text}")
+
+    def result(self, outcome: str, summary: str) -> None:
+        self.progress.note(
+            f"    {self.server_id}: -> {SYMBOLS.get(outcome, outcome)}: {summary[:300]}"
         )
+
+    def end(self, record: dict[str, Any]) -> None:
+        self.progress.finished(self.server_id, record, time.monotonic() - self.started)

@@ -8,7 +8,7 @@ Uvicorn in an environment of its own, before the first server, and stops it afte
 
 It is not a measured server: its definition lives here, not in ``harness/servers/``.
 A capture goes on when it cannot start; the checks that need it then record ``error`` with
-the reason (see ``active_service``).
+the reason (checks find it as ``CheckContext.upstream``).
 """
 
 from __future__ import annotations
@@ -110,25 +110,6 @@ class UpstreamService:
         return description
 
 
-_active: UpstreamService | None = None
-
-
-def active_service() -> UpstreamService | None:
-    """The upstream of the capture in progress: one per capture, like the processes it runs."""
-    return _active
-
-
-@contextmanager
-def announced(service: UpstreamService) -> Iterator[UpstreamService]:
-    """Make ``service`` the active upstream for the duration (checks find it here)."""
-    global _active
-    previous, _active = _active, service
-    try:
-        yield service
-    finally:
-        _active = previous
-
-
 @contextmanager
 def upstream_service(
     environments_dir: Path, profile: Profile, scratch: Path
@@ -142,8 +123,7 @@ def upstream_service(
     except (InstallError, OSError, subprocess.SubprocessError) as error:
         problem = f"could not be installed: {error}"
         failed = UpstreamService(None, problem=problem[:PROBLEM_CHARS], log=str(error)[-4000:])
-        with announced(failed):
-            yield failed
+        yield failed
         return
     scratch.mkdir(parents=True, exist_ok=True)
     launcher = Launcher(
@@ -166,5 +146,4 @@ def upstream_service(
             service = UpstreamService(
                 instance.base_url, instance, versions, environment.python_version
             )
-        with announced(service):
-            yield service
+        yield service

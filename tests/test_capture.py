@@ -128,6 +128,10 @@ def test_ctrl_c_stops_the_run_cleanly(tmp_path: Path, environments_dir: Path) ->
     process = _harness(
         "capture",
         "--quick",
+        "--jobs",
+        "1",
+        "--check",
+        "concurrency-sync-sleep",
         "--servers-dir",
         str(servers),
         "--data-dir",
@@ -141,7 +145,7 @@ def test_ctrl_c_stops_the_run_cleanly(tmp_path: Path, environments_dir: Path) ->
     assert process.stdout is not None
     for line in process.stdout:  # "good" sorts first and is recorded; then "hangs" starts
         seen.append(line)
-        if "hangs: starting" in line or time.monotonic() > deadline:
+        if "hangs: preparing database" in line or time.monotonic() > deadline:
             break
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)

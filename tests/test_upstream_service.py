@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from harness.profiles import PROFILES
-from harness.upstream import active_service, upstream_service
+from harness.upstream import upstream_service
 from tests.conftest import processes_mentioning
 
 pytestmark = pytest.mark.servers
@@ -29,7 +29,6 @@ def test_it_serves_the_slow_api_and_leaves_no_process_behind(tmp_path: Path) -> 
         upstream_service(environments, PROFILE, tmp_path / "scratch") as service,
     ):
         assert service.problem is None, service.describe()
-        assert active_service() is service
         assert service.base_env() == {"UPSTREAM_BASE_URL": service.base_url}
         started = time.perf_counter()
         response = httpx.get(service.api_url(200), timeout=10)
@@ -41,7 +40,6 @@ def test_it_serves_the_slow_api_and_leaves_no_process_behind(tmp_path: Path) -> 
         assert description["command"][:2] == ["uvicorn", "sampleproject.asgi:application"]
         assert processes_mentioning(str(environments))  # it really runs from its environment
         raise Interrupted
-    assert active_service() is None
     assert processes_mentioning(str(environments)) == []
 
 
@@ -52,5 +50,3 @@ def test_a_service_that_cannot_be_installed_says_why(tmp_path: Path) -> None:
         assert service.base_url is None
         assert service.base_env() == {}
         assert "could not be installed" in (service.problem or "")
-        assert active_service() is service
-    assert active_service() is None

@@ -14,6 +14,7 @@ from harness.launcher import Instance, Launcher
 from harness.process import log_tail
 from harness.profiles import Profile
 from harness.provenance import now_iso
+from harness.upstream import UpstreamService
 
 OUTCOMES = ("yes", "no", "partial", "not-applicable", "error")
 
@@ -25,6 +26,7 @@ class CheckContext:
     profile: Profile
     shared: Instance  # the production-style instance over plain HTTP/1.1, shared by checks
     launcher: Launcher | None = None  # starts other variants (TLS, dev mode, reload...)
+    upstream: UpstreamService | None = None  # the slow external API of this capture
 
     def url(self, endpoint: str, query: str = "") -> str:
         """URL of a sample-project endpoint (by its name in endpoints.toml) on the shared one."""
@@ -46,6 +48,9 @@ class Check:
     question: str
     thresholds: str  # the rule that turns raw numbers into an outcome, shown to readers
     run: Callable[[CheckContext], Finding]
+    # Timed checks judge by durations, so the capture gives them the machine to themselves
+    # (no other server starting or being checked meanwhile); the others may overlap.
+    timed: bool = False
 
 
 def result_record(check: Check, finding: Finding) -> dict[str, Any]:

@@ -142,6 +142,7 @@ def _run(endpoint: str, kind: str):
 
 CHECKS = [
     Check(
+        timed=True,
         id="concurrency-sync-sleep",
         title="Sync view concurrency",
         group="Concurrency",
@@ -152,6 +153,7 @@ CHECKS = [
         run=_run("sleep_sync", "sync"),
     ),
     Check(
+        timed=True,
         id="concurrency-async-sleep",
         title="Async view concurrency",
         group="Concurrency",

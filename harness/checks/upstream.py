@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from harness.checks import Check, CheckContext, Finding
-from harness.upstream import ENV_VARIABLE, UpstreamService, active_service
+from harness.upstream import ENV_VARIABLE, UpstreamService
 
 DELAYS_MS = (300, 600, 150)  # what the views ask of the upstream (demo/upstream.py)
 SUM_MS = sum(DELAYS_MS)
@@ -220,7 +220,7 @@ def _measure(context: CheckContext, endpoint: str, mode: str) -> dict[str, Any]:
 
 def _run(endpoint: str, mode: str, label: str) -> Callable[[CheckContext], Finding]:
     def run(context: CheckContext) -> Finding:
-        service = active_service()
+        service = context.upstream
         evidence: dict[str, Any] = {
             "instance": context.shared.describe(),
             "upstream": service.describe() if service else None,
@@ -250,6 +250,7 @@ def _run(endpoint: str, mode: str, label: str) -> Callable[[CheckContext], Findi
 
 CHECKS = [
     Check(
+        timed=True,
         id="upstream-threadpool",
         title="Slow upstream: thread pool",
         group="Slow upstream",
@@ -261,6 +262,7 @@ CHECKS = [
         run=_run("upstream_threadpool", "threadpool", "threadpool"),
     ),
     Check(
+        timed=True,
         id="upstream-async",
         title="Slow upstream: asyncio.gather",
         group="Slow upstream",

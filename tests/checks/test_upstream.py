@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from harness.environments import Environment
 from harness.launcher import Instance, Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
-from harness.upstream import UpstreamService, announced
+from harness.upstream import UpstreamService
 
 APP = Path(__file__).parents[1] / "apps" / "upstream_aggregator.py"
 CHECK = {check.id: check for check in CHECKS}
@@ -59,8 +60,8 @@ def aggregator(tmp_path: Path) -> Iterator[Start]:
             )
             shared: Instance = stack.enter_context(launcher.launch("http"))
             launcher.base_env["UPSTREAM_BASE_URL"] = shared.base_url
-            stack.enter_context(announced(UpstreamService(shared.base_url, shared)))
-            return CheckContext(definition, load_endpoints(), PROFILE, shared, launcher)
+            upstream = UpstreamService(shared.base_url, shared)
+            return CheckContext(definition, load_endpoints(), PROFILE, shared, launcher, upstream)
 
         yield start
 
@@ -117,8 +118,7 @@ def test_without_an_upstream_service_the_check_is_an_error_with_the_reason(
 ) -> None:
     context = aggregator("parallel")
     failed = UpstreamService(None, problem="did not start: exited with code 1")
-    with announced(failed):
-        result = run_check(CHECK["upstream-async"], context)
+    result = run_check(CHECK["upstream-async"], replace(context, upstream=failed))
     assert result["outcome"] == "error"
     assert (
         result["summary"] == "Not measured: the upstream service did not start: exited with code 1."
