@@ -1,0 +1,162 @@
+"""The streaming and event checks against a synthetic server that streams live, buffers,
+sends the wrong Content-Type, fails, and notices or ignores a client that left."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.browser import unavailable_reason
+from harness.checks import CheckContext, run_check
+from harness.checks.streaming import CHECKS, classify_arrivals, judge_disconnect
+from harness.definitions import ServerDefinition
+from harness.environments import Environment
+from harness.launcher import Instance, Launcher
+from harness.network import make_tls_material
+from harness.profiles import PROFILES
+
+STREAM_APP = Path(__file__).parents[1] / "apps" / "stream_app.py"
+CHECK = {check.id: check for check in CHECKS}
+needs_browser = pytest.mark.skipif(
+    unavailable_reason() is not None, reason=f"no browser: {unavailable_reason()}"
+)
+TINY = ServerDefinition(
+    id="tiny-stream",
+    name="tiny-stream",
+    interface="asgi",
+    mode="production",
+    summary="synthetic",
+    homepage="http://127.0.0.1/",
+    docs="http://127.0.0.1/",
+    requirements=(),
+    stop_signal="SIGTERM",
+    commands={"http": (sys.executable, str(STREAM_APP), "{port}")},
+)
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Launcher, Instance]]:
+    """One stream_app for the whole module, started the way the harness starts servers."""
+    scratch = tmp_path_factory.mktemp("stream-scratch")
+    launcher = Launcher(
+        TINY,
+        Environment(path=scratch / "no-env", python_version="", packages={}),
+        scratch,
+        PROFILES["quick"],
+        make_tls_material(scratch / "tls"),
+    )
+    with launcher.launch("http") as shared:
+        yield launcher, shared
+
+
+def _context(launched: tuple[Launcher, Instance], behaviour: str) -> CheckContext:
+    launcher, shared = launched
+    endpoints = {
+        "stream_sync": f"/{behaviour}/stream",
+        "stream_async": f"/{behaviour}/stream",
+        "sse": f"/{behaviour}/sse",
+        "sse_page": f"/{behaviour}/sse/page",
+    }
+    return CheckContext(TINY, endpoints, PROFILES["quick"], shared, launcher)
+
+
+@pytest.mark.parametrize(("behaviour", "outcome"), [("live", "yes"), ("buffered", "no")])
+def test_a_buffered_stream_is_told_from_a_live_one(launched, behaviour: str, outcome: str) -> None:
+    result = run_check(CHECK["stream-sync"], _context(launched, behaviour))
+    assert result["outcome"] == outcome, result["summary"]
+    evidence = result["evidence"]
+    assert [chunk["number"] for chunk in evidence["chunks"]] == [1, 2, 3, 4, 5]
+    assert evidence["transfer_encoding"] == "chunked"
+    if behaviour == "buffered":
+        assert result["summary"].startswith("Buffered: all 5 chunks")
+        assert "StreamingHttpResponse must consume synchronous" in result["summary"]
+        assert evidence["django_warnings"]
+
+
+def test_a_failing_stream_is_a_no_with_its_status(launched) -> None:
+    result = run_check(CHECK["stream-async"], _context(launched, "broken"))
+    assert result["outcome"] == "no"
+    assert "HTTP 500" in result["summary"]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "outcome", "words"),
+    [
+        ("live", "yes", "Live: 5 events"),
+        ("buffered", "partial", "Buffered: all 5 events"),
+        ("wrong-type", "partial", "served as text/plain"),
+        ("broken", "no", "HTTP 500"),
+    ],
+)
+def test_sse_needs_live_events_and_the_event_stream_type(
+    launched, behaviour: str, outcome: str, words: str
+) -> None:
+    result = run_check(CHECK["sse"], _context(launched, behaviour))
+    assert result["outcome"] == outcome, result["summary"]
+    assert words in result["summary"]
+    if behaviour == "wrong-type":
+        assert "text/event-stream" in result["evidence"]["client_refused"]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "outcome", "ending"), [("notices", "yes", "cancelled"), ("ignores", "no", None)]
+)
+def test_disconnect_needs_the_generator_to_hear_of_it(
+    launched, behaviour: str, outcome: str, ending: str | None
+) -> None:
+    result = run_check(CHECK["sse-disconnect"], _context(launched, behaviour))
+    assert result["outcome"] == outcome, result["summary"]
+    evidence = result["evidence"]
+    assert evidence["client"]["events_received"] >= 3  # both streamed until the client left
+    assert (evidence["end_record"] or {}).get("event") == ending
+    assert evidence["instance"]["kind"] == "http"  # its own instance, not the shared one
+
+
+@needs_browser
+@pytest.mark.parametrize(("behaviour", "outcome"), [("live", "yes"), ("buffered", "partial")])
+def test_the_browser_check_sees_when_events_appear(launched, behaviour: str, outcome: str) -> None:
+    result = run_check(CHECK["sse-browser"], _context(launched, behaviour))
+    assert result["outcome"] == outcome, result["summary"]
+    evidence = result["evidence"]
+    assert [event["n"] for event in evidence["events"]] == [1, 2, 3, 4, 5]
+    assert evidence["final_status"] == "done"
+
+
+@needs_browser
+def test_the_browser_check_reports_a_failing_stream(launched) -> None:
+    result = run_check(CHECK["sse-browser"], _context(launched, "broken"))
+    assert result["outcome"] == "no", result["summary"]
+    assert "0 of 5 events" in result["summary"]
+    assert result["evidence"]["final_status"] == "error"
+
+
+def test_timing_rule() -> None:
+    span = 1.6
+    assert classify_arrivals([0.01, 0.41, 0.81, 1.21, 1.61], span) == "live"
+    assert classify_arrivals([1.62, 1.62, 1.62, 1.62, 1.63], span) == "buffered"
+    assert classify_arrivals([0.9, 1.0, 1.3, 1.5, 1.62], span) == "irregular"
+    # Spread out but late: the first item came at the end of the wait, not at its start.
+    assert classify_arrivals([2.0, 2.4, 2.8, 3.2, 3.6], span) == "irregular"
+
+
+def test_a_stream_that_never_started_is_not_called_cancelled() -> None:
+    client = {"status": None, "error": None, "events_received": 0, "limit_reached": True}
+    client["left_at"] = 100.0
+    outcome, summary = judge_disconnect(client, None, started=True)
+    assert outcome == "no"
+    assert "no response had begun" in summary and "kept running" in summary
+    late = {"event": "cancelled", "at": 100.0 + 5.5}
+    assert judge_disconnect(client, late, started=True)[0] == "no"
+    assert judge_disconnect(client, {**late, "at": 100.3}, started=True)[0] == "yes"
+
+
+def test_without_chromium_the_browser_check_is_an_error_that_says_so(
+    launched, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("harness.browser.CHROMIUM_PATH", tmp_path / "no-chromium")
+    result = run_check(CHECK["sse-browser"], _context(launched, "live"))
+    assert result["outcome"] == "error"
+    assert "Chromium is not installed" in result["summary"]
