@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generators.recommendations import Situation, judge
+from generators.recommendations import Situation, judge, load_rules
 from tests import synthetic
 
 WEBSOCKETS = Situation(
@@ -53,3 +53,10 @@ def test_unmeasured_requirements_are_said_not_guessed() -> None:
     verdict = judge(WEBSOCKETS, [_run("uvicorn", {"graceful-shutdown": "yes"})])
     assert verdict.unmeasured == ["websocket"]
     assert verdict.recommended == []
+def test_the_rules_file_names_only_known_checks() -> None:
+    from harness.checks import all_checks
+
+    known = {check.id for check in all_checks()}
+    for situation in load_rules():
+        assert set(situation.require) <= known, situation.id
+        assert set(situation.prefer) <= known, situation.id

@@ -1,0 +1,160 @@
+"""The Development checks tell a helpful development server from one that serves no static
+files, caches templates for ever and ignores code changes (tests/apps/dev_server.py, synthetic),
+and agree with Django's runserver (end to end, real environment)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from harness.checks import CheckContext, run_check
+from harness.checks import development as development_module
+from harness.checks.development import (
+    CHECKS,
+    judge_static,
+    judge_template,
+    stylesheet_hrefs,
+    with_changed_message,
+    with_template_marker,
+)
+from harness.definitions import ServerDefinition, load_definitions
+from harness.endpoints import SAMPLEPROJECT_DIR, load_endpoints
+from harness.environments import ENVIRONMENTS_DIR, Environment
+from harness.launcher import Launcher
+from harness.network import make_tls_material
+from harness.profiles import PROFILES
+
+BY_ID = {check.id: check for check in CHECKS}
+APP = Path(__file__).parents[1] / "apps" / "dev_server.py"
+RUNSERVER_ENV = ENVIRONMENTS_DIR / "runserver"
+
+
+def synthetic(mode: str, *, reload: bool = True) -> ServerDefinition:
+    command = ("{python}", str(APP), "{port}", mode)
+    return ServerDefinition(
+        id=f"dev-{mode}",
+        name=f"dev server ({mode})",
+        interface="wsgi",
+        mode="development",
+        summary="synthetic",
+        homepage="http://127.0.0.1/",
+        docs="http://127.0.0.1/docs",
+        requirements=(),
+        stop_signal="SIGTERM",
+        commands={"http": command, **({"reload": command} if reload else {})},
+    )
+
+
+@contextmanager
+def started(server: ServerDefinition, environment: Environment, scratch: Path) -> Iterator:
+    """A CheckContext with the server's shared instance and a launcher for its variants."""
+    launcher = Launcher(
+        server, environment, scratch, PROFILES["quick"], make_tls_material(scratch / "tls")
+    )
+    with launcher.launch("http") as shared:
+        yield CheckContext(server, load_endpoints(), PROFILES["quick"], shared, launcher)
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path):
+    def start(mode: str, *, reload: bool = True):
+        environment = Environment(Path(sys.prefix), "synthetic", {})
+        return started(synthetic(mode, reload=reload), environment, tmp_path / mode)
+
+    return start
+
+
+@pytest.fixture
+def no_settling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The synthetic server watches its files from its first moment."""
+    monkeypatch.setattr(development_module, "SETTLE_BEFORE_EDIT_S", 0.3)
+
+
+@pytest.fixture
+def short_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that never changes is the same after 1.5 s as after 10 s."""
+    monkeypatch.setattr(development_module, "CODE_WINDOW_S", 1.5)
+    monkeypatch.setattr(development_module, "TEMPLATE_WINDOW_S", 1.5)
+
+
+def test_a_helpful_dev_server_passes_every_development_check(dev_server, no_settling) -> None:
+    with dev_server("friendly") as context:
+        results = {check.id: run_check(check, context) for check in CHECKS}
+    assert {key: value["outcome"] for key, value in results.items()} == {
+        "dev-static": "yes",
+        "dev-template-reload": "yes",
+        "dev-code-reload": "yes",
+    }, {key: value["summary"] for key, value in results.items()}
+    static = results["dev-static"]["evidence"]
+    assert static["stylesheet_path"] == "/static/demo/style.css"
+    assert static["status"] == 200 and static["size_bytes"] > 0
+    assert static["instance"]["dev_mode"] is True
+    assert results["dev-template-reload"]["evidence"]["instance"]["project"] == "scratch copy"
+    assert results["dev-code-reload"]["evidence"]["found_after_s"] is not None
+    # The checks edit scratch copies only.
+    assert "serving-django-" not in (SAMPLEPROJECT_DIR / "demo/views/basic.py").read_text()
+
+
+def test_a_server_without_static_files_or_reloading_gets_no(
+    dev_server, no_settling, short_windows
+) -> None:
+    with dev_server("unfriendly") as context:
+        results = {check.id: run_check(check, context) for check in CHECKS}
+    assert {key: value["outcome"] for key, value in results.items()} == {
+        "dev-static": "no",
+        "dev-template-reload": "no",
+        "dev-code-reload": "no",
+    }, {key: value["summary"] for key, value in results.items()}
+    assert results["dev-static"]["evidence"]["status"] == 404
+    assert "WhiteNoise" in results["dev-static"]["summary"]
+    assert results["dev-template-reload"]["evidence"]["attempt_count"] > 1  # it retried
+    assert results["dev-code-reload"]["evidence"]["found_after_s"] is None
+
+
+def test_a_stylesheet_with_the_wrong_type_is_partial(dev_server) -> None:
+    with dev_server("wrong-type", reload=False) as context:
+        static = run_check(BY_ID["dev-static"], context)
+        code = run_check(BY_ID["dev-code-reload"], context)
+    assert static["outcome"] == "partial", static["summary"]
+    assert code["outcome"] == "not-applicable"
+    assert "no option to reload" in code["summary"]
+
+
+@pytest.mark.servers
+@pytest.mark.skipif(not RUNSERVER_ENV.is_dir(), reason="no .venvs/runserver (run a capture)")
+def test_runserver_serves_static_files_and_reloads(tmp_path: Path) -> None:
+    server = load_definitions()["runserver"]
+    environment = Environment(RUNSERVER_ENV, "real", {})
+    with started(server, environment, tmp_path) as context:
+        results = {check.id: run_check(check, context) for check in CHECKS}
+    assert {key: value["outcome"] for key, value in results.items()} == {
+        "dev-static": "yes",
+        "dev-template-reload": "yes",
+        "dev-code-reload": "yes",
+    }, {key: value["summary"] for key, value in results.items()}
+
+
+def test_the_edits_land_where_django_renders_them() -> None:
+    template = (SAMPLEPROJECT_DIR / "demo/templates/demo/home.html").read_text()
+    marked = with_template_marker(template, "MARK")
+    assert marked.index("MARK") < marked.rindex("{% endblock %}")  # inside the block
+    source = (SAMPLEPROJECT_DIR / "demo/views/basic.py").read_text()
+    changed = with_changed_message(source, "MARK")
+    assert changed is not None and '{"message": "MARK", "view": "sync"}' in changed
+    assert with_changed_message("nothing here", "MARK") is None
+
+
+def test_thresholds() -> None:
+    page = '<link href="/a.css" rel="stylesheet"><link rel="icon" href="/i.png">'
+    assert stylesheet_hrefs(page) == ["/a.css"]
+    assert judge_static(200, "text/css; charset=utf-8") == "yes"
+    assert judge_static(200, "text/plain") == "partial"
+    assert judge_static(404, "text/html") == "no"
+    assert judge_static(None, "") == "no"
+    assert judge_template(0.4, restarted=False) == "yes"
+    assert judge_template(0.4, restarted=True) == "partial"
+    assert judge_template(None, restarted=False) == "no"
