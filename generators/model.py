@@ -26,7 +26,7 @@ _INTERFACE_ORDER = {"wsgi": 0, "asgi": 1}
 class Site:
     runs: list[dict[str, Any]]  # the newest run of each server, in matrix order
     all_runs: list[dict[str, Any]]  # every run, for the changes page
-    checks: list[dict[str, str]]  # id, title, group, question, thresholds; harness order
+    checks: list[dict[str, Any]]  # id, title, group, question, thresholds, timed
     machines: dict[str, dict[str, Any]]
     sources: dict[str, str]  # server id -> data file the run came from (relative to data/)
 
@@ -59,7 +59,7 @@ def load_site(data_root: Path) -> Site:
         ):
             newest[server_id] = (run, path)
     runs = sorted((run for run, _ in newest.values()), key=_row_order)
-    checks: dict[str, dict[str, str]] = {}
+    checks: dict[str, dict[str, Any]] = {}
     for run in runs:
         for result in run["checks"]:
             checks.setdefault(
@@ -70,6 +70,7 @@ def load_site(data_root: Path) -> Site:
                     "group": result["group"],
                     "question": str(result["evidence"].get("question", "")),
                     "thresholds": str(result["evidence"].get("thresholds", "")),
+                    "timed": result["evidence"].get("timed") is True,
                 },
             )
     sources = {

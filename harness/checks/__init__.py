@@ -66,6 +66,7 @@ def result_record(check: Check, finding: Finding) -> dict[str, Any]:
         "evidence": {
             "question": check.question,
             "thresholds": check.thresholds,
+            "timed": check.timed,
             **finding.evidence,
         },
     }
