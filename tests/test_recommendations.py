@@ -53,6 +53,8 @@ def test_unmeasured_requirements_are_said_not_guessed() -> None:
     verdict = judge(WEBSOCKETS, [_run("uvicorn", {"graceful-shutdown": "yes"})])
     assert verdict.unmeasured == ["websocket"]
     assert verdict.recommended == []
+
+
 def test_the_rules_file_names_only_known_checks() -> None:
     from harness.checks import all_checks
 
