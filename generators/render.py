@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from generators.charts import concurrency_chart
 from generators.escaping import code_block, finalize, html_text, markdown_text, safe_url
 from generators.model import OUTCOME_LABELS, Site, load_site
 from generators.recommendations import all_verdicts
@@ -113,6 +114,7 @@ def render_pages(data_root: Path = DEFAULT_DATA_DIR) -> dict[str, str]:
             history=change_history(site), **common
         ),
         "data/matrix.json": json.dumps(matrix_export(site), indent=2, sort_keys=True) + "\n",
+        "charts/concurrency.svg": concurrency_chart(site.runs),
     }
     server_template = env.get_template("server.md.j2")
     for run in site.runs:

@@ -16,7 +16,7 @@ from harness.process import end_all
 from harness.profiles import PROFILES
 from harness.progress import Progress
 from harness.provenance import capture_id, machine_id, machine_record
-from harness.store import DEFAULT_DATA_DIR, DataDir, dumps, write_document
+from harness.store import DEFAULT_DATA_DIR, DataDir, read_document, write_document
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +87,30 @@ def print_changes(data: DataDir, machine: str, capture: str) -> None:
         print("  none", file=sys.stderr)
 
 
+# What identifies a machine; the OS may be upgraded under the same hardware.
+HARDWARE_FIELDS = ("cpu_model", "cores", "memory_bytes", "arch")
+
+
+def record_machine(data: DataDir, machine: str) -> str | None:
+    """Write the machine file once; never rewrite it, since earlier runs refer to it. Returns
+    why the capture must not go on, if the name already describes other hardware."""
+    path = data.machine_path(machine)
+    record = machine_record(machine)
+    if not path.exists():
+        write_document(path, record, "machine")
+        return None
+    existing = read_document(path, "machine")
+    differing = [name for name in HARDWARE_FIELDS if existing.get(name) != record[name]]
+    if differing:
+        return (
+            f"{path} describes other hardware ({', '.join(differing)} differ: "
+            f"{', '.join(repr(existing.get(name)) for name in differing)} there, "
+            f"{', '.join(repr(record[name]) for name in differing)} here); name this machine "
+            "differently with SERVING_DJANGO_MACHINE"
+        )
+    return None
+
+
 def capture_command(args: argparse.Namespace) -> int:
     definitions = load_definitions(args.servers_dir)
     unknown = [server for server in args.server if server not in definitions]
@@ -109,10 +133,10 @@ def capture_command(args: argparse.Namespace) -> int:
         return 2
     data = DataDir(args.data_dir)
     machine = machine_id()
-    machine_file = data.machine_path(machine)
-    record = machine_record(machine)
-    if not machine_file.exists() or machine_file.read_text() != dumps(record):
-        write_document(machine_file, record, "machine")
+    problem = record_machine(data, machine)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     checks = [known_checks[check] for check in args.check]
     capture = Capture(
         capture_id(),

@@ -7,6 +7,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from harness.definitions import ServerDefinition
 from harness.store import DataDir, write_document
 
 MACHINE_ID = "synthetic-test-machine"
@@ -107,3 +108,21 @@ def write_data(root: Path, runs: list[dict[str, Any]]) -> DataDir:
         path = data.run_path(document["machine"], document["capture"], document["server"]["id"])
         write_document(path, document, "run")
     return data
+
+
+def definition(server_id: str = "tiny", **overrides: Any) -> ServerDefinition:
+    """A SYNTHETIC server definition for tests that start their own tiny apps."""
+    fields: dict[str, Any] = {
+        "id": server_id,
+        "name": server_id,
+        "interface": "wsgi",
+        "mode": "production",
+        "summary": "synthetic",
+        "homepage": "http://127.0.0.1/",
+        "docs": "http://127.0.0.1/",
+        "requirements": (),
+        "stop_signal": "SIGTERM",
+        "commands": {"http": ("python",)},
+    }
+    fields.update(overrides)
+    return ServerDefinition(**fields)

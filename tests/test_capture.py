@@ -22,7 +22,8 @@ from harness.definitions import load_definitions
 from harness.profiles import PROFILES
 from harness.progress import Progress
 from harness.store import REPO_ROOT, DataDir, read_document
-from tests.conftest import processes_mentioning
+from tests import synthetic
+from tests.conftest import TINY_HTTP, processes_mentioning
 
 pytestmark = pytest.mark.servers
 
@@ -47,6 +48,9 @@ COMMANDS = {
     "missing": '["no-such-server-binary", "--port", "{port}"]',
     "hangs": '["{python}", "-c", "import time; print(\'warming up\', flush=True); '
     'time.sleep(600)"]',
+    # Serves /json/sync (so it is ready), then dies on the first sleep request: a crash in
+    # the middle of a check.
+    "crashes": f'["{{python}}", "{TINY_HTTP}", "{{port}}", "dies-on-sleep"]',
 }
 
 
@@ -156,3 +160,85 @@ def test_ctrl_c_stops_the_run_cleanly(tmp_path: Path, environments_dir: Path) ->
     assert [path.stem for path in run_files] == ["good"]
     json.loads(run_files[0].read_text())  # complete, not partial
     assert not processes_mentioning(str(environments_dir))
+
+
+def test_a_server_crashing_in_the_middle_of_a_check_is_recorded_with_its_log(
+    tmp_path: Path, environments_dir: Path
+) -> None:
+    definitions = load_definitions(_definitions(tmp_path / "servers", "crashes", "good"))
+    capture = Capture(
+        "20260101T000000Z",
+        "test-machine",
+        replace(PROFILES["quick"], start_timeout_s=20),
+        DataDir(tmp_path / "data"),
+        environments_dir,
+        checks=CHECKS,
+        jobs=2,
+    )
+    written = run_capture(capture, list(definitions.values()), Progress(2))
+    runs = {path.stem: read_document(path, "run") for path in written}
+    crashed = runs["crashes"]
+    assert crashed["startup"]["ok"] is True
+    for result in crashed["checks"]:
+        assert result["outcome"] == "error", result["summary"]
+        assert "exited" in result["summary"]
+        assert "dying on purpose" in result["evidence"]["server_log_tail"]
+    assert all(result["outcome"] != "error" for result in runs["good"]["checks"])
+    assert not processes_mentioning(str(environments_dir))
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 2.5, 6.0])
+def test_ctrl_c_at_any_moment_leaves_data_whole(
+    tmp_path: Path, environments_dir: Path, delay_s: float
+) -> None:
+    """Interrupt at different moments (installing, starting, checking): files written before
+    are untouched, no partial or temporary file appears, and no process survives."""
+    data_dir = tmp_path / "data"
+    earlier = synthetic.write_data(data_dir, [synthetic.run("uvicorn")])
+    before = {path: path.read_bytes() for path in data_dir.rglob("*.json")}
+    servers = _definitions(tmp_path / "servers", "good", "crashes", "hangs")
+    process = _harness(
+        "capture",
+        "--quick",
+        "--servers-dir",
+        str(servers),
+        "--data-dir",
+        str(data_dir),
+        "--environments-dir",
+        str(environments_dir),
+        "--check",
+        "concurrency-sync-sleep",
+        env={**os.environ, "SERVING_DJANGO_MACHINE": "test-machine"},
+    )
+    time.sleep(delay_s)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    # 130: stopped by the harness; -2: interrupted before Python had even loaded the harness.
+    assert process.returncode in (0, 130, -signal.SIGINT), output
+    for path, content in before.items():
+        assert path.read_bytes() == content, f"{path} changed"
+    assert not list(data_dir.rglob("*.tmp"))
+    for path in earlier.run_paths():
+        read_document(path, "run")  # every file there is whole and valid
+    assert not processes_mentioning(str(environments_dir))
+
+
+def test_a_machine_name_taken_by_other_hardware_is_refused_untouched(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    synthetic.write_data(data_dir, [])  # "Synthetic CPU (test fixture)", 2 cores
+    machine_file = data_dir / "machines" / f"{synthetic.MACHINE_ID}.json"
+    before = machine_file.read_bytes()
+    process = _harness(
+        "capture",
+        "--quick",
+        "--server",
+        "uvicorn",
+        "--data-dir",
+        str(data_dir),
+        env={**os.environ, "SERVING_DJANGO_MACHINE": synthetic.MACHINE_ID},
+    )
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "describes other hardware (cpu_model" in output
+    assert machine_file.read_bytes() == before
+    assert not (data_dir / "runs" / synthetic.MACHINE_ID).exists()

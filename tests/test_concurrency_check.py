@@ -8,23 +8,12 @@ import pytest
 
 from harness.checks import CheckContext, run_check
 from harness.checks.concurrency import CHECKS, classify, judge
-from harness.definitions import ServerDefinition
 from harness.profiles import PROFILES
+from tests import synthetic
 from tests.conftest import instance_for
 
 SYNC_CHECK = CHECKS[0]
-TINY = ServerDefinition(
-    id="tiny",
-    name="tiny",
-    interface="wsgi",
-    mode="production",
-    summary="synthetic",
-    homepage="http://127.0.0.1/",
-    docs="http://127.0.0.1/",
-    requirements=(),
-    stop_signal="SIGTERM",
-    commands={"http": ("python",)},
-)
+TINY = synthetic.definition("tiny")
 
 
 def _context(base_url: str, process, tmp_path: Path) -> CheckContext:

@@ -3,11 +3,13 @@
     python tiny_http.py PORT MODE
 
 MODE: ``threaded`` (every request concurrent), ``serial`` (one request at a time),
-``two-at-a-time`` (at most two requests run at once), ``broken-sleep`` (sleep answers 500).
+``two-at-a-time`` (at most two requests run at once), ``broken-sleep`` (sleep answers 500),
+``dies-on-sleep`` (the whole process exits on the first sleep request, like a crash).
 Every path answers 200 JSON except ``/sleep...?seconds=S``, which sleeps S seconds first.
 """
 
 import json
+import os
 import sys
 import threading
 import time
@@ -26,6 +28,9 @@ class Handler(BaseHTTPRequestHandler):
         status = 200
         if url.path.startswith("/sleep"):
             seconds = float(parse_qs(url.query).get("seconds", ["0"])[0])
+            if MODE == "dies-on-sleep" and seconds:
+                print("tiny_http: dying on purpose in the middle of a request", flush=True)
+                os._exit(3)
             if MODE == "broken-sleep" and seconds:
                 status = 500
             elif MODE == "two-at-a-time":

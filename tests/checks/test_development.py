@@ -27,24 +27,20 @@ from harness.environments import ENVIRONMENTS_DIR, Environment
 from harness.launcher import Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
+from tests import synthetic
 
 BY_ID = {check.id: check for check in CHECKS}
 APP = Path(__file__).parents[1] / "apps" / "dev_server.py"
 RUNSERVER_ENV = ENVIRONMENTS_DIR / "runserver"
 
 
-def synthetic(mode: str, *, reload: bool = True) -> ServerDefinition:
+def tiny_definition(mode: str, *, reload: bool = True) -> ServerDefinition:
     command = ("{python}", str(APP), "{port}", mode)
-    return ServerDefinition(
-        id=f"dev-{mode}",
+    return synthetic.definition(
+        f"dev-{mode}",
         name=f"dev server ({mode})",
-        interface="wsgi",
         mode="development",
-        summary="synthetic",
-        homepage="http://127.0.0.1/",
         docs="http://127.0.0.1/docs",
-        requirements=(),
-        stop_signal="SIGTERM",
         commands={"http": command, **({"reload": command} if reload else {})},
     )
 
@@ -63,7 +59,7 @@ def started(server: ServerDefinition, environment: Environment, scratch: Path) -
 def dev_server(tmp_path: Path):
     def start(mode: str, *, reload: bool = True):
         environment = Environment(Path(sys.prefix), "synthetic", {})
-        return started(synthetic(mode, reload=reload), environment, tmp_path / mode)
+        return started(tiny_definition(mode, reload=reload), environment, tmp_path / mode)
 
     return start
 

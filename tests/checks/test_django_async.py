@@ -12,12 +12,12 @@ import pytest
 
 from harness.checks import CheckContext, run_check
 from harness.checks.django_async import CHECKS, row_differences
-from harness.definitions import ServerDefinition
 from harness.endpoints import load_endpoints
 from harness.environments import Environment
 from harness.launcher import Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
+from tests import synthetic
 
 APP = Path(__file__).parents[1] / "apps" / "async_views.py"
 CHECK = {check.id: check for check in CHECKS}
@@ -31,16 +31,9 @@ def async_app(tmp_path: Path) -> Iterator[Start]:
     with ExitStack() as stack:
 
         def start(mode: str) -> CheckContext:
-            definition = ServerDefinition(
-                id=f"async-{mode}",
+            definition = synthetic.definition(
+                f"async-{mode}",
                 name=mode,
-                interface="wsgi",
-                mode="production",
-                summary="synthetic",
-                homepage="http://127.0.0.1/",
-                docs="http://127.0.0.1/",
-                requirements=(),
-                stop_signal="SIGTERM",
                 commands={"http": (sys.executable, str(APP), "{port}", mode)},
             )
             launcher = Launcher(

@@ -21,6 +21,7 @@ from harness.environments import ENVIRONMENTS_DIR, Environment
 from harness.launcher import Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
+from tests import synthetic
 
 LIFESPAN, SHUTDOWN = CHECKS
 APP = Path(__file__).parents[1] / "apps" / "lifecycle_server.py"
@@ -29,17 +30,12 @@ RUNSERVER_ENV = ENVIRONMENTS_DIR / "runserver"
 PROFILE = replace(PROFILES["quick"], stop_grace_s=2)
 
 
-def synthetic(mode: str) -> ServerDefinition:
-    return ServerDefinition(
-        id=f"lifecycle-{mode}",
+def tiny_definition(mode: str) -> ServerDefinition:
+    return synthetic.definition(
+        f"lifecycle-{mode}",
         name=f"lifecycle server ({mode})",
         interface="asgi",
-        mode="production",
-        summary="synthetic",
-        homepage="http://127.0.0.1/",
         docs="http://127.0.0.1/docs",
-        requirements=(),
-        stop_signal="SIGTERM",
         commands={"http": ("{python}", str(APP), "{port}", mode)},
     )
 
@@ -54,7 +50,7 @@ def started(server: ServerDefinition, environment: Environment, scratch: Path) -
 
 def run_on_synthetic(tmp_path: Path, mode: str, check) -> dict:
     environment = Environment(Path(sys.prefix), "synthetic", {})
-    with started(synthetic(mode), environment, tmp_path / mode) as context:
+    with started(tiny_definition(mode), environment, tmp_path / mode) as context:
         return run_check(check, context)
 
 

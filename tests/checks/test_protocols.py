@@ -19,6 +19,7 @@ from harness.environments import Environment
 from harness.launcher import Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
+from tests import synthetic
 
 APPS = Path(__file__).parents[1] / "apps"
 BY_ID = {check.id: check for check in CHECKS}
@@ -30,16 +31,10 @@ HTTP11 = ("{python}", str(APPS / "proto_http11.py"), "{port}")
 
 
 def definition(identifier: str, commands: dict, env: dict | None = None) -> ServerDefinition:
-    return ServerDefinition(
-        id=identifier,
-        name=identifier,
+    return synthetic.definition(
+        identifier,
         interface="asgi",
-        mode="production",
-        summary="synthetic",
-        homepage="http://127.0.0.1/",
         docs="http://127.0.0.1/docs",
-        requirements=(),
-        stop_signal="SIGTERM",
         commands=commands,
         notes=("Synthetic: TLS is whatever the test declares.",),
         env=env or {},

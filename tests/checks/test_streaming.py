@@ -12,28 +12,19 @@ import pytest
 from harness.browser import unavailable_reason
 from harness.checks import CheckContext, run_check
 from harness.checks.streaming import CHECKS, classify_arrivals, judge_disconnect
-from harness.definitions import ServerDefinition
 from harness.environments import Environment
 from harness.launcher import Instance, Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
+from tests import synthetic
 
 STREAM_APP = Path(__file__).parents[1] / "apps" / "stream_app.py"
 CHECK = {check.id: check for check in CHECKS}
 needs_browser = pytest.mark.skipif(
     unavailable_reason() is not None, reason=f"no browser: {unavailable_reason()}"
 )
-TINY = ServerDefinition(
-    id="tiny-stream",
-    name="tiny-stream",
-    interface="asgi",
-    mode="production",
-    summary="synthetic",
-    homepage="http://127.0.0.1/",
-    docs="http://127.0.0.1/",
-    requirements=(),
-    stop_signal="SIGTERM",
-    commands={"http": (sys.executable, str(STREAM_APP), "{port}")},
+TINY = synthetic.definition(
+    "tiny-stream", interface="asgi", commands={"http": (sys.executable, str(STREAM_APP), "{port}")}
 )
 
 

@@ -20,6 +20,7 @@ from harness.launcher import Instance, Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
 from harness.upstream import UpstreamService
+from tests import synthetic
 
 APP = Path(__file__).parents[1] / "apps" / "upstream_aggregator.py"
 CHECK = {check.id: check for check in CHECKS}
@@ -27,17 +28,8 @@ PROFILE = PROFILES["quick"]
 
 
 def _definition(mode: str) -> ServerDefinition:
-    return ServerDefinition(
-        id=f"upstream-{mode}",
-        name=mode,
-        interface="wsgi",
-        mode="production",
-        summary="synthetic",
-        homepage="http://127.0.0.1/",
-        docs="http://127.0.0.1/",
-        requirements=(),
-        stop_signal="SIGTERM",
-        commands={"http": (sys.executable, str(APP), "{port}", mode)},
+    return synthetic.definition(
+        f"upstream-{mode}", name=mode, commands={"http": (sys.executable, str(APP), "{port}", mode)}
     )
 
 

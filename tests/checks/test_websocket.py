@@ -17,22 +17,12 @@ from harness.definitions import ServerDefinition
 from harness.network import free_port
 from harness.process import ServerProcess
 from harness.profiles import PROFILES
+from tests import synthetic
 from tests.conftest import instance_for
 
 WS_ECHO = Path(__file__).parents[1] / "apps" / "ws_echo.py"
 (CHECK,) = websocket_check.CHECKS
-ASGI = ServerDefinition(
-    id="tiny-ws",
-    name="tiny-ws",
-    interface="asgi",
-    mode="production",
-    summary="synthetic",
-    homepage="http://127.0.0.1/",
-    docs="http://127.0.0.1/",
-    requirements=(),
-    stop_signal="SIGTERM",
-    commands={"http": ("python",)},
-)
+ASGI = synthetic.definition("tiny-ws", interface="asgi")
 WSGI = dataclasses.replace(ASGI, id="tiny-wsgi", interface="wsgi")
 
 

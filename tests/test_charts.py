@@ -1,0 +1,52 @@
+"""Charts are SVG drawn from data: sizes follow the values, data text is escaped."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from generators.charts import Bar, concurrency_chart, horizontal_bars
+from tests import synthetic
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _bar_widths(svg: str) -> list[float]:
+    root = ET.fromstring(svg)
+    return [
+        float(rect.get("width"))
+        for rect in root.iter(f"{SVG}rect")
+        if rect.find(f"{SVG}title") is not None
+    ]
+
+
+def test_bar_lengths_are_proportional_to_values() -> None:
+    svg = horizontal_bars("t", "d", [Bar("a", (1.0,)), Bar("b", (4.0,))], ("s",), "seconds")
+    small, large = _bar_widths(svg)
+    assert large == 4 * small
+
+
+def test_missing_values_show_their_reason_instead_of_a_bar() -> None:
+    svg = horizontal_bars(
+        "t", "d", [Bar("a", (None,), ("2 of 10 requests failed",))], ("s",), "seconds"
+    )
+    assert _bar_widths(svg) == []
+    assert "2 of 10 requests failed" in svg
+
+
+def test_text_from_data_is_escaped_and_the_chart_is_accessible() -> None:
+    svg = horizontal_bars("<script>", "d", [Bar("<b>x</b>", (1.0,))], ("s&p",), "seconds")
+    root = ET.fromstring(svg)  # well-formed XML despite the hostile text
+    assert root.get("role") == "img"
+    assert root.find(f"{SVG}title").text == "<script>"
+    assert "<b>" not in svg and "<script>" not in svg
+
+
+def test_the_concurrency_chart_reads_the_ten_request_batches() -> None:
+    run = synthetic.run("uvicorn")
+    run["checks"][0]["evidence"]["batches"] = [
+        {"n": 2, "median_wall_s": 1.0, "classification": "concurrent"},
+        {"n": 10, "median_wall_s": 2.0, "classification": "limited"},
+    ]
+    svg = concurrency_chart([run])
+    assert "2.00" in svg
+    assert "not measured" in svg  # the synthetic run has no async concurrency result
