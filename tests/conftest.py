@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -37,17 +37,18 @@ def environments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def tiny_server(tmp_path: Path) -> Iterator:
-    """Start tiny_http in a given mode; returns (base_url, process). Always stopped after."""
+def script_server(tmp_path: Path) -> Iterator:
+    """Start a synthetic server script (``script PORT *args``) through the harness's runner;
+    returns (base_url, process) once /json/sync answers. Always stopped after the test."""
     started: list[ServerProcess] = []
 
-    def start(mode: str) -> tuple[str, ServerProcess]:
+    def start(script: Path, *args: str) -> tuple[str, ServerProcess]:
         port = free_port()
         process = ServerProcess(
-            [sys.executable, str(TINY_HTTP), str(port), mode],
+            [sys.executable, str(script), str(port), *args],
             cwd=tmp_path,
             env={"PATH": "/usr/bin:/bin"},
-            log_path=tmp_path / f"{mode}.log",
+            log_path=tmp_path / f"{script.stem}-{'-'.join(args)}.log",
             stop_signal="SIGTERM",
         )
         process.start()
@@ -59,6 +60,12 @@ def tiny_server(tmp_path: Path) -> Iterator:
     yield start
     for process in started:
         process.stop(grace_s=5)
+
+
+@pytest.fixture
+def tiny_server(script_server) -> Callable[[str], tuple[str, ServerProcess]]:
+    """Start tiny_http in a given mode; returns (base_url, process)."""
+    return lambda mode: script_server(TINY_HTTP, mode)
 
 
 def instance_for(base_url: str, process: ServerProcess) -> Instance:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,6 @@ import pytest
 from harness.checks import CheckContext, run_check
 from harness.checks import websocket as websocket_check
 from harness.definitions import ServerDefinition
-from harness.network import free_port
-from harness.process import ServerProcess
 from harness.profiles import PROFILES
 from tests import synthetic
 from tests.conftest import instance_for
@@ -27,31 +24,17 @@ WSGI = dataclasses.replace(ASGI, id="tiny-wsgi", interface="wsgi")
 
 
 @pytest.fixture
-def ws_server(tmp_path: Path) -> Iterator:
+def ws_server(script_server) -> Iterator:
     """Start ws_echo in a mode; returns a CheckContext around it. Always stopped after."""
-    started: list[ServerProcess] = []
 
     def start(mode: str, definition: ServerDefinition = ASGI) -> CheckContext:
-        port = free_port()
-        process = ServerProcess(
-            [sys.executable, str(WS_ECHO), str(port), mode],
-            cwd=tmp_path,
-            env={"PATH": "/usr/bin:/bin"},
-            log_path=tmp_path / f"{mode}.log",
-            stop_signal="SIGTERM",
-        )
-        process.start()
-        started.append(process)
-        base_url = f"http://127.0.0.1:{port}"
-        process.wait_ready(base_url + "/json/sync", timeout_s=20)
+        base_url, process = script_server(WS_ECHO, mode)
         endpoints = {"websocket": "/ws/echo"}
         return CheckContext(
             definition, endpoints, PROFILES["quick"], instance_for(base_url, process)
         )
 
     yield start
-    for process in started:
-        process.stop(grace_s=5)
 
 
 def test_an_echo_in_order_is_yes_with_round_trips(ws_server) -> None:
