@@ -99,7 +99,8 @@ def check_schema_version(document: Any, path: Path) -> None:
         )
     raise DataError(
         f"{path}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION}); "
-        "re-capture it with `nox -s regenerate` or migrate it."
+        "version 1 is the first, so no migration exists: re-capture it with "
+        "`scripts/nox -s regenerate`."
     )
 
 

@@ -42,7 +42,7 @@ def test_an_existing_file_survives_a_failed_rewrite(tmp_path: Path) -> None:
     assert target.read_text() == before
 
 
-@pytest.mark.parametrize(("version", "advice"), [(2, "update your checkout"), (0, "migrate")])
+@pytest.mark.parametrize(("version", "advice"), [(2, "update your checkout"), (0, "re-capture it")])
 def test_other_schema_versions_say_what_to_do(tmp_path: Path, version: int, advice: str) -> None:
     document = synthetic.run()
     document["schema_version"] = version
