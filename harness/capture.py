@@ -52,6 +52,9 @@ class Capture:
     checks: Sequence[Check] = ()
     jobs: int = 1  # servers captured at the same time
     machine: MachineLock = field(default_factory=MachineLock)
+    # The code that runs is the code at the start: read git once, before any server runs.
+    git_commit: str | None = field(default_factory=git_commit)
+    git_dirty: bool | None = field(default_factory=git_dirty)
     interrupted: threading.Event = field(default_factory=threading.Event)
 
     def selected_checks(self) -> Sequence[Check]:
@@ -99,14 +102,15 @@ def prepare_database(launcher: Launcher) -> None:
 
 
 def provenance(
+    capture: Capture,
     definition: ServerDefinition,
     environment: Environment | None,
     command: list[str],
     base_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
-        "git_commit": git_commit(),
-        "git_dirty": git_dirty(),
+        "git_commit": capture.git_commit,
+        "git_dirty": capture.git_dirty,
         "harness_python": sys.version.split()[0],
         "server_python": environment.python_version if environment else None,
         "packages": environment.packages if environment else {},
@@ -217,7 +221,9 @@ def run_server(
             **definition.as_record(),
             "version": environment.packages.get(definition.package) if environment else None,
         },
-        "provenance": provenance(definition, environment, shown_command(definition), base_env),
+        "provenance": provenance(
+            capture, definition, environment, shown_command(definition), base_env
+        ),
         "startup": startup,
         "shutdown": shutdown.as_record() if shutdown else None,
         "checks": results,
