@@ -4,11 +4,14 @@ under data/. Builders return documents in the shape the harness writes."""
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from harness.definitions import ServerDefinition
-from harness.store import DataDir, write_document
+from harness.store import REPO_ROOT, DataDir, write_document
 
 MACHINE_ID = "synthetic-test-machine"
 CAPTURE_ID = "20260101T000000Z"
@@ -126,3 +129,16 @@ def definition(server_id: str = "tiny", **overrides: Any) -> ServerDefinition:
     }
     fields.update(overrides)
     return ServerDefinition(**fields)
+
+
+def build_site(data: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build --strict`` of the real site from the data in ``data``, into ``site``."""
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SERVING_DJANGO_DATA": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-from harness.store import REPO_ROOT
 from tests import synthetic
 
 # Each carries the marker INJECT so a surviving piece of markup can be found in the HTML.
@@ -114,15 +110,7 @@ def test_hostile_strings_render_inert_on_every_page(tmp_path: Path) -> None:
         )
     )
     site = tmp_path / "site"
-    completed = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "SERVING_DJANGO_DATA": str(data)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    completed = synthetic.build_site(data, site)
     assert completed.returncode == 0, completed.stderr
     pages = [
         site / "index.html",

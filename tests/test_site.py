@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from generators.escaping import safe_url
 from generators.render import render_pages
-from harness.store import REPO_ROOT, DataError
+from harness.store import DataError
 from tests import synthetic
 
 
@@ -108,15 +105,7 @@ def test_mkdocs_builds_the_site_strictly_from_data(tmp_path: Path) -> None:
     data = tmp_path / "data"
     synthetic.write_data(data, [synthetic.run("uvicorn"), synthetic.run("daphne", name="Beta")])
     site = tmp_path / "site"
-    completed = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "SERVING_DJANGO_DATA": str(data)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = synthetic.build_site(data, site)
     assert completed.returncode == 0, completed.stderr
     matrix = (site / "matrix" / "index.html").read_text()
     assert 'href="../servers/uvicorn/#concurrency-sync-sleep"' in matrix
@@ -132,14 +121,6 @@ def test_mkdocs_refuses_invalid_data_naming_file_and_field(tmp_path: Path) -> No
     target = data / "runs" / synthetic.MACHINE_ID / synthetic.CAPTURE_ID / "uvicorn.json"
     target.parent.mkdir(parents=True)
     target.write_text(json.dumps(document))
-    completed = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "s")],
-        cwd=REPO_ROOT,
-        env={**os.environ, "SERVING_DJANGO_DATA": str(data)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = synthetic.build_site(data, tmp_path / "s")
     assert completed.returncode != 0
     assert "uvicorn.json: checks/0/outcome: 'maybe' is not one of" in completed.stderr
