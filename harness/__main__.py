@@ -111,26 +111,23 @@ def record_machine(data: DataDir, machine: str) -> str | None:
     return None
 
 
+def unknown_ids(kind: str, asked: list[str], known: list[str], where: str = "") -> str | None:
+    """The message for ids on the command line that do not exist, naming the ones that do."""
+    unknown = [item for item in asked if item not in known]
+    if not unknown:
+        return None
+    return f"unknown {kind} id(s): {', '.join(unknown)}. Known: {', '.join(known)}{where}"
+
+
 def capture_command(args: argparse.Namespace) -> int:
     definitions = load_definitions(args.servers_dir)
-    unknown = [server for server in args.server if server not in definitions]
-    if unknown:
-        print(
-            f"error: unknown server id(s): {', '.join(unknown)}. Known: "
-            f"{', '.join(sorted(definitions))} (definitions in {args.servers_dir})",
-            file=sys.stderr,
-        )
+    known_checks = {check.id: check for check in all_checks()}
+    problem = unknown_ids("server", args.server, sorted(definitions), f" ({args.servers_dir})")
+    problem = problem or unknown_ids("check", args.check, list(known_checks))
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     chosen = [definitions[server] for server in (args.server or sorted(definitions))]
-    known_checks = {check.id: check for check in all_checks()}
-    unknown_checks = [check for check in args.check if check not in known_checks]
-    if unknown_checks:
-        print(
-            f"error: unknown check id(s): {', '.join(unknown_checks)}. Known: "
-            f"{', '.join(known_checks)}",
-            file=sys.stderr,
-        )
-        return 2
     data = DataDir(args.data_dir)
     machine = machine_id()
     problem = record_machine(data, machine)
