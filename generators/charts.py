@@ -4,11 +4,31 @@ with units and a legend; every text from data is XML-escaped."""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-PALETTE = ("#3f51b5", "#ef6c00", "#2e7d32", "#6a1b9a")
+# Distinct colours for up to eight series (Locust's longest step plan has seven); every bar
+# also carries its value as text, and the legend names each colour.
+PALETTE = (
+    "#3f51b5",
+    "#ef6c00",
+    "#2e7d32",
+    "#6a1b9a",
+    "#c62828",
+    "#00838f",
+    "#6d4c41",
+    "#ad1457",
+)
 FONT = 'font-family="sans-serif" font-size="12"'
+# XML 1.0 allows no control characters but tab, newline and carriage return, even escaped.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text(value: object) -> str:
+    """Text from data, made safe inside an SVG element."""
+    return escape(_CONTROL.sub("", str(value)))
 
 
 @dataclass(frozen=True)
@@ -19,10 +39,18 @@ class Bar:
 
 
 def _nice_ceiling(value: float) -> float:
-    for step in (1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 500, 1000):
-        if value <= step:
-            return float(step)
-    return float(value)
+    """The smallest 1, 2, 2.5 or 5 times a power of ten that is at least ``value``."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power * (1 + 1e-12):
+            return step * power
+    return 10 * power
+
+
+def _tick(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
 
 
 def horizontal_bars(
@@ -32,29 +60,32 @@ def horizontal_bars(
     series: tuple[str, ...],
     unit: str,
     reference: tuple[float, str] | None = None,
+    value_format: str = ".2f",
 ) -> str:
-    """Grouped horizontal bars, one group per category; ``reference`` draws a labelled line."""
+    """Grouped horizontal bars, one group per category; ``reference`` draws a labelled line.
+    Each bar is labelled with its value in ``value_format``."""
     label_width, plot_width, bar_height, gap = 230, 420, 12, 10
     group_height = bar_height * len(series) + gap
     top, legend_height = 40, 22 * len(series) + 10
     height = top + group_height * len(bars) + 40 + legend_height
     width = label_width + plot_width + 60
     measured = [v for bar in bars for v in bar.values if v is not None]
-    scale_max = _nice_ceiling(max([*measured, reference[0] if reference else 0, 1e-9]))
+    # With nothing measured (every figure failed) the axis still needs a scale to draw.
+    scale_max = _nice_ceiling(max([*measured, reference[0] if reference else 0]) or 1.0)
     x = lambda value: label_width + plot_width * value / scale_max  # noqa: E731
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="t d">',
-        f'<title id="t">{escape(title)}</title><desc id="d">{escape(description)}</desc>',
+        f'<title id="t">{_text(title)}</title><desc id="d">{_text(description)}</desc>',
         '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="{label_width}" y="20" {FONT} font-weight="bold">{escape(title)}</text>',
+        f'<text x="10" y="20" {FONT} font-weight="bold">{_text(title)}</text>',
     ]
     for index, bar in enumerate(bars):
         y0 = top + index * group_height
         parts.append(
             f'<text x="{label_width - 8}" y="{y0 + bar_height * len(series) / 2 + 4}" '
-            f'{FONT} text-anchor="end">{escape(bar.label)}</text>'
+            f'{FONT} text-anchor="end">{_text(bar.label)}</text>'
         )
         for position, value in enumerate(bar.values):
             y = y0 + position * bar_height
@@ -63,17 +94,18 @@ def horizontal_bars(
                 note = bar.notes[position] if position < len(bar.notes) else "not measured"
                 parts.append(
                     f'<text x="{label_width + 4}" y="{y + bar_height - 2}" {FONT} '
-                    f'fill="{colour}">{escape(note)}</text>'
+                    f'fill="{colour}">{_text(note)}</text>'
                 )
                 continue
             parts.append(
                 f'<rect x="{label_width}" y="{y}" width="{x(value) - label_width:.1f}" '
                 f'height="{bar_height - 2}" fill="{colour}">'
-                f"<title>{escape(series[position])}: {value:.2f} {escape(unit)}</title>"
+                f"<title>{_text(series[position])}: {value:{value_format}} {_text(unit)}</title>"
                 "</rect>"
             )
             parts.append(
-                f'<text x="{x(value) + 4:.1f}" y="{y + bar_height - 3}" {FONT}>{value:.2f}</text>'
+                f'<text x="{x(value) + 4:.1f}" y="{y + bar_height - 3}" {FONT}>'
+                f"{value:{value_format}}</text>"
             )
     axis_y = top + group_height * len(bars)
     parts.append(
@@ -84,11 +116,11 @@ def horizontal_bars(
         value = scale_max * tick / 5
         parts.append(
             f'<text x="{x(value):.1f}" y="{axis_y + 15}" {FONT} '
-            f'text-anchor="middle">{value:g}</text>'
+            f'text-anchor="middle">{_tick(value)}</text>'
         )
     parts.append(
         f'<text x="{label_width + plot_width / 2}" y="{axis_y + 32}" {FONT} '
-        f'text-anchor="middle">{escape(unit)}</text>'
+        f'text-anchor="middle">{_text(unit)}</text>'
     )
     if reference:
         value, label = reference
@@ -97,7 +129,7 @@ def horizontal_bars(
             f'y2="{axis_y}" stroke="#999" stroke-dasharray="4 3"/>'
         )
         parts.append(
-            f'<text x="{x(value) + 3:.1f}" y="{top - 8}" {FONT} fill="#555">{escape(label)}</text>'
+            f'<text x="{x(value) + 3:.1f}" y="{top - 8}" {FONT} fill="#555">{_text(label)}</text>'
         )
     legend_y = axis_y + 48
     for position, name in enumerate(series):
@@ -106,7 +138,7 @@ def horizontal_bars(
             f'<rect x="{label_width}" y="{y}" width="14" height="14" '
             f'fill="{PALETTE[position % len(PALETTE)]}"/>'
         )
-        parts.append(f'<text x="{label_width + 20}" y="{y + 12}" {FONT}>{escape(name)}</text>')
+        parts.append(f'<text x="{label_width + 20}" y="{y + 12}" {FONT}>{_text(name)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 

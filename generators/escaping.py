@@ -18,6 +18,7 @@ from markupsafe import Markup
 # "<" and ">" are left to html.escape, which runs after (a backslash before "&lt;" would show).
 _MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
 def markdown_text(value: Any) -> Markup:
@@ -38,6 +39,13 @@ def navigation_title(value: Any) -> str:
     return re.sub(r"[<>&\"'`]", "", _CONTROL.sub("", str(value))).strip() or "(unnamed)"
 
 
+def slug(value: Any) -> Markup:
+    """An id used inside a link or anchor; ids are validated by the schema, checked again here."""
+    if not isinstance(value, str) or not _SLUG.match(value):
+        raise ValueError(f"not a valid id for a link: {value!r}")
+    return Markup(value)
+
+
 def finalize(value: Any) -> Any:
     return value if isinstance(value, Markup) else markdown_text(value)
 
@@ -48,6 +56,15 @@ def code_block(value: Any, language: str = "") -> Markup:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return Markup(f"{fence}{language}\n{text}\n{fence}")
+
+
+def inline_code(value: Any) -> Markup:
+    """Inline code: Markdown shows its content as typed (escapes would show) and HTML-escapes
+    it itself; the backtick fence outgrows any backtick run, so nothing can close it early."""
+    text = _CONTROL.sub("", str(value)).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return Markup(f"{fence} {text} {fence}" if longest else f"{fence}{text}{fence}")
 
 
 def safe_url(value: Any) -> Markup:

@@ -1,7 +1,8 @@
 """MkDocs hook: render the generated pages from ``data/`` at every build.
 
 Pages exist only in the build, never in ``docs/``, so they cannot drift from the data or be
-edited by hand. Servers are added to the navigation in matrix order.
+edited by hand. Servers are added to the navigation in matrix order, benchmark scenarios in the
+harness's order.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from mkdocs.structure.files import File, Files
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from generators.escaping import navigation_title
-from generators.render import render_pages, server_ids
+from generators.render import benchmark_navigation, render_pages, server_ids
 from harness.store import DEFAULT_DATA_DIR, DataError
 from harness.validate import validate
 
@@ -51,6 +52,8 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
                     for server_id, name in servers
                 ),
             ]
+        if isinstance(entry, dict) and "Benchmarks" in entry:
+            entry["Benchmarks"] = [{title: page} for title, page in benchmark_navigation()]
     return config
 
 

@@ -34,9 +34,14 @@ class Site:
         return next((item for item in run["checks"] if item["id"] == check_id), None)
 
 
-def _row_order(run: dict[str, Any]) -> tuple:
-    server = run["server"]
-    return (_MODE_ORDER[server["mode"]], _INTERFACE_ORDER[server["interface"]], server["id"])
+def row_order(document: dict[str, Any]) -> tuple:
+    """Matrix order of a run or benchmark file: by mode, then interface, then id."""
+    server = document["server"]
+    return (
+        _MODE_ORDER.get(server["mode"], len(_MODE_ORDER)),
+        _INTERFACE_ORDER.get(server["interface"], len(_INTERFACE_ORDER)),
+        server["id"],
+    )
 
 
 def load_site(data_root: Path) -> Site:
@@ -58,7 +63,7 @@ def load_site(data_root: Path) -> Site:
             current[0]["finished_at"],
         ):
             newest[server_id] = (run, path)
-    runs = sorted((run for run, _ in newest.values()), key=_row_order)
+    runs = sorted((run for run, _ in newest.values()), key=row_order)
     checks: dict[str, dict[str, Any]] = {}
     for run in runs:
         for result in run["checks"]:

@@ -7,7 +7,6 @@ and ``python -m generators OUT_DIR`` writes them out for inspection.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -15,22 +14,25 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from generators import benchmarks as bench
 from generators.charts import concurrency_chart
-from generators.escaping import code_block, finalize, html_text, markdown_text, safe_url
+from generators.escaping import (
+    code_block,
+    finalize,
+    html_text,
+    inline_code,
+    markdown_text,
+    safe_url,
+    slug,
+)
 from generators.model import OUTCOME_LABELS, Site, load_site
 from generators.recommendations import all_verdicts
-from harness.compare import captures, changes_in_capture
-from harness.store import DEFAULT_DATA_DIR, SCHEMA_VERSION
+from harness.benchmarks.measurement import CV_FLAG_PERCENT
+from harness.benchmarks.settings import BENCHMARK_SETTINGS
+from harness.compare import benchmark_changes, captures, changes_in_capture
+from harness.store import DEFAULT_DATA_DIR, SCHEMA_VERSION, DataDir
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
-
-
-def slug(value: Any) -> Markup:
-    """An id used inside a link or anchor; ids are validated by the schema, checked again here."""
-    if not isinstance(value, str) or not _SLUG.match(value):
-        raise ValueError(f"not a valid id for a link: {value!r}")
-    return Markup(value)
 
 
 def environment() -> jinja2.Environment:
@@ -55,8 +57,49 @@ def environment() -> jinja2.Environment:
         html=lambda value: Markup(html_text(value)),
         shell=shlex.join,
         commas=lambda items: Markup(", ").join(markdown_text(item) for item in items),
+        inline_code=inline_code,
+    )
+    env.globals.update(
+        scenario_pages=bench.scenario_pages(),
+        cv_limit=f"{CV_FLAG_PERCENT:g}",
+        headroom_limit=bench.HEADROOM_SENTENCE_BELOW,
+        **{
+            name: getattr(bench, name)
+            for name in (
+                "present",
+                "cells",
+                "value_cell",
+                "failure_cell",
+                "number",
+                "headline",
+                "server_link",
+                "group_by_param",
+                "step_users",
+                "step_cell",
+                "first_metric",
+                "most_clients",
+                "by_param_chart",
+                "metrics_chart",
+                "steps_chart",
+                "calibration_chart",
+            )
+        },
     )
     return env
+
+
+class ChartFiles:
+    """Collects the charts a page draws: ``chart(Chart)`` in a template stores the SVG under
+    ``directory`` and returns the Markdown image that shows it."""
+
+    def __init__(self, directory: str, stem: str) -> None:
+        self.directory, self.stem = directory, stem
+        self.files: dict[str, str] = {}
+
+    def __call__(self, chart: bench.Chart) -> Markup:
+        name = f"{self.stem}-{len(self.files) + 1}.svg"
+        self.files[f"{self.directory}/{name}"] = chart.svg
+        return Markup(f"![{markdown_text(chart.title)}](charts/{name}){{ .sd-chart }}")
 
 
 def matrix_export(site: Site) -> dict[str, Any]:
@@ -99,22 +142,50 @@ def matrix_export(site: Site) -> dict[str, Any]:
     }
 
 
+def benchmark_pages(env: jinja2.Environment, benchmarks: bench.Benchmarks) -> dict[str, str]:
+    """``benchmarks/index.md``, one page per scenario, and the SVG charts those pages draw."""
+    pages = {
+        "benchmarks/index.md": env.get_template("benchmarks_index.md.j2").render(bench=benchmarks),
+    }
+    for scenario, (title, question) in bench.scenario_pages().items():
+        charts = ChartFiles("benchmarks/charts", scenario)
+        pages[f"benchmarks/{scenario}.md"] = env.get_template(f"benchmark_{scenario}.md.j2").render(
+            bench=benchmarks, scenario=scenario, title=title, question=question, chart=charts
+        )
+        pages.update(charts.files)
+    return pages
+
+
 def render_pages(data_root: Path = DEFAULT_DATA_DIR) -> dict[str, str]:
     site = load_site(data_root)
     env = environment()
     verdicts = all_verdicts(site.runs)
+    benchmarks = bench.load_benchmarks(
+        data_root, site.machines, {run["server"]["id"] for run in site.runs}
+    )
     common = {"site": site, "outcomes": OUTCOME_LABELS, "verdicts": verdicts}
     pages = {
         "index.md": env.get_template("index.md.j2").render(**common),
         "matrix.md": env.get_template("matrix.md.j2").render(**common),
-        "methodology.md": env.get_template("methodology.md.j2").render(**common),
+        "methodology.md": env.get_template("methodology.md.j2").render(
+            pinning=bench.pinning_by_machine(benchmarks),
+            profiles=list(BENCHMARK_SETTINGS),
+            settings_rows=bench.settings_rows(),
+            **common,
+        ),
         "servers/index.md": env.get_template("servers_index.md.j2").render(**common),
         "recommendations.md": env.get_template("recommendations.md.j2").render(**common),
         "changes.md": env.get_template("changes.md.j2").render(
-            history=change_history(site), **common
+            history=change_history(site, DataDir(data_root).load_benchmarks()), **common
         ),
         "data/matrix.json": json.dumps(matrix_export(site), indent=2, sort_keys=True) + "\n",
+        # Compact: it holds every raw repeat, and json only uses its fast encoder without indent.
+        "data/benchmarks.json": json.dumps(
+            bench.export(benchmarks, site.machines), separators=(",", ":"), sort_keys=True
+        )
+        + "\n",
         "charts/concurrency.svg": concurrency_chart(site.runs),
+        **benchmark_pages(env, benchmarks),
     }
     server_template = env.get_template("server.md.j2")
     for run in site.runs:
@@ -122,20 +193,33 @@ def render_pages(data_root: Path = DEFAULT_DATA_DIR) -> dict[str, str]:
             run=run,
             source=site.sources[run["server"]["id"]],
             machine=site.machines[run["machine"]],
+            benchmarks=benchmarks.for_server(run["server"]["id"]),
             **common,
         )
     return pages
 
 
-def change_history(site: Site) -> list[dict[str, Any]]:
+def change_history(
+    site: Site, benchmark_documents: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """Per capture (newest first), what it changed against the previous capture."""
+    documents = benchmark_documents or []
     return [
         {
             "machine": machine,
             "capture": capture,
-            "changes": changes_in_capture(site.all_runs, machine, capture),
+            "changes": changes_in_capture(site.all_runs, machine, capture)
+            + benchmark_changes(documents, machine, capture),
         }
-        for machine, capture in captures(site.all_runs)
+        for machine, capture in captures([*site.all_runs, *documents])
+    ]
+
+
+def benchmark_navigation() -> list[tuple[str, str]]:
+    """(title, page) of the benchmark pages, for the navigation."""
+    return [("All benchmarks", "benchmarks/index.md")] + [
+        (title, f"benchmarks/{scenario}.md")
+        for scenario, (title, _) in bench.scenario_pages().items()
     ]
 
 

@@ -1,4 +1,9 @@
-"""Command line of the harness: ``python -m harness capture [--server ID] [--quick|--full]``."""
+"""Command line of the harness: ``python -m harness capture [--server ID] [--check ID]
+[--scenario ID] [--quick|--full]``.
+
+With neither ``--check`` nor ``--scenario`` a capture runs every check and then every benchmark
+scenario; naming checks runs only those checks, naming scenarios only those scenarios, and naming
+both runs both selections."""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ import signal
 import sys
 from pathlib import Path
 
+from harness.benchmarks.settings import SCENARIOS
 from harness.capture import Capture, run_capture
 from harness.checks import all_checks
-from harness.compare import changes_in_capture
+from harness.compare import benchmark_changes, changes_in_capture
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from harness.environments import ENVIRONMENTS_DIR
 from harness.process import end_all
@@ -22,7 +28,9 @@ from harness.store import DEFAULT_DATA_DIR, DataDir, read_document, write_docume
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    capture = commands.add_parser("capture", help="run the checks on servers and record them")
+    capture = commands.add_parser(
+        "capture", help="run the checks and benchmarks on servers and record them"
+    )
     capture.add_argument(
         "--server",
         action="append",
@@ -35,7 +43,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ID",
-        help="run only this check (repeatable); default: all",
+        help="run only this check (repeatable); default: all, unless --scenario is given",
+    )
+    capture.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="ID",
+        help=f"run only this benchmark scenario (repeatable; {', '.join(SCENARIOS)}); "
+        "default: all, unless --check is given",
     )
     speed = capture.add_mutually_exclusive_group()
     speed.add_argument(
@@ -80,6 +96,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def print_changes(data: DataDir, machine: str, capture: str) -> None:
     """What this capture changed against the previous one on this machine."""
     changes = changes_in_capture(data.load_runs(), machine, capture)
+    changes += benchmark_changes(data.load_benchmarks(), machine, capture)
     print(f"\nchanges against the previous capture on {machine}:", file=sys.stderr)
     for change in changes:
         print(f"  {change.describe()}", file=sys.stderr)
@@ -124,6 +141,7 @@ def capture_command(args: argparse.Namespace) -> int:
     known_checks = {check.id: check for check in all_checks()}
     problem = unknown_ids("server", args.server, sorted(definitions), f" ({args.servers_dir})")
     problem = problem or unknown_ids("check", args.check, list(known_checks))
+    problem = problem or unknown_ids("scenario", args.scenario, list(SCENARIOS))
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -135,6 +153,7 @@ def capture_command(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     checks = [known_checks[check] for check in args.check]
+    everything = not args.check and not args.scenario
     capture = Capture(
         capture_id(),
         machine,
@@ -142,6 +161,8 @@ def capture_command(args: argparse.Namespace) -> int:
         data,
         args.environments_dir,
         checks,
+        run_checks=everything or bool(args.check),
+        scenarios=SCENARIOS if everything else args.scenario,
         jobs=max(1, args.jobs),
     )
     print(
@@ -152,11 +173,11 @@ def capture_command(args: argparse.Namespace) -> int:
     progress = Progress(len(chosen))
     written = run_capture(capture, chosen, progress)
     print_changes(data, machine, capture.capture_id)
-    print(
-        f"wrote {len(written)} run file(s) under "
-        f"{data.root / 'runs' / machine / capture.capture_id}",
-        file=sys.stderr,
-    )
+    for kind in ("runs", "benchmarks"):
+        count = sum(1 for path in written if path.parts[-4] == kind)
+        if count:
+            where = data.root / kind / machine / capture.capture_id
+            print(f"wrote {count} {kind} file(s) under {where}", file=sys.stderr)
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import checks as checks_module
+from harness.benchmarks.settings import SCENARIOS
 from harness.checks import Check, CheckContext, failed_record, run_check
 from harness.checks.upstream import USES_UPSTREAM
 from harness.definitions import ServerDefinition, fill_command
@@ -49,8 +50,10 @@ class Capture:
     profile: Profile
     data: DataDir
     environments_dir: Path
-    checks: Sequence[Check] = ()
-    jobs: int = 1  # servers captured at the same time
+    checks: Sequence[Check] = ()  # empty: every check
+    run_checks: bool = True
+    scenarios: Sequence[str] = ()  # benchmark scenarios to run after the checks; empty: none
+    jobs: int = 1  # servers captured at the same time (checks only; benchmarks run alone)
     machine: MachineLock = field(default_factory=MachineLock)
     # The code that runs is the code at the start: read git once, before any server runs.
     git_commit: str | None = field(default_factory=git_commit)
@@ -58,7 +61,24 @@ class Capture:
     interrupted: threading.Event = field(default_factory=threading.Event)
 
     def selected_checks(self) -> Sequence[Check]:
+        if not self.run_checks:
+            return ()
         return self.checks or checks_module.all_checks()
+
+    def document_header(self, started_at: str) -> dict[str, Any]:
+        """The fields every data file of this capture begins with (finished: now)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "capture": self.capture_id,
+            "machine": self.machine_id,
+            "profile": self.profile.name,
+            "started_at": started_at,
+            "finished_at": now_iso(),
+        }
+
+    def selected_scenarios(self) -> list[str]:
+        """The chosen scenarios, in the order they run."""
+        return [scenario for scenario in SCENARIOS if scenario in self.scenarios]
 
 
 class PrepareError(Exception):
@@ -211,12 +231,7 @@ def run_server(
             results = _all_failed(capture, f"Not measured: {startup['error']}", evidence)
 
     return {
-        "schema_version": SCHEMA_VERSION,
-        "capture": capture.capture_id,
-        "machine": capture.machine_id,
-        "profile": capture.profile.name,
-        "started_at": started_at,
-        "finished_at": now_iso(),
+        **capture.document_header(started_at),
         "server": {
             **definition.as_record(),
             "version": environment.packages.get(definition.package) if environment else None,
@@ -233,8 +248,10 @@ def run_server(
 def _upstream(
     capture: Capture, scratch: Path, progress: Progress
 ) -> AbstractContextManager[UpstreamService | None]:
-    """The upstream service, started only when a selected check calls it."""
-    if not any(check.id in USES_UPSTREAM for check in capture.selected_checks()):
+    """The upstream service, started only when a selected check or scenario calls it."""
+    if not any(check.id in USES_UPSTREAM for check in capture.selected_checks()) and (
+        "locust-upstream" not in capture.scenarios
+    ):
         return nullcontext(None)
     progress.note("starting the upstream service (the slow external API)")
     return upstream_service(capture.environments_dir, capture.profile, scratch)
@@ -262,10 +279,14 @@ def _capture_one(
 def run_capture(
     capture: Capture, definitions: Sequence[ServerDefinition], progress: Progress
 ) -> list[Path]:
-    """Capture every definition, ``capture.jobs`` servers at a time; returns the files written.
+    """Check every definition, ``capture.jobs`` servers at a time, then benchmark them one at a
+    time; returns the files written.
 
-    On Ctrl-C every server is killed and only the run files already complete are kept.
+    On Ctrl-C every server is killed and only the files already complete are kept.
     """
+    # Imported here: the benchmark phase builds on this module (provenance, preparation).
+    from harness.benchmarks.capture import run_benchmarks
+
     written: list[Path] = []
     with (
         tempfile.TemporaryDirectory(prefix="serving-django-upstream-") as scratch,
@@ -280,7 +301,7 @@ def run_capture(
             )
         futures = [
             pool.submit(_capture_one, capture, definition, progress, upstream)
-            for definition in definitions
+            for definition in (definitions if capture.selected_checks() else ())
         ]
         try:
             for future in futures:
@@ -293,4 +314,11 @@ def run_capture(
                 future.cancel()
             end_all()  # running checks fail fast once their servers are gone
             raise
+        if capture.selected_scenarios():
+            try:
+                written += run_benchmarks(capture, definitions, upstream)
+            except BaseException:
+                capture.interrupted.set()
+                end_all()
+                raise
     return written

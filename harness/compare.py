@@ -1,6 +1,8 @@
 """What changed between captures on the same machine: outcomes that flipped, server versions
-that changed, servers and checks that appeared. The harness prints it after a capture and the
-site's /changes/ page shows it; both call ``changes_in_capture``.
+that changed, servers and checks that appeared, benchmark figures that failed or recovered, and
+benchmark medians that moved beyond their measured spread. The harness prints it after a
+capture and the site's /changes/ page shows it; both call ``changes_in_capture`` (and
+``benchmark_changes``).
 
 Runs from different machines are never compared: a different machine is a different experiment.
 """
@@ -14,7 +16,7 @@ from typing import Any
 @dataclass(frozen=True)
 class Change:
     server: str
-    kind: str  # "new-server", "version", "outcome", "new-check"
+    kind: str  # "new-server", "version", "outcome", "new-check", "benchmark", "benchmark-status"
     check: str | None
     before: str | None
     after: str | None
@@ -27,6 +29,9 @@ class Change:
             return f"{self.server}: version {self.before} -> {self.after}"
         if self.kind == "new-check":
             return f"{self.server} {self.check}: newly measured ({self.after})"
+        if self.kind == "benchmark":
+            moved = f"{self.before} -> {self.after}"
+            return f"{self.server} {self.check}: moved beyond its spread, {moved}"
         return f"{self.server} {self.check}: {self.before} -> {self.after}"
 
 
@@ -87,3 +92,71 @@ def captures(runs: list[dict[str, Any]]) -> list[tuple[str, str]]:
         key=lambda pair: (pair[1], pair[0]),
         reverse=True,
     )
+
+
+# The metrics whose movement is reported (the others follow them or are parameters).
+HEADLINE_METRICS = (
+    "requests_per_s",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "failures_percent",
+    "highest_ok_users",
+    "connections_still_open",
+    "idle_memory_pss_bytes",
+    "latency_p50_ratio",
+)
+
+
+def _spread_text(spread: dict[str, Any]) -> str:
+    return f"{spread['median']:.4g} ({spread['min']:.4g}-{spread['max']:.4g})"
+
+
+def moved_beyond_spread(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Each median lies outside the other capture's min-max range: more than noise."""
+    return not before["min"] <= after["median"] <= before["max"] and not (
+        after["min"] <= before["median"] <= after["max"]
+    )
+
+
+def compare_benchmarks(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
+    server, previous = after["server"]["id"], before["capture"]
+    old = {(f["scenario"], f["figure"]): f for f in before["results"]}
+    changes = []
+    for figure in after["results"]:
+        name = f"{figure['scenario']} / {figure['figure']}"
+        earlier = old.get((figure["scenario"], figure["figure"]))
+        if earlier is None:
+            continue
+        if earlier["status"] != figure["status"]:
+            changes.append(
+                Change(
+                    server, "benchmark-status", name, earlier["status"], figure["status"], previous
+                )
+            )
+            continue
+        for metric in HEADLINE_METRICS:
+            a, b = earlier["spread"].get(metric), figure["spread"].get(metric)
+            if a and b and moved_beyond_spread(a, b):
+                changes.append(
+                    Change(
+                        server,
+                        "benchmark",
+                        f"{name} {metric}",
+                        _spread_text(a),
+                        _spread_text(b),
+                        previous,
+                    )
+                )
+    return changes
+
+
+def benchmark_changes(documents: list[dict[str, Any]], machine: str, capture: str) -> list[Change]:
+    """Benchmark changes of ``capture`` on ``machine`` against each server's previous capture
+    there (calibration included: a slower tool changes every headroom)."""
+    changes = []
+    for document in sorted(documents, key=lambda item: item["server"]["id"]):
+        if document["machine"] == machine and document["capture"] == capture:
+            previous = _previous(documents, document)
+            if previous is not None:
+                changes.extend(compare_benchmarks(previous, document))
+    return changes

@@ -85,6 +85,8 @@ class Launcher:
     profile: Profile
     tls: TLSMaterial
     base_env: dict[str, str] = field(default_factory=dict)  # e.g. UPSTREAM_BASE_URL
+    # Put before every server command, e.g. ``taskset -c 0`` so benchmarks pin the server.
+    prefix: tuple[str, ...] = ()
     _count: int = 0
 
     def supports(self, kind: str) -> bool:
@@ -156,7 +158,7 @@ class Launcher:
         log_path = self.scratch / f"server-{self._count}-{kind}.log"
         extra = dict(env or {})
         process = ServerProcess(
-            self.command(kind, port),
+            [*self.prefix, *self.command(kind, port)],
             directory,
             self.variables(dev_mode, extra),
             log_path,

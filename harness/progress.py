@@ -52,8 +52,12 @@ class Progress:
         if remaining:
             per_server = (time.monotonic() - self.started) / done
             eta = f", about {per_server * remaining / 60:.1f} min left"
-        outcomes = [check["outcome"] for check in record["checks"]]
-        tally = ", ".join(f"{outcomes.count(o)} {SYMBOLS[o]}" for o in SYMBOLS if o in outcomes)
+        if "checks" in record:
+            outcomes = [check["outcome"] for check in record["checks"]]
+            tally = ", ".join(f"{outcomes.count(o)} {SYMBOLS[o]}" for o in SYMBOLS if o in outcomes)
+        else:  # a benchmark record: figures measured / failed
+            statuses = [figure["status"] for figure in record["results"]]
+            tally = f"{statuses.count('ok')} figures, {statuses.count('failed')} failed"
         self._print(f"[{done}/{self.total}] {server_id} recorded in {took_s:.1f} s ({tally}){eta}")
 
 

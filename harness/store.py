@@ -6,6 +6,8 @@ Layout (asv-style: merging results from several people is adding files):
     data/machines/<machine>.json            one description per machine
     data/runs/<machine>/<capture>/<server>.json
                                             one immutable file per server per capture
+    data/benchmarks/<machine>/<capture>/<server>.json
+                                            its benchmark figures (and calibration.json)
 
 A capture is one invocation of the harness; its id is the UTC time it started, so two captures
 on one machine never share a directory and two machines never share a file.
@@ -137,6 +139,15 @@ class DataDir:
 
     def run_paths(self) -> Iterator[Path]:
         yield from sorted((self.root / "runs").glob("*/*/*.json"))
+
+    def benchmark_path(self, machine_id: str, capture_id: str, name: str) -> Path:
+        return self.root / "benchmarks" / machine_id / capture_id / f"{name}.json"
+
+    def benchmark_paths(self) -> Iterator[Path]:
+        yield from sorted((self.root / "benchmarks").glob("*/*/*.json"))
+
+    def load_benchmarks(self) -> list[dict[str, Any]]:
+        return [read_document(path, "benchmark") for path in self.benchmark_paths()]
 
     def machine_paths(self) -> Iterator[Path]:
         yield from sorted((self.root / "machines").glob("*.json"))

@@ -28,7 +28,11 @@ from harness.store import (
 
 # Evidence fields whose name ends in a unit are measurements and cannot be negative.
 UNIT_SUFFIXES = ("_s", "_ms", "_bytes", "_rps", "_percent")
-_LAYOUT = "data/machines/<machine>.json or data/runs/<machine>/<capture>/<server>.json"
+_LAYOUT = (
+    "data/machines/<machine>.json, data/runs/<machine>/<capture>/<server>.json or "
+    "data/benchmarks/<machine>/<capture>/<server>.json"
+)
+CALIBRATION_ID = "calibration"  # the one benchmark file that is not about a server
 
 
 def _numbers(value: Any, path: str) -> Iterator[tuple[str, float]]:
@@ -60,11 +64,12 @@ def _timestamp_problems(document: dict[str, Any]) -> list[str]:
         ("started_at", document.get("started_at")),
         ("finished_at", document.get("finished_at")),
     ]
-    fields += [
-        (f"checks/{index}/measured_at", check.get("measured_at"))
-        for index, check in enumerate(document.get("checks") or [])
-        if isinstance(check, dict)
-    ]
+    for key in ("checks", "results"):
+        fields += [
+            (f"{key}/{index}/measured_at", item.get("measured_at"))
+            for index, item in enumerate(document.get(key) or [])
+            if isinstance(item, dict)
+        ]
     for field, value in fields:
         try:
             moments[field] = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -84,14 +89,10 @@ def _load(path: Path) -> tuple[Any, list[str]]:
         return None, [f"(file): not readable JSON: {error}"]
 
 
-def run_problems(
-    path: Path,
-    document: dict[str, Any],
-    known_servers: set[str],
-    known_checks: set[str],
-    machines: set[str],
+def _layout_problems(
+    path: Path, document: dict[str, Any], known_servers: set[str], machines: set[str]
 ) -> list[str]:
-    """Meaning, beyond the schema: ids that exist, a layout that matches the content."""
+    """The directories and file name must say what the content says."""
     problems = []
     machine, capture, server = path.parts[-3], path.parts[-2], path.stem
     if document.get("machine") != machine:
@@ -112,6 +113,44 @@ def run_problems(
         )
     if document.get("machine") not in machines:
         problems.append(f"machine: {document.get('machine')!r} has no data/machines/ file")
+    return problems
+
+
+def benchmark_problems(
+    path: Path, document: dict[str, Any], known_servers: set[str], machines: set[str]
+) -> list[str]:
+    """Meaning of a benchmark file: a failed figure publishes no number, an ok one has no
+    failure, and a figure appears once."""
+    allowed = known_servers | {CALIBRATION_ID} if known_servers else set()
+    problems = _layout_problems(path, document, allowed, machines)
+    seen = set()
+    for index, figure in enumerate(document.get("results") or []):
+        key = (figure.get("scenario"), figure.get("figure"))
+        if key in seen:
+            problems.append(f"results/{index}: {key[0]} / {key[1]!r} appears twice")
+        seen.add(key)
+        if figure.get("status") == "failed":
+            if figure.get("metrics"):
+                problems.append(
+                    f"results/{index}/metrics: a failed figure must publish no metrics "
+                    f"(found {', '.join(sorted(figure['metrics']))})"
+                )
+            if not figure.get("failure"):
+                problems.append(f"results/{index}/failure: a failed figure needs its reason")
+        elif figure.get("failure"):
+            problems.append(f"results/{index}/failure: {figure['failure']!r} on an ok figure")
+    return problems + _timestamp_problems(document) + _number_problems(document)
+
+
+def run_problems(
+    path: Path,
+    document: dict[str, Any],
+    known_servers: set[str],
+    known_checks: set[str],
+    machines: set[str],
+) -> list[str]:
+    """Meaning, beyond the schema: ids that exist, a layout that matches the content."""
+    problems = _layout_problems(path, document, known_servers, machines)
     seen = set()
     for index, check in enumerate(document.get("checks") or []):
         check_id = check.get("id") if isinstance(check, dict) else None
@@ -150,7 +189,7 @@ def validate(
             continue
         relative = path.relative_to(data_root)
         is_machine = len(relative.parts) == 2 and relative.parts[0] == "machines"
-        is_run = len(relative.parts) == 4 and relative.parts[0] == "runs"
+        is_run = len(relative.parts) == 4 and relative.parts[0] in ("runs", "benchmarks")
         if path.suffix != ".json" or not (is_machine or is_run):
             errors.append(f"{path}: not part of the data layout ({_LAYOUT})")
             continue
@@ -169,6 +208,14 @@ def validate(
             problems = _document_problems(path, document, "run")
             if not problems:
                 problems = run_problems(path, document, known_servers, known_checks, machines)
+        errors.extend(f"{path}: {problem}" for problem in problems)
+
+    for path in data.benchmark_paths():
+        document, problems = _load(path)
+        if document is not None:
+            problems = _document_problems(path, document, "benchmark")
+            if not problems:
+                problems = benchmark_problems(path, document, known_servers, machines)
         errors.extend(f"{path}: {problem}" for problem in problems)
     return errors
 

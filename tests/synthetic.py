@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.benchmarks.measurement import Measurement, summarise
 from harness.definitions import ServerDefinition
 from harness.store import REPO_ROOT, DataDir, write_document
 
@@ -104,13 +105,256 @@ def run(
     )
 
 
-def write_data(root: Path, runs: list[dict[str, Any]]) -> DataDir:
+def write_data(
+    root: Path, runs: list[dict[str, Any]], benchmarks: list[dict[str, Any]] = ()
+) -> DataDir:
+    """Write runs and benchmark files through the harness's own writer (which validates them),
+    with a machine file for every machine they name."""
     data = DataDir(root)
-    write_document(data.machine_path(MACHINE_ID), machine(), "machine")
+    for machine_id in {MACHINE_ID} | {document["machine"] for document in [*runs, *benchmarks]}:
+        write_document(data.machine_path(machine_id), machine(machine_id), "machine")
     for document in runs:
         path = data.run_path(document["machine"], document["capture"], document["server"]["id"])
         write_document(path, document, "run")
+    for document in benchmarks:
+        path = data.benchmark_path(
+            document["machine"], document["capture"], document["server"]["id"]
+        )
+        write_document(path, document, "benchmark")
     return data
+
+
+# ---- SYNTHETIC benchmark files ------------------------------------------------------------
+
+
+def figure(
+    scenario: str,
+    name: str,
+    params: dict[str, Any],
+    repeats: list[dict[str, float]] | None = None,
+    failure: str | None = None,
+) -> dict[str, Any]:
+    """A SYNTHETIC figure record: made-up repeats, summarised by the harness's own code
+    (median, min, max, CV, flags), or one failed repeat with ``failure``."""
+    measured = (
+        [Measurement(failure=failure)]
+        if failure is not None
+        else [Measurement(metrics=dict(metrics)) for metrics in repeats or [{}]]
+    )
+    return {
+        "scenario": scenario,
+        "figure": name,
+        "params": params,
+        "measured_at": "2026-01-01T00:02:00.000Z",
+        **summarise(measured),
+    }
+
+
+def h2load_metrics(rate: float, p50_ms: float = 2.0) -> dict[str, float]:
+    """One SYNTHETIC h2load repeat: the metric names h2load figures carry."""
+    return {
+        "requests_per_s": rate,
+        "latency_p50_ms": p50_ms,
+        "latency_p95_ms": p50_ms * 3,
+        "latency_p99_ms": p50_ms * 5,
+        "latency_max_ms": p50_ms * 20,
+        "failed_percent": 0.0,
+        "errored_percent": 0.0,
+        "timeout_percent": 0.0,
+        "non2xx_percent": 0.0,
+    }
+
+
+def h2load_figure(
+    rates: list[float],
+    *,
+    protocol: str = "http/1.1",
+    endpoint: str = "json_sync",
+    clients: int = 200,
+    failure: str | None = None,
+) -> dict[str, Any]:
+    params = {
+        "tool": "h2load",
+        "protocol": protocol,
+        "endpoint": endpoint,
+        "path": "/json/sync",
+        "clients": clients,
+        "threads": 1,
+        "duration_s": 1.0,
+        "warmup_s": 0.5,
+        "server_cpus": "0",
+        "load_cpus": "1",
+        "workers": 1,
+    }
+    return figure(
+        "h2load",
+        f"{protocol} {endpoint} c={clients}",
+        params,
+        [h2load_metrics(rate) for rate in rates],
+        failure,
+    )
+
+
+def locust_metrics(failures_by_users: dict[int, float], rate: float) -> dict[str, float]:
+    """One SYNTHETIC Locust repeat: totals plus flat per-step keys."""
+    metrics = {
+        "requests_per_s": rate * 0.9,
+        "max_step_requests_per_s": rate,
+        "failures_percent": sum(failures_by_users.values()) / len(failures_by_users),
+        "latency_p50_ms": 900.0,
+        "latency_p95_ms": 1100.0,
+        "latency_avg_ms": 950.0,
+        "latency_min_ms": 620.0,
+        "latency_max_ms": 2400.0,
+        "highest_ok_users": max(
+            [users for users, failed in failures_by_users.items() if failed == 0] or [0]
+        ),
+    }
+    for users, failed in failures_by_users.items():
+        metrics[f"step{users}_failures_percent"] = failed
+        metrics[f"step{users}_requests_per_s"] = rate * users / max(failures_by_users)
+        metrics[f"step{users}_latency_p95_ms"] = 1000.0 + users
+    return metrics
+
+
+def every_scenario(interface: str = "asgi", rate: float = 1000.0) -> list[dict[str, Any]]:
+    """One SYNTHETIC figure of every server scenario, with three steady repeats each."""
+    common = {"server_cpus": "0", "load_cpus": "1", "workers": 1}
+    steps = {10: 0.0, 50: 0.0, 100: 12.5}
+    return [
+        h2load_figure([rate * 0.98, rate, rate * 1.02], clients=1),
+        h2load_figure([rate * 1.9, rate * 2, rate * 2.1], clients=200),
+        h2load_figure([rate * 1.5, rate * 1.6, rate * 1.7], protocol="h2+tls"),
+        figure(
+            "fixed-rate-latency",
+            "json_sync",
+            {
+                "tool": "h2load",
+                "protocol": "http/1.1",
+                "endpoint": "json_sync",
+                "clients": 50,
+                "target_requests_per_s": rate,
+                **common,
+            },
+            [h2load_metrics(rate, 1.5) | {"target_requests_per_s": rate}] * 3,
+        ),
+        figure(
+            "resources",
+            "start and memory",
+            {"load": "the h2load sweep", **common},
+            [
+                {
+                    "ready_s": 0.8,
+                    "idle_memory_pss_bytes": 40 * 2**20,
+                    "peak_memory_pss_bytes": 52 * 2**20,
+                    "processes": 1,
+                }
+            ]
+            * 3,
+        ),
+        figure(
+            "sync-middleware-cost",
+            "json_async",
+            {"tool": "h2load", "protocol": "http/1.1", "endpoint": "json_async", **common},
+            [
+                {
+                    "without_latency_p50_ms": 2.0,
+                    "with_latency_p50_ms": 3.0,
+                    "latency_p50_ratio": 1.5,
+                    "without_requests_per_s": 400.0,
+                    "with_requests_per_s": 300.0,
+                    "requests_per_ratio": 0.75,
+                }
+            ]
+            * 3,
+        ),
+        figure(
+            "idle-connections",
+            "sse",
+            {"kind": "sse", "bound": 300, **common},
+            [
+                {
+                    "connections_requested": 300,
+                    "connections_opened": 300,
+                    "connections_still_open": 290,
+                    "connection_errors": 10,
+                    "memory_per_connection_bytes": 20480.0,
+                }
+            ]
+            * 3,
+        ),
+        figure(
+            "locust-polls",
+            "polls vote, SQLite",
+            {"tool": "locust", "locustfile": "harness/benchmarks/locustfiles/polls.py", **common},
+            [locust_metrics(steps, rate / 10)] * 3,
+        ),
+        figure(
+            "locust-upstream",
+            f"upstream_{'async' if interface == 'asgi' else 'sequential'}",
+            {"tool": "locust", "endpoint": "upstream_async", **common},
+            [locust_metrics(steps, rate / 20)] * 3,
+        ),
+    ]
+
+
+def calibration_figure(tool: str, protocol: str, rate: float) -> dict[str, Any]:
+    params = {
+        "tool": tool,
+        "target": "nginx return 200",
+        "protocol": protocol,
+        "clients": 200,
+        "duration_s": 2.0,
+        "server_cpus": "0",
+        "load_cpus": "1",
+    }
+    metrics = {"requests_per_s": rate} | ({"latency_p50_ms": 1.0} if tool == "h2load" else {})
+    return figure("calibration", f"{tool} {protocol} nginx", params, [metrics] * 3)
+
+
+def benchmark(
+    server_id: str = "uvicorn",
+    results: list[dict[str, Any]] | None = None,
+    *,
+    name: str | None = None,
+    interface: str = "asgi",
+    machine_id: str = MACHINE_ID,
+    capture: str = CAPTURE_ID,
+) -> dict[str, Any]:
+    """A SYNTHETIC benchmark file of one server (or, with server_id "calibration", the load
+    tools' calibration) in one capture."""
+    calibrating = server_id == "calibration"
+    return copy.deepcopy(
+        {
+            "schema_version": 1,
+            "capture": capture,
+            "machine": machine_id,
+            "profile": "quick",
+            "started_at": "2026-01-01T00:01:00.000Z",
+            "finished_at": "2026-01-01T00:03:00.000Z",
+            "server": {
+                "id": server_id,
+                "name": name or ("Synthetic calibration" if calibrating else server_id.title()),
+                "interface": "none" if calibrating else interface,
+                "mode": "none" if calibrating else "production",
+                "version": "1.0",
+            },
+            "provenance": {
+                "git_commit": "0" * 40,
+                "git_dirty": False,
+                "harness_python": "3.12.1",
+                "kernel": "6.1",
+                "os": "Test OS",
+                "cpu_model": "Synthetic CPU",
+                "cores": 2,
+                "pinning": {"server_cpus": "0", "load_cpus": "1"},
+                "tools": {"h2load": "1.0 (synthetic)", "locust": "2.0 (synthetic)"},
+                "worker_rule": "one worker process (synthetic)",
+            },
+            "setup": {"ok": True, "error": None, "log_tail": ""},
+            "results": results if results is not None else every_scenario(interface),
+        }
+    )
 
 
 def definition(server_id: str = "tiny", **overrides: Any) -> ServerDefinition:

@@ -51,6 +51,8 @@ COMMANDS = {
     # Serves /json/sync (so it is ready), then dies on the first sleep request: a crash in
     # the middle of a check.
     "crashes": f'["{{python}}", "{TINY_HTTP}", "{{port}}", "dies-on-sleep"]',
+    # Ready, then dies on its 30th request: a crash in the middle of a benchmark.
+    "collapses": f'["{{python}}", "{TINY_HTTP}", "{{port}}", "dies-under-load"]',
 }
 
 
@@ -185,6 +187,35 @@ def test_a_server_crashing_in_the_middle_of_a_check_is_recorded_with_its_log(
         assert "dying on purpose" in result["evidence"]["server_log_tail"]
     assert all(result["outcome"] != "error" for result in runs["good"]["checks"])
     assert not processes_mentioning(str(environments_dir))
+
+
+def test_a_server_crashing_in_the_middle_of_a_benchmark_is_recorded_as_failed(
+    tmp_path: Path, environments_dir: Path
+) -> None:
+    definitions = load_definitions(_definitions(tmp_path / "servers", "collapses", "good"))
+    capture = Capture(
+        "20260101T000000Z",
+        "test-machine",
+        replace(PROFILES["quick"], start_timeout_s=20, stop_grace_s=5),
+        DataDir(tmp_path / "data"),
+        environments_dir,
+        run_checks=False,
+        scenarios=("h2load",),
+    )
+    written = run_capture(capture, list(definitions.values()), Progress(2))
+    documents = {path.stem: read_document(path, "benchmark") for path in written}
+    assert sorted(documents) == ["collapses", "good"]  # benchmarks only: no run files
+    collapsed = documents["collapses"]["results"]
+    assert collapsed and all(figure["status"] == "failed" for figure in collapsed)
+    assert all(figure["metrics"] == {} for figure in collapsed)  # no number, never a zero
+    first = collapsed[0]
+    assert "exited" in first["failure"]
+    assert "dying on purpose under load" in first["repeats"][0]["server_log_tail"]
+    good = documents["good"]["results"]
+    assert good and all(figure["status"] == "ok" for figure in good), good
+    assert all(figure["metrics"]["requests_per_s"] > 0 for figure in good)
+    assert not processes_mentioning(str(environments_dir))
+    assert not processes_mentioning("h2load")
 
 
 @pytest.mark.parametrize("delay_s", [0.0, 2.5, 6.0])

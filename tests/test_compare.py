@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.compare import changes_in_capture
+from harness.compare import benchmark_changes, changes_in_capture
 from tests import synthetic
 
 
@@ -37,3 +37,48 @@ def test_the_newest_earlier_capture_is_the_baseline() -> None:
         _run("20260201T000000Z", "yes"),
     ]
     assert changes_in_capture(runs, "m1", "20260201T000000Z") == []
+
+
+def _benchmark(capture: str, median: float, low: float, high: float, status: str = "ok"):
+    """SYNTHETIC benchmark document (only the fields the comparison reads)."""
+    spread = {"median": median, "min": low, "max": high, "cv_percent": 1.0}
+    return {
+        "machine": "m",
+        "capture": capture,
+        "server": {"id": "alpha"},
+        "results": [
+            {
+                "scenario": "h2load",
+                "figure": "http/1.1 json_sync c=200",
+                "status": status,
+                "spread": {"requests_per_s": spread} if status == "ok" else {},
+            }
+        ],
+    }
+
+
+def test_a_median_that_moved_beyond_both_spreads_is_reported():
+    documents = [
+        _benchmark("20260101T000000Z", 100, 95, 105),
+        _benchmark("20260102T000000Z", 80, 78, 83),
+    ]
+    (change,) = benchmark_changes(documents, "m", "20260102T000000Z")
+    assert change.kind == "benchmark"
+    assert "requests_per_s" in change.check and change.before.startswith("100")
+
+
+def test_overlapping_spreads_are_noise_not_a_change():
+    documents = [
+        _benchmark("20260101T000000Z", 100, 90, 110),
+        _benchmark("20260102T000000Z", 95, 85, 99),
+    ]
+    assert benchmark_changes(documents, "m", "20260102T000000Z") == []
+
+
+def test_a_figure_that_started_failing_is_reported():
+    documents = [
+        _benchmark("20260101T000000Z", 100, 95, 105),
+        _benchmark("20260102T000000Z", 0, 0, 0, "failed"),
+    ]
+    (change,) = benchmark_changes(documents, "m", "20260102T000000Z")
+    assert (change.kind, change.before, change.after) == ("benchmark-status", "ok", "failed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -83,6 +84,37 @@ def _hostile_run(server_id: str, text: str) -> dict:
     return document
 
 
+def _hostile_benchmark(server_id: str, text: str, index: int) -> dict:
+    """Hostile text in a benchmark file: server name, figure names, params, failure reasons."""
+    figures = [
+        # The calibration below has a ceiling over the same hostile protocol: above half of it,
+        # so the warning (whose title attribute names the protocol) is drawn.
+        synthetic.h2load_figure([9_000.0] * 3, protocol=text, endpoint="json_sync"),
+        synthetic.h2load_figure([], protocol="http/1.1", endpoint=f"e{index}", failure=text),
+        synthetic.figure("idle-connections", text, {"kind": text}, failure=text),
+        synthetic.figure(
+            "locust-upstream",
+            text,
+            {"tool": "locust", "endpoint": text},
+            [synthetic.locust_metrics({10: 0.0, 50: 5.0}, 40.0)],
+        ),
+        synthetic.figure("resources", text, {"load": text}, [{"ready_s": 1.0}]),
+    ]
+    return synthetic.benchmark(server_id, figures, name=text)
+
+
+def _hostile_calibration() -> dict:
+    figures = [
+        synthetic.calibration_figure("h2load", text, 10_000.0) | {"figure": f"cal {text}"}
+        for text in HOSTILE
+    ]
+    for figure in figures:
+        figure["params"]["target"] = figure["figure"]
+    document = synthetic.benchmark("calibration", figures, name=HOSTILE[0])
+    document["setup"] = {"ok": False, "error": HOSTILE[1], "log_tail": HOSTILE[2]}
+    return document
+
+
 def test_hostile_strings_render_inert_on_every_page(tmp_path: Path) -> None:
     data = tmp_path / "data"
     servers = [
@@ -102,7 +134,11 @@ def test_hostile_strings_render_inert_on_every_page(tmp_path: Path) -> None:
         "uwsgi-gevent",
     ]
     runs = [_hostile_run(server, text) for server, text in zip(servers, HOSTILE, strict=False)]
-    synthetic.write_data(data, runs)
+    benchmarks = [
+        _hostile_benchmark(server, text, index)
+        for index, (server, text) in enumerate(zip(servers, HOSTILE, strict=False))
+    ]
+    synthetic.write_data(data, runs, [_hostile_calibration(), *benchmarks])
     machine = data / "machines" / f"{synthetic.MACHINE_ID}.json"
     machine.write_text(
         machine.read_text().replace(
@@ -119,12 +155,23 @@ def test_hostile_strings_render_inert_on_every_page(tmp_path: Path) -> None:
         site / "changes" / "index.html",
         site / "servers" / "index.html",
         *(site / "servers" / server / "index.html" for server in servers[: len(HOSTILE)]),
+        *(site / "benchmarks").glob("*/index.html"),
+        site / "benchmarks" / "index.html",
     ]
+    assert len(list((site / "benchmarks").glob("*/index.html"))) == 8  # every scenario page
     for page in pages:
         html = page.read_text()
         assert "INJECT" in html, f"{page} does not show the data at all"
         assert dangerous_markup(html) == [], page
         assert "\x1b" not in html and "\x00" not in html
+    h2load = (site / "benchmarks" / "h2load" / "index.html").read_text()
+    assert 'class="sd-ceiling"' in h2load  # warnings drawn for figures of hostile protocols
+    charts = list((site / "benchmarks" / "charts").glob("*.svg"))
+    assert charts
+    for chart in charts:
+        svg = chart.read_text()
+        ET.fromstring(svg)  # still well-formed XML: every text from data was escaped
+        assert "<script" not in svg and "<img" not in svg and "<a " not in svg, chart
 
 
 def test_an_overlong_field_is_refused_with_a_short_message(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The built site in a real browser (Debian's Chromium through Playwright): the matrix shows
 every server and check, evidence links land on their evidence, filters work, charts have a
-size, and no page logs a console error. Screenshots go to test-artifacts/."""
+size, and no page logs a console error. Screenshots go to test-artifacts/. Benchmark pages are
+also opened built from SYNTHETIC benchmark data, so that their charts are drawn."""
 
 from __future__ import annotations
 
@@ -15,11 +16,23 @@ from pathlib import Path
 
 import pytest
 
+from harness.benchmarks.settings import SCENARIOS
 from harness.browser import headless_chromium, unavailable_reason
 from harness.store import REPO_ROOT
+from tests import synthetic
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-PAGES = ["", "matrix/", "recommendations/", "methodology/", "changes/", "servers/", "contributing/"]
+BENCHMARK_PAGES = ["benchmarks/", *(f"benchmarks/{scenario}/" for scenario in SCENARIOS)]
+PAGES = [
+    "",
+    "matrix/",
+    "recommendations/",
+    "methodology/",
+    "changes/",
+    "servers/",
+    "contributing/",
+    *BENCHMARK_PAGES,
+]
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 
@@ -27,6 +40,18 @@ pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(una
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def _serve(site_dir: Path) -> Iterator[tuple[str, Path]]:
+    handler = functools.partial(QuietHandler, directory=str(site_dir))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", site_dir
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +67,42 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         check=False,
     )
     assert build.returncode == 0, build.stderr
-    handler = functools.partial(QuietHandler, directory=str(site_dir))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", site_dir
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from _serve(site_dir)
+
+
+@pytest.fixture(scope="module")
+def benchmark_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The site built from SYNTHETIC data with every benchmark scenario on two machines, one
+    failed figure and a calibration, served on 127.0.0.1."""
+    data = tmp_path_factory.mktemp("data")
+    runs = [
+        synthetic.run("uvicorn", name="Uvicorn", interface="asgi"),
+        synthetic.run("gunicorn-sync", name="Gunicorn sync"),
+    ]
+    calibration = synthetic.benchmark(
+        "calibration",
+        [
+            synthetic.calibration_figure("h2load", "http/1.1", 5_000.0),
+            synthetic.calibration_figure("locust", "http/1.1", 800.0),
+        ],
+    )
+    failed = synthetic.h2load_figure([], protocol="h2c", failure="the server did not start")
+    benchmarks = [
+        calibration,
+        synthetic.benchmark("uvicorn", name="Uvicorn"),
+        synthetic.benchmark(
+            "gunicorn-sync",
+            [*synthetic.every_scenario("wsgi", 400.0), failed],
+            name="Gunicorn sync",
+            interface="wsgi",
+        ),
+        synthetic.benchmark("uvicorn", name="Uvicorn", machine_id="second-test-machine"),
+    ]
+    synthetic.write_data(data, runs, benchmarks)
+    site_dir = tmp_path_factory.mktemp("benchmark-site")
+    build = synthetic.build_site(data, site_dir)
+    assert build.returncode == 0, build.stderr
+    yield from _serve(site_dir)
 
 
 @pytest.fixture(scope="module")
@@ -125,4 +177,30 @@ def test_pages_load_without_console_errors_and_charts_have_a_size(site, browser,
     if path == "":
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
+    assert problems == []
+
+
+def _chart_sizes(page) -> list[tuple[float, float, int]]:
+    """(width, height, natural width) of every chart image; natural width 0 = not loaded."""
+    return [
+        (box["width"], box["height"], chart.evaluate("image => image.naturalWidth"))
+        for chart in page.locator("img.sd-chart").all()
+        for box in [chart.bounding_box()]
+    ]
+
+
+@pytest.mark.parametrize("path", [*BENCHMARK_PAGES, "servers/uvicorn/", "methodology/"])
+def test_benchmark_pages_draw_every_chart_without_console_errors(
+    benchmark_site, browser, path: str
+) -> None:
+    base, _ = benchmark_site
+    page, problems = _open(browser, base + path)
+    sizes = _chart_sizes(page)
+    if path.startswith("benchmarks/") and path != "benchmarks/":
+        assert sizes, "a scenario page with figures draws at least one chart"
+    for width, height, natural_width in sizes:
+        assert width > 0 and height > 0 and natural_width > 0
+    if path == "benchmarks/h2load/":
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "benchmarks-h2load.png"), full_page=True)
     assert problems == []

@@ -4,7 +4,8 @@
 
 MODE: ``threaded`` (every request concurrent), ``serial`` (one request at a time),
 ``two-at-a-time`` (at most two requests run at once), ``broken-sleep`` (sleep answers 500),
-``dies-on-sleep`` (the whole process exits on the first sleep request, like a crash).
+``dies-on-sleep`` (the whole process exits on the first sleep request, like a crash),
+``dies-under-load`` (exits on its 30th request: a crash in the middle of a load test).
 Every path answers 200 JSON except ``/sleep...?seconds=S``, which sleeps S seconds first.
 """
 
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 PORT, MODE = int(sys.argv[1]), sys.argv[2]
 SLOTS = threading.Semaphore(2)
+SERVED = iter(range(1, 10**9))  # next() on it is atomic enough under the GIL for a count
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -26,6 +28,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         status = 200
+        if MODE == "dies-under-load" and next(SERVED) >= 30:
+            print("tiny_http: dying on purpose under load", flush=True)
+            os._exit(3)
         if url.path.startswith("/sleep"):
             seconds = float(parse_qs(url.query).get("seconds", ["0"])[0])
             if MODE == "dies-on-sleep" and seconds:

@@ -1,0 +1,291 @@
+"""The benchmark phase of a capture: calibration, then every server's scenarios, one at a time.
+
+It runs after the behaviour checks, alone on the machine (no parallel servers): the server is
+pinned to one CPU, this thread and the load tools it starts to the other. Each server's figures
+go to one file, ``data/benchmarks/<machine>/<capture>/<server>.json``, written once its
+scenarios are done; calibration goes to ``calibration.json`` beside them. A scenario that
+crashes is recorded as failed with its traceback and the next one runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from harness.benchmarks.calibration import Calibration
+from harness.benchmarks.figures import failed_figure
+from harness.benchmarks.h2load import h2load_version
+from harness.benchmarks.locust import locust_version
+from harness.benchmarks.nginx import nginx_version
+from harness.benchmarks.pinning import Pinning, choose_pinning
+from harness.benchmarks.scenarios import SERVER_SCENARIOS, ServerBench
+from harness.benchmarks.settings import BENCHMARK_SETTINGS, SCENARIOS
+from harness.capture import (
+    Capture,
+    PrepareError,
+    prepare_database,
+    provenance,
+    shown_command,
+)
+from harness.definitions import ServerDefinition, load_definitions
+from harness.endpoints import load_endpoints
+from harness.environments import Environment, InstallError, ensure_environment
+from harness.launcher import Launcher
+from harness.network import make_tls_material
+from harness.progress import Progress
+from harness.provenance import cores, cpu_model, kernel, now_iso, os_name
+from harness.store import write_document
+from harness.upstream import UpstreamService
+
+CALIBRATION_ID = "calibration"
+CALIBRATION_SERVER = "granian-asgi"  # its environment has Granian, which serves the raw apps
+WORKER_RULE = (
+    "one worker process (the server's own threads or event loop inside it), "
+    "on the one CPU the server is pinned to"
+)
+
+
+def tool_versions() -> dict[str, str | None]:
+    return {"h2load": h2load_version(), "locust": locust_version(), "nginx": nginx_version()}
+
+
+def _document(
+    capture: Capture,
+    server: dict[str, Any],
+    record_provenance: dict[str, Any],
+    setup: dict[str, Any],
+    results: list[dict[str, Any]],
+    started_at: str,
+) -> dict[str, Any]:
+    return {
+        **capture.document_header(started_at),
+        "server": server,
+        "provenance": record_provenance,
+        "setup": setup,
+        "results": results,
+    }
+
+
+def _bench_provenance(
+    capture: Capture,
+    definition: ServerDefinition,
+    environment: Environment | None,
+    pinning: Pinning,
+    command: list[str],
+    base_env: dict[str, str],
+) -> dict[str, Any]:
+    """The checks' provenance, plus what only benchmarks depend on: pinning and load tools."""
+    return {
+        **provenance(capture, definition, environment, command, base_env),
+        "pinning": pinning.as_record(),
+        "tools": tool_versions(),
+        "worker_rule": WORKER_RULE,
+    }
+
+
+def _failed_all(scenarios: Sequence[str], reason: str) -> list[dict[str, Any]]:
+    return [
+        failed_figure(scenario, "server", {}, reason)
+        for scenario in SCENARIOS
+        if scenario in scenarios and scenario != "calibration"
+    ]
+
+
+def benchmark_server(
+    capture: Capture,
+    definition: ServerDefinition,
+    pinning: Pinning,
+    progress: Progress,
+    upstream: UpstreamService | None,
+) -> dict[str, Any]:
+    settings = BENCHMARK_SETTINGS[capture.profile.name]
+    base_env = upstream.base_env() if upstream else {}
+    started_at = now_iso()
+    setup: dict[str, Any] = {"ok": False, "error": None, "log_tail": ""}
+    server_progress = progress.server(definition.id)
+    server_progress.begin()
+    environment: Environment | None = None
+    results: list[dict[str, Any]] = []
+    try:
+        environment = ensure_environment(definition, capture.environments_dir)
+    except InstallError as error:
+        setup["error"] = f"environment could not be installed: {error}"[:2000]
+    if environment is not None:
+        with tempfile.TemporaryDirectory(prefix=f"serving-django-bench-{definition.id}-") as tmp:
+            scratch = Path(tmp)
+            launcher = Launcher(
+                definition,
+                environment,
+                scratch,
+                capture.profile,
+                make_tls_material(scratch / "tls"),
+                base_env=dict(base_env),
+                prefix=tuple(pinning.server_prefix()),
+            )
+            try:
+                server_progress.step("preparing database")
+                prepare_database(launcher)
+                setup["ok"] = True
+            except PrepareError as error:
+                setup["error"] = f"database preparation failed: {error.reason}"
+                setup["log_tail"] = error.log
+            if setup["ok"]:
+                bench = ServerBench(
+                    definition,
+                    launcher,
+                    settings,
+                    pinning,
+                    load_endpoints(),
+                    scratch,
+                    server_progress,
+                    upstream,
+                    frozenset(capture.selected_scenarios()),
+                    capture.interrupted,
+                )
+                _run_scenarios(bench)
+                results = bench.figures
+    if not setup["ok"]:
+        server_progress.result("error", setup["error"])
+        results = _failed_all(capture.selected_scenarios(), f"Not measured: {setup['error']}")
+    server = {
+        "id": definition.id,
+        "name": definition.name,
+        "interface": definition.interface,
+        "mode": definition.mode,
+        "version": environment.packages.get(definition.package) if environment else None,
+    }
+    record_provenance = _bench_provenance(
+        capture, definition, environment, pinning, shown_command(definition), base_env
+    )
+    document = _document(capture, server, record_provenance, setup, results, started_at)
+    server_progress.end(document)
+    return document
+
+
+def _run_scenarios(bench: ServerBench) -> None:
+    for produces, scenario in SERVER_SCENARIOS:
+        wanted = sorted(produces & bench.scenarios)
+        if not wanted or bench.interrupted.is_set():
+            continue
+        bench.progress.step(", ".join(wanted))
+        try:
+            scenario(bench)
+        except Exception as error:  # one scenario's bug must not lose the others' figures
+            reason = f"the scenario crashed: {type(error).__name__}: {error}"[:1500]
+            for name in wanted:
+                record = failed_figure(name, "scenario", bench.common_params(), reason)
+                record["repeats"][0]["traceback"] = traceback.format_exc()[-4000:]
+                bench.add(record)
+
+
+def calibrate(
+    capture: Capture, definitions: dict[str, ServerDefinition], pinning: Pinning, progress: Progress
+) -> dict[str, Any]:
+    settings = BENCHMARK_SETTINGS[capture.profile.name]
+    started_at = now_iso()
+    definition = definitions.get(CALIBRATION_SERVER)
+    setup: dict[str, Any] = {"ok": True, "error": None, "log_tail": ""}
+    environment = None
+    try:
+        if definition is None:
+            raise InstallError(f"no {CALIBRATION_SERVER} definition to take Granian from")
+        environment = ensure_environment(definition, capture.environments_dir)
+    except InstallError as error:
+        setup.update(ok=False, error=f"Granian could not be installed: {error}"[:2000])
+    calibration_progress = progress.server(CALIBRATION_ID)
+    calibration_progress.begin()
+    with tempfile.TemporaryDirectory(prefix="serving-django-calibration-") as tmp:
+        scratch = Path(tmp)
+        calibration = Calibration(
+            settings,
+            pinning,
+            environment,
+            make_tls_material(scratch / "tls"),
+            scratch,
+            calibration_progress,
+        )
+        results = calibration.run()
+    record = {
+        "git_commit": capture.git_commit,
+        "git_dirty": capture.git_dirty,
+        "harness_python": sys.version.split()[0],
+        "server_python": environment.python_version if environment else None,
+        "packages": environment.packages if environment else {},
+        "kernel": kernel(),
+        "os": os_name(),
+        "cpu_model": cpu_model(),
+        "cores": cores(),
+        "pinning": pinning.as_record(),
+        "tools": tool_versions(),
+        "worker_rule": WORKER_RULE,
+    }
+    server = {
+        "id": CALIBRATION_ID,
+        "name": "Load-tool calibration (nginx return 200; raw ASGI/WSGI apps on Granian)",
+        "interface": "none",
+        "mode": "none",
+        "version": environment.packages.get("granian") if environment else None,
+    }
+    document = _document(capture, server, record, setup, results, started_at)
+    calibration_progress.end(document)
+    return document
+
+
+def _pin_tree(pid: int, cpu: int) -> None:
+    """Move an already running helper process (the upstream service) to the load CPU."""
+    try:
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
+            process.cpu_affinity([cpu])
+    except psutil.Error:
+        pass
+
+
+def run_benchmarks(
+    capture: Capture,
+    definitions: Sequence[ServerDefinition],
+    upstream: UpstreamService | None,
+    all_definitions: dict[str, ServerDefinition] | None = None,
+) -> list[Path]:
+    """Benchmark every definition (after calibration); returns the files written."""
+    scenarios = capture.selected_scenarios()
+    server_scenarios = [s for s in scenarios if s != "calibration"]
+    pinning = choose_pinning()
+    total = len(definitions) if server_scenarios else 0
+    progress = Progress(total + ("calibration" in scenarios))
+    cpus = pinning.as_record()
+    progress.note(
+        f"benchmarks ({capture.profile.name}): {', '.join(scenarios)}; server on CPU "
+        f"{cpus['server_cpus']}, load tools on CPU {cpus['load_cpus']}"
+    )
+    written: list[Path] = []
+    saved_affinity = os.sched_getaffinity(0)
+    pinning.pin_current_thread_to_load_cpu()
+    if pinning.pinned and upstream is not None and upstream.instance is not None:
+        _pin_tree(upstream.instance.process.pid, pinning.load_cpu)
+    try:
+        if "calibration" in scenarios:
+            known = all_definitions if all_definitions is not None else load_definitions()
+            document = calibrate(capture, known, pinning, progress)
+            written.append(_write(capture, CALIBRATION_ID, document))
+        for definition in definitions if server_scenarios else ():
+            document = benchmark_server(capture, definition, pinning, progress, upstream)
+            if capture.interrupted.is_set():
+                break
+            written.append(_write(capture, definition.id, document))
+    finally:
+        os.sched_setaffinity(0, saved_affinity)
+    return written
+
+
+def _write(capture: Capture, name: str, document: dict[str, Any]) -> Path:
+    path = capture.data.benchmark_path(capture.machine_id, capture.capture_id, name)
+    write_document(path, document, "benchmark")
+    return path

@@ -1,0 +1,120 @@
+"""How long and how much each benchmark scenario measures, per profile.
+
+The standard profile has to fit every scenario on all 14 configurations, after the behaviour
+checks, into one hour on a 2-core machine. So it keeps every scenario and every protocol but
+measures the full client sweep (1, 200, 500) only for the JSON view written for the server's
+interface over plain HTTP/1.1, and the other views and protocols at 200 clients; runs are short
+(1.5 s after 0.5 s of warm-up) and repeated, and the budget goes to extra repeats of the figures
+whose spread is widest. ``full`` measures every combination,
+longer and more often, for dedicated hardware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCENARIOS = (
+    "calibration",
+    "h2load",
+    "fixed-rate-latency",
+    "resources",
+    "sync-middleware-cost",
+    "idle-connections",
+    "locust-polls",
+    "locust-upstream",
+)
+
+# The sample-project views the h2load scenario requests (names from endpoints.toml).
+H2LOAD_ENDPOINTS = ("json_sync", "json_async", "home")
+# How the h2load scenario reaches the server: the launcher kind, and h2load's protocol.
+PROTOCOLS = {
+    "http/1.1": ("http", "http/1.1"),
+    "http/1.1+tls": ("tls", "http/1.1"),
+    "h2+tls": ("http2_tls", "h2"),
+    "h2c": ("h2c", "h2c"),
+    "nginx-h2+tls": ("http", "h2"),  # nginx terminates TLS and HTTP/2, HTTP/1.1 to the server
+}
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    repeats: int  # every figure is measured at least this often
+    max_repeats: int  # figures whose CV exceeds 10 % get extra repeats, up to this many
+    warmup_s: float
+    duration_s: float
+    clients: tuple[int, ...]  # the h2load sweep of the interface's own JSON view, HTTP/1.1
+    other_endpoint_clients: tuple[int, ...]  # the other views over HTTP/1.1
+    other_protocol_clients: tuple[int, ...]  # ... and over the other protocols
+    other_protocol_endpoints: tuple[str, ...]
+    fixed_rate_fraction: float  # of the measured maximum
+    fixed_rate_duration_s: float
+    idle_bound: int  # most connections opened per idle-connections run
+    idle_open_deadline_s: float
+    idle_hold_s: float
+    polls_steps: tuple[tuple[int, float], ...]  # (users, seconds)
+    upstream_steps: tuple[tuple[int, float], ...]
+    locust_timeout_s: float  # a request slower than this counts as failed
+    calibration_duration_s: float
+
+
+BENCHMARK_SETTINGS = {
+    # CI smoke: every scenario runs and is recorded, in seconds per server; figures are not
+    # meant to be read (one repeat, tiny loads).
+    "quick": BenchmarkSettings(
+        repeats=1,
+        max_repeats=1,
+        warmup_s=0.2,
+        duration_s=0.5,
+        clients=(10,),
+        other_endpoint_clients=(10,),
+        other_protocol_clients=(10,),
+        other_protocol_endpoints=("json_sync",),
+        fixed_rate_fraction=0.5,
+        fixed_rate_duration_s=0.5,
+        idle_bound=20,
+        idle_open_deadline_s=3,
+        idle_hold_s=0.5,
+        polls_steps=((5, 1.5),),
+        upstream_steps=((5, 2.0),),
+        locust_timeout_s=5,
+        calibration_duration_s=0.5,
+    ),
+    "standard": BenchmarkSettings(
+        repeats=3,
+        max_repeats=5,
+        warmup_s=0.5,
+        duration_s=1.5,
+        clients=(1, 200, 500),
+        other_endpoint_clients=(200,),
+        other_protocol_clients=(200,),
+        other_protocol_endpoints=("json_sync",),
+        fixed_rate_fraction=0.5,
+        fixed_rate_duration_s=2.0,
+        idle_bound=200,
+        idle_open_deadline_s=3,
+        idle_hold_s=1,
+        polls_steps=((50, 3.0), (150, 3.0), (300, 3.0)),
+        upstream_steps=((10, 3.0), (50, 3.0), (100, 3.0)),
+        locust_timeout_s=5,
+        calibration_duration_s=2.0,
+    ),
+    "full": BenchmarkSettings(
+        repeats=5,
+        max_repeats=8,
+        warmup_s=1.0,
+        duration_s=5.0,
+        clients=(1, 200, 500),
+        other_endpoint_clients=(1, 200, 500),
+        other_protocol_clients=(1, 200, 500),
+        other_protocol_endpoints=H2LOAD_ENDPOINTS,
+        fixed_rate_fraction=0.5,
+        fixed_rate_duration_s=10.0,
+        idle_bound=5000,
+        idle_open_deadline_s=60,
+        idle_hold_s=5,
+        polls_steps=tuple((users, 10.0) for users in (100, 200, 300, 400, 500, 600, 700)),
+        upstream_steps=tuple((users, 10.0) for users in (10, 25, 50, 75, 100)),
+        locust_timeout_s=5,
+        calibration_duration_s=5.0,
+    ),
+}

@@ -1,0 +1,217 @@
+"""Locust driven for real against real servers on 127.0.0.1, with short steps.
+
+The servers are tests/apps/tiny_http.py (synthetic) and the sample project under runserver.
+Nothing here asserts a timing: only what was counted and how the figures relate.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.benchmarks import locust
+from harness.benchmarks.locust import LOCUSTFILES, LocustRequest, locust_command, run_locust
+from harness.network import free_port
+from harness.process import ServerProcess
+from tests.conftest import processes_mentioning
+
+SAMPLEPROJECT = Path(__file__).resolve().parents[2] / "sampleproject"
+
+
+def assert_nothing_left(marker: Path) -> None:
+    """No Locust process (master or worker) whose command line names this test's files."""
+    deadline = time.monotonic() + 5
+    while (left := processes_mentioning(f"{marker}/")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, [process.info["cmdline"] for process in left]
+
+
+def step_records(measurement) -> dict[int, dict]:
+    return {record["users"]: record for record in measurement.details["steps"]}
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_every_step_gets_its_own_figures(tiny_server, tmp_path: Path, processes: int) -> None:
+    base_url, _ = tiny_server("threaded")
+    request = LocustRequest(
+        LOCUSTFILES / "ceiling.py", base_url, ((2, 1.0), (4, 2.0)), processes=processes
+    )
+
+    measurement = run_locust(request, tmp_path / "locust")
+
+    assert measurement.ok, measurement.failure
+    metrics, steps = measurement.metrics, step_records(measurement)
+    assert measurement.details["step_files"] == processes  # one file per worker, added up
+    for users in (2, 4):
+        for name in locust.STEP_METRIC_NAMES:
+            assert f"step{users}_{name}" in metrics
+        step = steps[users]
+        assert step["requests"] > 0
+        assert step["failures"] == 0
+        assert step["requests_per_s"] == pytest.approx(step["requests"] / step["ran_s"], 1e-3)
+        assert metrics[f"step{users}_requests_per_s"] == step["requests_per_s"]
+    late = metrics["requests_total"] - steps[2]["requests"] - steps[4]["requests"]
+    assert late >= 0
+    in_steps = metrics["requests_total"] - late
+    ran_s = steps[2]["ran_s"] + steps[4]["ran_s"]
+    assert metrics["requests_per_s"] == pytest.approx(in_steps / ran_s, 1e-3)
+    assert metrics["failures_percent"] == 0
+    assert metrics["highest_ok_users"] == 4
+    assert metrics["max_step_requests_per_s"] == max(s["requests_per_s"] for s in steps.values())
+    assert metrics["latency_min_ms"] <= metrics["latency_p50_ms"] <= metrics["latency_max_ms"]
+    assert measurement.details["locust_version"] == locust.locust_version()
+    assert ("--processes" in measurement.details["command"]) == (processes > 1)
+    assert_nothing_left(tmp_path)
+
+
+def test_a_server_that_answers_500_fails_every_step(tiny_server, tmp_path: Path) -> None:
+    base_url, _ = tiny_server("broken-sleep")  # /sleep?seconds=S with S > 0 answers 500
+    request = LocustRequest(
+        LOCUSTFILES / "upstream.py",
+        base_url,
+        ((2, 1.0), (3, 1.0)),
+        env={"SERVING_DJANGO_PATH": "/sleep?seconds=0.01"},
+    )
+
+    measurement = run_locust(request, tmp_path / "locust")
+
+    assert measurement.ok, measurement.failure  # failed requests are figures, not a failed run
+    assert measurement.metrics["requests_total"] > 0
+    assert measurement.metrics["failures_percent"] == 100
+    assert measurement.metrics["step2_failures_percent"] == 100
+    assert measurement.metrics["highest_ok_users"] is None  # no step was clean
+    assert list(measurement.details["requests_by_name"]) == ["/sleep?seconds=0.01"]
+    assert "500" in measurement.details["failure_messages"][0]["message"]
+    assert_nothing_left(tmp_path)
+
+
+def manage(database: Path, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=SAMPLEPROJECT,
+        env=django_environment(database),
+        check=True,
+        capture_output=True,
+    )
+
+
+def django_environment(database: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "DJANGO_DEV_MODE": "1",
+        "SQLITE_PATH": str(database),
+        "SAMPLEPROJECT_STATE_DIR": str(database.parent / "state"),
+    }
+
+
+@pytest.fixture
+def polls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The sample project under runserver with a fresh database of sample polls."""
+    database = tmp_path / "polls.sqlite3"
+    manage(database, "migrate", "--verbosity", "0")
+    manage(database, "load_polls")
+    port = free_port()
+    server = ServerProcess(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=SAMPLEPROJECT,
+        env=django_environment(database),
+        log_path=tmp_path / "runserver.log",
+        stop_signal="SIGTERM",
+    )
+    server.start()
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        server.wait_ready(base_url + "/polls/1/", timeout_s=30)
+        yield base_url, database
+    finally:
+        server.stop(grace_s=5)
+
+
+def total_votes(database: Path) -> int:
+    with sqlite3.connect(database) as connection:
+        return connection.execute("SELECT SUM(votes) FROM polls_choice").fetchone()[0]
+
+
+def test_polls_voters_vote(polls_server, tmp_path: Path) -> None:
+    base_url, database = polls_server
+    before = total_votes(database)
+    request = LocustRequest(LOCUSTFILES / "polls.py", base_url, ((3, 2.0), (6, 2.0)))
+
+    measurement = run_locust(request, tmp_path / "locust")
+
+    assert measurement.ok, measurement.failure
+    assert measurement.metrics["failures_percent"] == 0, measurement.details["failure_messages"]
+    by_name = measurement.details["requests_by_name"]
+    assert set(by_name) == {"vote form", "vote"}
+    assert by_name["vote"] > 0
+    # Every vote answered 302 and was counted by the database.
+    assert total_votes(database) - before == by_name["vote"]
+    assert_nothing_left(tmp_path)
+
+
+def test_a_locustfile_that_crashes_at_import_fails_the_run(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text('raise RuntimeError("broken on purpose")\n')
+    request = LocustRequest(broken, "http://127.0.0.1:9", ((1, 1.0),))
+
+    measurement = run_locust(request, tmp_path / "locust")
+
+    assert not measurement.ok
+    assert "RuntimeError: broken on purpose" in measurement.failure
+    assert measurement.metrics == {}
+    assert_nothing_left(tmp_path)
+
+
+def test_a_run_that_overruns_is_killed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(locust, "OUTER_TIMEOUT_MARGIN_S", 0.0)
+    hanging = tmp_path / "hanging.py"
+    hanging.write_text("import time\ntime.sleep(600)\n")
+    request = LocustRequest(hanging, "http://127.0.0.1:9", ((1, 1.0),), timeout_s=0.5)
+
+    measurement = run_locust(request, tmp_path / "locust")
+
+    assert measurement.failure == "Locust did not finish within 3 s and was killed."
+    assert_nothing_left(tmp_path)
+
+
+def test_ctrl_c_kills_locust_and_its_workers(tiny_server, tmp_path: Path, monkeypatch) -> None:
+    base_url, _ = tiny_server("threaded")
+
+    def interrupted(process: ServerProcess, timeout_s: float) -> int | None:
+        deadline = time.monotonic() + 20
+        while len(processes_mentioning(f"{tmp_path}/")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)  # until the master has forked both workers
+        assert len(processes_mentioning(f"{tmp_path}/")) >= 3
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(locust, "wait_for_exit", interrupted)
+    request = LocustRequest(LOCUSTFILES / "ceiling.py", base_url, ((2, 30.0),), processes=2)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_locust(request, tmp_path / "locust")
+
+    assert_nothing_left(tmp_path)
+
+
+def test_each_step_needs_its_own_user_count() -> None:
+    with pytest.raises(ValueError, match="its own user count"):
+        LocustRequest(LOCUSTFILES / "ceiling.py", "http://x", ((5, 1.0), (5, 2.0)))
+
+
+def test_command_runs_headless_with_a_backstop_run_time(tmp_path: Path) -> None:
+    request = LocustRequest(LOCUSTFILES / "polls.py", "http://h", ((50, 4.0), (150, 4.5)))
+
+    command = locust_command(request, tmp_path)
+
+    assert command[:3] == [sys.executable, "-m", "locust"]
+    assert {"--headless", "--only-summary"} <= set(command)
+    assert command[command.index("-t") + 1] == "14s"  # 8.5 s of steps, rounded up, + 5 s
+    assert command[command.index("--stop-timeout") + 1] == "11"  # two 5 s requests + 1 s
+    assert "--processes" not in command

@@ -1,0 +1,311 @@
+"""Benchmark pages: medians with their spread, failures with their reason, the load tool's
+ceiling, one machine per table, and the public benchmarks.json; all from SYNTHETIC data."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from generators.charts import Bar, _nice_ceiling, horizontal_bars
+from generators.render import render_pages
+from harness.benchmarks.settings import SCENARIOS
+from harness.validate import validate
+from tests import synthetic
+
+OTHER_MACHINE = "second-test-machine"
+OLD_CAPTURE = "20251201T000000Z"
+TLS_FAILURE = "the TLS variant did not start: certificate refused by the server"
+
+
+def _locust_upstream(latency_min_ms: float, failed_at_100_users: float = 25.0) -> dict:
+    metrics = synthetic.locust_metrics({10: 0.0, 50: 0.0, 100: failed_at_100_users}, 40.0)
+    metrics["latency_min_ms"] = latency_min_ms
+    return synthetic.figure(
+        "locust-upstream", "upstream_async", {"tool": "locust", "endpoint": "x"}, [metrics] * 3
+    )
+
+
+def benchmark_data(root: Path, http11_ceiling: float = 10_000.0) -> Path:
+    """Two machines. On the first, a calibration (h2load http/1.1 and h2+tls ceilings), Uvicorn
+    above half of both and Gunicorn below with a wide spread and a failed figure; on the second,
+    Uvicorn with no calibration. An older capture of Uvicorn must not show."""
+    runs = [
+        synthetic.run("uvicorn", name="Uvicorn", interface="asgi"),
+        synthetic.run("gunicorn-sync", name="Gunicorn sync"),
+    ]
+    calibration = synthetic.benchmark(
+        "calibration",
+        [
+            synthetic.calibration_figure("h2load", "http/1.1", http11_ceiling),
+            synthetic.calibration_figure("h2load", "h2+tls", 8_000.0),
+        ],
+    )
+    uvicorn = synthetic.benchmark(
+        "uvicorn",
+        [
+            synthetic.h2load_figure([900.0, 1_000.0, 1_100.0], clients=1),
+            synthetic.h2load_figure([6_100.0, 6_200.0, 6_300.0], clients=200),
+            synthetic.h2load_figure([4_400.0, 4_500.0, 4_600.0], protocol="nginx-h2+tls"),
+            _locust_upstream(611.0),
+        ],
+        name="Uvicorn",
+    )
+    gunicorn = synthetic.benchmark(
+        "gunicorn-sync",
+        [
+            synthetic.h2load_figure([3_000.0, 4_000.0, 5_000.0], clients=200),
+            synthetic.h2load_figure([], protocol="h2+tls", failure=TLS_FAILURE),
+            _locust_upstream(622.0, failed_at_100_users=37.5),
+            synthetic.figure(
+                "fixed-rate-latency",
+                "json_sync",
+                {"tool": "h2load", "protocol": "http/1.1", "endpoint": "json_sync"},
+                # Asked for 9,000 (above half the ceiling) but achieved only 3,000.
+                [synthetic.h2load_metrics(3_000.0) | {"target_requests_per_s": 9_000.0}] * 3,
+            ),
+        ],
+        name="Gunicorn sync",
+        interface="wsgi",
+    )
+    elsewhere = synthetic.benchmark(
+        "uvicorn",
+        [synthetic.h2load_figure([7_770.0, 7_777.0, 7_784.0]), _locust_upstream(633.0)],
+        name="Uvicorn",
+        machine_id=OTHER_MACHINE,
+    )
+    old = synthetic.benchmark(
+        "uvicorn", [synthetic.h2load_figure([99_999.0] * 3)], name="Uvicorn", capture=OLD_CAPTURE
+    )
+    synthetic.write_data(root, runs, [calibration, uvicorn, gunicorn, elsewhere, old])
+    return root
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return render_pages(benchmark_data(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real site, built by mkdocs --strict from the benchmark data."""
+    data = benchmark_data(tmp_path_factory.mktemp("data"))
+    site = tmp_path_factory.mktemp("site")
+    completed = synthetic.build_site(data, site)
+    assert completed.returncode == 0, completed.stderr
+    return site
+
+
+def _row(page: str, marker: str, header: str = "|") -> list[str]:
+    """The cells of the one Markdown table row containing ``marker``, among the tables whose
+    header line starts with ``header``."""
+    found, current = [], ""
+    for line in page.splitlines():
+        if not line.startswith("|"):
+            current = ""
+            continue
+        current = current or line  # the first line of a table is its header
+        if line != current and current.startswith(header) and marker in line:
+            found.append(line)
+    (line,) = found
+    return [cell.strip() for cell in line.strip("|").split(" | ")]
+
+
+def test_the_synthetic_benchmark_data_is_valid(tmp_path: Path) -> None:
+    assert validate(benchmark_data(tmp_path)) == []
+
+
+def test_every_scenario_has_a_page_in_the_build_and_the_navigation(built: Path) -> None:
+    index = (built / "benchmarks" / "index.html").read_text()
+    for scenario in SCENARIOS:
+        assert (built / "benchmarks" / scenario / "index.html").is_file(), scenario
+        assert f'href="{scenario}/"' in index
+    assert '<a href="benchmarks/" class="md-tabs__link">' in (built / "index.html").read_text()
+
+
+def test_tables_show_the_median_with_min_max_and_cv(pages: dict[str, str]) -> None:
+    page = pages["benchmarks/h2load.md"]
+    steady = _row(page, "900–1,100")
+    assert steady[3] == "1,000<br><small>900–1,100 · CV 10.0 % · n=3</small>"
+    wide = _row(page, "3,000–5,000")
+    assert wide[3].startswith("4,000<br><small>3,000–5,000 · CV 25.0 % · n=3</small>")
+    assert '<span class="sd-flag">⚠ CV 25.0 % &gt; 10 %</span>' in wide[3]
+    assert "sd-flag" not in steady[3]  # a CV of exactly 10 % is not above it
+
+
+def test_a_failed_figure_shows_its_reason_and_no_number(pages: dict[str, str]) -> None:
+    row = _row(pages["benchmarks/h2load.md"], "certificate refused")
+    assert row[3].startswith("**failed**: the TLS variant did not start")
+    assert set(row[4:]) == {"failed"}
+    assert not re.search(r"\d", "".join(row[3:]))
+    server_page = pages["servers/gunicorn-sync.md"]
+    assert "**failed**: the TLS variant did not start" in _row(server_page, "certificate")[2]
+    export = json.loads(pages["data/benchmarks.json"])
+    (failed,) = [r for r in export["results"] if r["status"] == "failed"]
+    assert failed["metrics"] == {} and failed["failure"] == TLS_FAILURE
+
+
+def test_the_ceiling_warning_appears_above_half_the_ceiling_only(pages: dict[str, str]) -> None:
+    page = pages["benchmarks/h2load.md"]
+    warning = "above half the load tool's ceiling"
+    assert warning in _row(page, "6,200")[3]  # http/1.1: 6,200 > 10,000 / 2
+    assert warning not in _row(page, "4,000<br>")[3]  # 4,000 < 5,000
+    # nginx-h2+tls is compared with the h2+tls ceiling (8,000), not http/1.1's (10,000).
+    assert "(8,000 req/s)" in _row(page, "4,500")[3]
+    # A rate the tool was asked for is no measurement: only the achieved rate is compared.
+    fixed_rate = pages["benchmarks/fixed-rate-latency.md"]
+    assert "3,000<br>" in fixed_rate and "sd-ceiling" not in fixed_rate
+    # The second machine has no calibration: nothing to compare with, and the page says so.
+    assert warning not in _row(page, "7,777")[3]
+    assert f"No calibration was captured in {synthetic.CAPTURE_ID}" in page
+
+
+@pytest.mark.parametrize(("ceiling", "sentence"), [(10_000.0, True), (100_000.0, False)])
+def test_the_headroom_sentence_appears_below_three_times(
+    tmp_path: Path, ceiling: float, sentence: bool
+) -> None:
+    page = render_pages(benchmark_data(tmp_path, ceiling))["benchmarks/calibration.md"]
+    headroom = _row(page, "http/1\\.1 json\\_sync c=200")
+    assert headroom[-1] == ("1\\.6×" if sentence else "16\\.1×")  # ceiling / 6,200
+    assert ("ceiling is only 1\\.6× the fastest Django figure" in page) is sentence
+
+
+def test_the_slow_upstream_table_has_the_maerteijn_columns(
+    pages: dict[str, str], built: Path
+) -> None:
+    page = pages["benchmarks/locust-upstream.md"]
+    assert "| configuration | min ms | p95 ms | average ms | max RPS |" in page
+    row = _row(page, "611<br>", "| configuration |")
+    assert row[0].startswith("[Uvicorn](../servers/uvicorn.md)")
+    assert row[1].startswith("611<br>") and row[4].startswith("40.0<br>")
+    html = (built / "benchmarks" / "locust-upstream" / "index.html").read_text()
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", html)
+    assert headers[:5] == ["configuration", "min ms", "p95 ms", "average ms", "max RPS"]
+
+
+def test_failures_by_users_are_a_table_with_users_as_columns(pages: dict[str, str]) -> None:
+    page = pages["benchmarks/locust-upstream.md"]
+    assert "| Server | 10 users | 50 users | 100 users |" in page
+    row = _row(page, "37.50<br>", "| Server | 10 users")
+    assert row[0] == "[Gunicorn sync](../servers/gunicorn-sync.md)"
+    assert row[1].startswith("0.00<br>") and row[3].startswith("37.50<br><small>37.50–37.50")
+
+
+def test_figures_of_two_machines_never_share_a_table_or_chart(built: Path) -> None:
+    machines = {"this": {"6,200", "611"}, "other": {"7,777", "633"}}
+    seen: set[str] = set()
+    pages = [*(built / "benchmarks").glob("*/index.html"), built / "servers/uvicorn/index.html"]
+    for page in pages:
+        for table in re.findall(r"<table>.*?</table>", page.read_text(), re.S):
+            shown = {name for name, values in machines.items() for v in values if f">{v}<" in table}
+            assert len(shown) <= 1, page
+            seen |= shown
+    for chart in (built / "benchmarks" / "charts").glob("*.svg"):
+        svg = chart.read_text()
+        shown = {name for name, values in machines.items() for v in values if f">{v}<" in svg}
+        assert len(shown) <= 1, chart
+        seen |= shown
+    assert seen == {"this", "other"}  # both machines' figures are shown, apart
+
+
+def test_only_the_latest_capture_of_each_machine_and_server_is_shown(
+    pages: dict[str, str],
+) -> None:
+    export = json.loads(pages["data/benchmarks.json"])
+    assert {r["capture"] for r in export["results"]} == {synthetic.CAPTURE_ID}
+    assert not any("99,999" in text for text in pages.values())
+
+
+def test_benchmarks_json_has_the_public_shape(pages: dict[str, str]) -> None:
+    export = json.loads(pages["data/benchmarks.json"])
+    assert set(export) == {"schema_version", "machines", "results"}
+    assert export["schema_version"] == 1
+    assert [m["id"] for m in export["machines"]] == [OTHER_MACHINE, synthetic.MACHINE_ID]
+    keys = {
+        "server",
+        "scenario",
+        "figure",
+        "machine",
+        "capture",
+        "profile",
+        "measured_at",
+        "params",
+        "status",
+        "failure",
+        "metrics",
+        "spread",
+        "flags",
+        "repeats",
+        "source",
+    }
+    assert all(set(result) == keys for result in export["results"])
+    sources = {r["source"] for r in export["results"]}
+    assert f"benchmarks/{synthetic.MACHINE_ID}/{synthetic.CAPTURE_ID}/calibration.json" in sources
+    wide = next(r for r in export["results"] if r["flags"])
+    assert wide["spread"]["requests_per_s"] == {
+        "median": 4_000.0,
+        "min": 3_000.0,
+        "max": 5_000.0,
+        "cv_percent": 25.0,
+    }
+    assert len(wide["repeats"]) == 3
+
+
+def test_server_pages_list_their_figures_per_machine(pages: dict[str, str]) -> None:
+    page = pages["servers/uvicorn.md"]
+    assert "## Benchmarks {: #benchmarks }" in page
+    for machine in (synthetic.MACHINE_ID, OTHER_MACHINE):
+        assert f"### On machine `{machine}`" in page
+        assert f"(../benchmarks/h2load.md#machine-{machine})" in page
+    assert "requests/s: 6,200<br>" in page
+
+
+def test_methodology_explains_the_benchmarks_from_settings_and_data(
+    pages: dict[str, str],
+) -> None:
+    page = pages["methodology.md"]
+    assert "## Benchmarks {: #benchmarks }" in page
+    assert "server on CPU 0, load tools on CPU 1" in page
+    assert "one worker process \\(synthetic\\)" in page  # the worker rule, from the data
+    assert _row(page, "Repeats at most")[1:] == ["1", "5", "8"]  # quick, standard, full
+    assert "--master --expect-workers N -H http://target" in page
+    assert "--worker --master-host HOST" in page
+    assert 'SERVING_DJANGO_STEPS="50:10,150:10,300:10"' in page
+    assert "scripts/nox -s regenerate -- --server uvicorn --scenario h2load" in page
+
+
+def test_with_no_benchmark_every_page_says_none_was_captured(tmp_path: Path) -> None:
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")])
+    pages = render_pages(tmp_path)
+    for scenario in ("index", *SCENARIOS):
+        text = pages[f"benchmarks/{scenario}.md"]
+        assert "No benchmark has been captured on any machine yet" in text
+    assert json.loads(pages["data/benchmarks.json"])["results"] == []
+    assert "No benchmark has been captured for this server yet" in pages["servers/uvicorn.md"]
+
+
+def test_charts_scale_to_large_values() -> None:
+    assert _nice_ceiling(0.3) == 0.5
+    assert _nice_ceiling(7) == 10
+    assert _nice_ceiling(1_001) == 2_000
+    assert _nice_ceiling(123_456) == 200_000
+    svg = horizontal_bars("t", "d", [Bar("a", (50_000.0,)), Bar("b", (123_456.0,))], ("s",), "r")
+    root = ET.fromstring(svg)
+    widths = [
+        float(rect.get("width"))
+        for rect in root.iter("{http://www.w3.org/2000/svg}rect")
+        if rect.find("{http://www.w3.org/2000/svg}title") is not None
+    ]
+    assert widths == [105.0, pytest.approx(259.26, abs=0.05)]  # of 420 px for 200,000
+    assert "200,000" in svg
+
+
+def test_charts_are_svg_with_a_title_and_description(built: Path) -> None:
+    for chart in (built / "benchmarks" / "charts").glob("*.svg"):
+        root = ET.fromstring(chart.read_text())
+        assert root.get("role") == "img"
+        assert root.find("{http://www.w3.org/2000/svg}title").text
+        assert root.find("{http://www.w3.org/2000/svg}desc").text
