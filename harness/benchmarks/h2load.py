@@ -328,6 +328,11 @@ def stale_reason(request: H2loadRequest, log: RequestLog, ended_at_s: float) -> 
     # Both bounds are at or after the real end; the smaller one is the closer.
     end_us = min(log.first_start_us + request.duration_s * 1e6, ended_at_s * 1e6)
     tolerance_s = min(STALE_TOLERANCE_S, request.duration_s / 4)
+    # A saturated server leaves a gap as long as its slowest answers: the requests started in
+    # that last stretch are still in flight when the run ends (and are not logged). Dead
+    # connections leave a gap far longer than any answer took.
+    if log.durations_us:
+        tolerance_s += log.durations_us[-1] / 1e6
     if request.target_requests_per_s is not None:
         tolerance_s += 2 / request.target_requests_per_s  # the gap between two paced requests
     gap_s = (end_us - log.last_answered_start_us) / 1e6
@@ -406,8 +411,17 @@ def last_output_line(finished: Finished) -> str:
     return f"h2load printed nothing useful, exit code {finished.exit_code}"
 
 
-def notes_for(metrics: dict[str, Any], log: RequestLog | None, summary: Summary) -> list[str]:
+def notes_for(
+    metrics: dict[str, Any], log: RequestLog | None, summary: Summary, request: H2loadRequest
+) -> list[str]:
     notes = []
+    slowest = metrics.get("latency_max_ms")
+    if request.requests is None and slowest and slowest / 1000 > request.duration_s / 2:
+        notes.append(
+            f"answers took up to {slowest:g} ms, more than half of the {request.duration_s:g} s"
+            " run: requests still in flight at its end are not in the percentiles, so they"
+            " understate the slowest answers (the full profile runs longer)"
+        )
     unparsed = metrics.get("unparsed_status_percent")
     if log and summary.complete and unparsed:
         count = unparsed_status_count(summary, log)
@@ -464,7 +478,7 @@ def measurement_of(
         "application_protocol": summary.application_protocol,
         "tls_protocol": summary.tls_protocol,
         "exit_code": finished.exit_code,
-        "notes": notes_for(metrics, log, summary),
+        "notes": notes_for(metrics, log, summary, request),
     }
     if finished.exit_code is None:
         hint = TIMEOUT_HINT if "Stopped all clients" in finished.stdout else ""

@@ -9,6 +9,7 @@ fresh server.
 
 from __future__ import annotations
 
+import math
 import ssl
 import threading
 import time
@@ -37,7 +38,8 @@ from harness.upstream import UpstreamService
 
 LOCUSTFILES = Path(__file__).parent / "locustfiles"
 SETTLE_S = 0.5  # after "ready", before reading idle memory: imports finish, workers settle
-HANG_MARGIN_S = 15  # past its expected end, an h2load run is hung and killed
+HANG_MARGIN_S = 15
+FIXED_RATE_MAX_CLIENTS = 50  # past its expected end, an h2load run is hung and killed
 DRAIN_TIMEOUT_S = 20
 SYNC_MIDDLEWARE_ENV = {"SYNC_MIDDLEWARE": "1"}  # sampleproject/settings.py adds the middleware
 # The slow-upstream page each interface is built for: sync views call the upstream one call
@@ -366,10 +368,13 @@ def fixed_rate_latency(bench: ServerBench, instance: Instance) -> None:
         reason = "no maximum rate was measured, so there is no fixed rate to hold"
         bench.add(failed_figure("fixed-rate-latency", endpoint, params, reason))
         return
-    target = maximum * settings.fixed_rate_fraction
+    wanted = maximum * settings.fixed_rate_fraction
     # Many clients at a low rate each: a client waits for its answer before the next request,
-    # so few fast clients would hide queueing delay (coordinated omission).
-    clients = max(1, min(50, int(target // 2)))
+    # so few fast clients would hide queueing delay (coordinated omission). h2load paces each
+    # client at a whole number of requests per second, so the target is rounded to that.
+    per_client = max(1, math.ceil(wanted / FIXED_RATE_MAX_CLIENTS))
+    clients = max(1, round(wanted / per_client))
+    target = clients * per_client
     params.update(maximum_requests_per_s=maximum, target_requests_per_s=target, clients=clients)
 
     def run_round(pending: Sequence[str]) -> dict[str, Measurement]:
@@ -381,7 +386,7 @@ def fixed_rate_latency(bench: ServerBench, instance: Instance) -> None:
                 endpoint,
                 clients,
                 "http/1.1",
-                rps_per_client=target / clients,
+                rps_per_client=per_client,
                 duration_s=settings.fixed_rate_duration_s,
             )
         }
