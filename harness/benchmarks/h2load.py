@@ -13,6 +13,7 @@ so nothing from it can be published as a figure.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ SCHEMES = {"http/1.1": ("http", "https"), "h2": ("https",), "h2c": ("http",)}
 TIMEOUT_MARGIN_S = 30.0
 TIMEOUT_PER_CLIENT_S = 0.05  # opening and closing connections takes longer with many clients
 FIXED_RATE_MIN_FRACTION = 0.98  # below this the server set the pace: not a fixed-rate figure
+TOO_SHORT = "the run was too short for this load"  # scenarios retry such runs, longer
 STALE_TOLERANCE_S = 1.0  # the last answered request may start this long before the end
 VERSION_TIMEOUT_S = 10.0
 OUTPUT_TAIL_LINES = 20
@@ -338,6 +340,12 @@ def stale_reason(request: H2loadRequest, log: RequestLog, ended_at_s: float) -> 
     gap_s = (end_us - log.last_answered_start_us) / 1e6
     if gap_s <= tolerance_s:
         return None
+    slowest_s = log.durations_us[-1] / 1e6 if log.durations_us else 0.0
+    if slowest_s > request.duration_s / 2:
+        return (
+            f"{TOO_SHORT}: answers took up to {slowest_s:.2f} s, so most requests of the"
+            f" {request.duration_s:g} s run were still in flight at its end"
+        )
     why = " (h2load never reconnects HTTP/2)" if request.protocol != "http/1.1" else ""
     return (
         f"the last answered request started {gap_s:.2f} s before the end of the"
@@ -348,7 +356,14 @@ def stale_reason(request: H2loadRequest, log: RequestLog, ended_at_s: float) -> 
 
 def fixed_rate_reason(request: H2loadRequest, summary: Summary) -> str | None:
     target, achieved = request.target_requests_per_s, summary.requests_per_s
-    if target is None or achieved is None or achieved >= FIXED_RATE_MIN_FRACTION * target:
+    if target is None or achieved is None:
+        return None
+    # A client paced at r per second fits only whole requests into the run: 3/s over 1.5 s is
+    # 4 requests, not 4.5. Judge against what the pacing can send, not the nominal rate.
+    if request.requests is None and request.rps_per_client:
+        whole = math.floor(request.duration_s * request.rps_per_client + 1e-9)
+        target = min(target, request.clients * whole / request.duration_s)
+    if achieved >= FIXED_RATE_MIN_FRACTION * target:
         return None
     return f"not a fixed-rate figure: the server kept up with only {achieved:g} of {target:g} req/s"
 

@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from harness.benchmarks.figures import failed_figure, figure_record, measure_in_rounds
-from harness.benchmarks.h2load import H2loadRequest, run_h2load
+from harness.benchmarks.h2load import TOO_SHORT, H2loadRequest, run_h2load
 from harness.benchmarks.idle import hold_connections
 from harness.benchmarks.locust import LocustRequest, run_locust
 from harness.benchmarks.measurement import Measurement
@@ -38,8 +38,10 @@ from harness.upstream import UpstreamService
 
 LOCUSTFILES = Path(__file__).parent / "locustfiles"
 SETTLE_S = 0.5  # after "ready", before reading idle memory: imports finish, workers settle
-HANG_MARGIN_S = 15
-FIXED_RATE_MAX_CLIENTS = 50  # past its expected end, an h2load run is hung and killed
+HANG_MARGIN_S = 15  # past its expected end, an h2load run is hung and killed
+FIXED_RATE_MAX_CLIENTS = 50
+FIXED_RATE_MIN_PER_CLIENT = 5  # requests/s: fewer would leave too few requests per client
+LONGER_RUN_FACTOR = 4  # a run too short for its answers' latency is measured again this long
 DRAIN_TIMEOUT_S = 20
 SYNC_MIDDLEWARE_ENV = {"SYNC_MIDDLEWARE": "1"}  # sampleproject/settings.py adds the middleware
 # The slow-upstream page each interface is built for: sync views call the upstream one call
@@ -151,6 +153,16 @@ def _h2load(
         requests=requests,
     )
     measured = run_h2load(request, bench.scratch, timeout_s=duration_s + warmup_s + HANG_MARGIN_S)
+    if not measured.ok and (measured.failure or "").startswith(TOO_SHORT) and requests is None:
+        # Answers as slow as the run itself: measure again, long enough to see them finish.
+        longer = replace(request, duration_s=duration_s * LONGER_RUN_FACTOR)
+        measured = run_h2load(
+            longer, bench.scratch, timeout_s=longer.duration_s + warmup_s + HANG_MARGIN_S
+        )
+        measured.details.setdefault("notes", []).append(
+            f"measured over {longer.duration_s:g} s instead of {duration_s:g} s: the shorter run"
+            " ended with most answers still in flight"
+        )
     if requests is not None:
         measured.details.setdefault("notes", []).append(
             "the server closes the connection after every response, so this run sent a fixed "
@@ -372,7 +384,7 @@ def fixed_rate_latency(bench: ServerBench, instance: Instance) -> None:
     # Many clients at a low rate each: a client waits for its answer before the next request,
     # so few fast clients would hide queueing delay (coordinated omission). h2load paces each
     # client at a whole number of requests per second, so the target is rounded to that.
-    per_client = max(1, math.ceil(wanted / FIXED_RATE_MAX_CLIENTS))
+    per_client = max(FIXED_RATE_MIN_PER_CLIENT, math.ceil(wanted / FIXED_RATE_MAX_CLIENTS))
     clients = max(1, round(wanted / per_client))
     target = clients * per_client
     params.update(maximum_requests_per_s=maximum, target_requests_per_s=target, clients=clients)

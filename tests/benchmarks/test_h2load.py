@@ -21,6 +21,7 @@ import pytest
 from harness.benchmarks import h2load
 from harness.benchmarks.h2load import (
     TIMEOUT_HINT,
+    TOO_SHORT,
     H2loadRequest,
     RequestLog,
     h2load_command,
@@ -29,6 +30,7 @@ from harness.benchmarks.h2load import (
     parse_summary,
     read_request_log,
     run_h2load,
+    stale_reason,
     unparsed_status_count,
 )
 from harness.network import TLSMaterial, free_port, make_tls_material
@@ -485,3 +487,19 @@ def test_h2_asked_of_a_tls_server_without_http2_fails(
     assert_failed_without_figures(measurement)
     assert measurement.failure.startswith("the TLS handshake worked (TLSv1.")
     assert measurement.failure.endswith("the server did not agree to h2 by ALPN")
+
+
+def test_a_run_shorter_than_its_answers_is_called_too_short_not_a_stall():
+    """SYNTHETIC log: 1 s answers in a 1.5 s run; the last answered request started at once."""
+    request = H2loadRequest("http://127.0.0.1:1/", 200, "http/1.1", 1.5, 0.5)
+    log = RequestLog((900_000, 1_000_000), 0, 1_000_000_000, 1_000_000_000)
+    reason = stale_reason(request, log, ended_at_s=1_000 + 1.5)
+    assert reason is not None and reason.startswith(TOO_SHORT)
+
+
+def test_fast_answers_that_stop_early_are_a_stall():
+    """SYNTHETIC log: 1 ms answers that stop 1 s before the end of a 2 s run."""
+    request = H2loadRequest("https://127.0.0.1:1/", 10, "h2", 2.0, 0.5)
+    log = RequestLog((1_000, 1_000), 0, 1_000_000_000, 1_001_000_000)
+    reason = stale_reason(request, log, ended_at_s=1_000 + 2.0)
+    assert reason is not None and "stopped answering" in reason
