@@ -12,7 +12,7 @@ import pytest
 
 from generators.charts import Bar, _nice_ceiling, horizontal_bars
 from generators.render import render_pages
-from harness.benchmarks.settings import SCENARIOS
+from harness.benchmarks.settings import BENCHMARK_SETTINGS, SCENARIOS
 from harness.validate import validate
 from tests import synthetic
 
@@ -270,7 +270,8 @@ def test_methodology_explains_the_benchmarks_from_settings_and_data(
     assert "## Benchmarks {: #benchmarks }" in page
     assert "server on CPU 0, load tools on CPU 1" in page
     assert "one worker process \\(synthetic\\)" in page  # the worker rule, from the data
-    assert _row(page, "Repeats at most")[1:] == ["1", "5", "8"]  # quick, standard, full
+    most = [str(BENCHMARK_SETTINGS[name].max_repeats) for name in ("quick", "standard", "full")]
+    assert _row(page, "Repeats at most")[1:] == most
     assert "--master --expect-workers N -H http://target" in page
     assert "--worker --master-host HOST" in page
     assert 'SERVING_DJANGO_STEPS="50:10,150:10,300:10"' in page
