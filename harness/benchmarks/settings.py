@@ -1,7 +1,8 @@
 """How long and how much each benchmark scenario measures, per profile.
 
-The standard profile has to fit every scenario on all 14 configurations, after the behaviour
-checks, into one hour on a 2-core machine. So it keeps every scenario and every protocol but
+The standard profile aims to fit every scenario on all 14 configurations, after the behaviour
+checks, into one hour on a 2-core machine (today: 21 min of checks, then 56 of benchmarks).
+So it keeps every scenario and every protocol but
 measures the full client sweep (1, 200, 500) only for the JSON view written for the server's
 interface over plain HTTP/1.1, and the other views and protocols at 200 clients; runs are short
 (1.5 s after 0.5 s of warm-up) and repeated, and the budget goes to extra repeats of the figures
