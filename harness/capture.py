@@ -129,14 +129,22 @@ def provenance(
     base_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
+        **code_and_machine(capture, environment),
+        "command": command,
+        "workers": WORKERS,
+        "env": recorded_environment(definition, base_env),
+    }
+
+
+def code_and_machine(capture: Capture, environment: Environment | None) -> dict[str, Any]:
+    """The provenance every file of a capture shares: the code that ran, its Python and
+    packages, and the machine."""
+    return {
         "git_commit": capture.git_commit,
         "git_dirty": capture.git_dirty,
         "harness_python": sys.version.split()[0],
         "server_python": environment.python_version if environment else None,
         "packages": environment.packages if environment else {},
-        "command": command,
-        "workers": WORKERS,
-        "env": recorded_environment(definition, base_env),
         "kernel": kernel(),
         "os": os_name(),
         "cpu_model": cpu_model(),

@@ -10,7 +10,6 @@ crashes is recorded as failed with its traceback and the next one runs.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import traceback
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from harness.benchmarks.settings import BENCHMARK_SETTINGS, SCENARIOS
 from harness.capture import (
     Capture,
     PrepareError,
+    code_and_machine,
     prepare_database,
     provenance,
     shown_command,
@@ -40,7 +40,7 @@ from harness.environments import Environment, InstallError, ensure_environment
 from harness.launcher import Launcher
 from harness.network import make_tls_material
 from harness.progress import Progress
-from harness.provenance import cores, cpu_model, kernel, now_iso, os_name
+from harness.provenance import now_iso
 from harness.store import write_document
 from harness.upstream import UpstreamService
 
@@ -73,21 +73,9 @@ def _document(
     }
 
 
-def _bench_provenance(
-    capture: Capture,
-    definition: ServerDefinition,
-    environment: Environment | None,
-    pinning: Pinning,
-    command: list[str],
-    base_env: dict[str, str],
-) -> dict[str, Any]:
-    """The checks' provenance, plus what only benchmarks depend on: pinning and load tools."""
-    return {
-        **provenance(capture, definition, environment, command, base_env),
-        "pinning": pinning.as_record(),
-        "tools": tool_versions(),
-        "worker_rule": WORKER_RULE,
-    }
+def benchmark_provenance(pinning: Pinning) -> dict[str, Any]:
+    """What only benchmarks depend on, added to the capture's provenance."""
+    return {"pinning": pinning.as_record(), "tools": tool_versions(), "worker_rule": WORKER_RULE}
 
 
 def _failed_all(scenarios: Sequence[str], reason: str) -> list[dict[str, Any]]:
@@ -161,9 +149,10 @@ def benchmark_server(
         "mode": definition.mode,
         "version": environment.packages.get(definition.package) if environment else None,
     }
-    record_provenance = _bench_provenance(
-        capture, definition, environment, pinning, shown_command(definition), base_env
-    )
+    record_provenance = {
+        **provenance(capture, definition, environment, shown_command(definition), base_env),
+        **benchmark_provenance(pinning),
+    }
     document = _document(capture, server, record_provenance, setup, results, started_at)
     server_progress.end(document)
     return document
@@ -212,20 +201,7 @@ def calibrate(
             calibration_progress,
         )
         results = calibration.run()
-    record = {
-        "git_commit": capture.git_commit,
-        "git_dirty": capture.git_dirty,
-        "harness_python": sys.version.split()[0],
-        "server_python": environment.python_version if environment else None,
-        "packages": environment.packages if environment else {},
-        "kernel": kernel(),
-        "os": os_name(),
-        "cpu_model": cpu_model(),
-        "cores": cores(),
-        "pinning": pinning.as_record(),
-        "tools": tool_versions(),
-        "worker_rule": WORKER_RULE,
-    }
+    record = {**code_and_machine(capture, environment), **benchmark_provenance(pinning)}
     server = {
         "id": CALIBRATION_ID,
         "name": "Load-tool calibration (nginx return 200; raw ASGI/WSGI apps on Granian)",
