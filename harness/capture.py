@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, nullcontext
@@ -307,6 +308,7 @@ def run_capture(
                 if upstream.base_url
                 else f"upstream service unavailable, its checks will record why: {upstream.problem}"
             )
+        checks_started = time.monotonic()
         futures = [
             pool.submit(_capture_one, capture, definition, progress, upstream)
             for definition in (definitions if capture.selected_checks() else ())
@@ -322,6 +324,12 @@ def run_capture(
                 future.cancel()
             end_all()  # running checks fail fast once their servers are gone
             raise
+        if futures:
+            # Timed checks take the machine alone, so their sum is the floor of this phase.
+            progress.note(
+                f"checks took {(time.monotonic() - checks_started) / 60:.1f} min, of which "
+                f"{capture.machine.exclusive_s / 60:.1f} min were timed checks running alone"
+            )
         if capture.selected_scenarios():
             try:
                 written += run_benchmarks(capture, definitions, upstream)

@@ -41,11 +41,22 @@ _REQUIRED = {
     "stop_signal": str,
     "commands": dict,
 }
-_OPTIONAL = {"notes": list, "env": dict}
+_OPTIONAL = {"notes": list, "env": dict, "variants": dict}
+# A variant is the same server with other settings, measured beside the default by the
+# locust-upstream scenario (the slow-upstream article compared thread counts, for example).
+VARIANT_PREFIX = "variant:"  # the launcher kind of a variant: "variant:threads-100"
+_VARIANT_KEYS = ("label", "command")
 
 
 class DefinitionError(Exception):
     """A server definition that cannot be used; the message names the file and field."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    label: str  # what differs, in words: "100 threads per worker"
+    command: tuple[str, ...]  # replaces commands.http
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,15 @@ class ServerDefinition:
     commands: dict[str, tuple[str, ...]]
     notes: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    variants: dict[str, Variant] = field(default_factory=dict)
     path: Path | None = None
+
+    def argv(self, kind: str) -> tuple[str, ...] | None:
+        """The command of a kind (``http``, ``tls``, ... or ``variant:NAME``); None if absent."""
+        if kind.startswith(VARIANT_PREFIX):
+            variant = self.variants.get(kind.removeprefix(VARIANT_PREFIX))
+            return variant.command if variant else None
+        return self.commands.get(kind)
 
     @property
     def package(self) -> str:
@@ -134,24 +153,44 @@ def _problems(raw: dict[str, Any], path: Path) -> list[str]:
     if "http" not in raw["commands"]:
         problems.append("commands.http: missing (the plain HTTP/1.1 command is required)")
     for kind, argv in raw["commands"].items():
-        where = f"commands.{kind}"
         if kind not in COMMAND_KINDS:
-            problems.append(f"{where}: unknown command kind (allowed: {', '.join(COMMAND_KINDS)})")
+            problems.append(
+                f"commands.{kind}: unknown command kind (allowed: {', '.join(COMMAND_KINDS)})"
+            )
             continue
-        if not argv or not all(isinstance(item, str) for item in argv):
-            problems.append(f"{where}: must be a non-empty list of strings")
+        problems += _argv_problems(f"commands.{kind}", argv)
+    for name, variant in raw.get("variants", {}).items():
+        where = f"variants.{name}"
+        if not ID_PATTERN.match(name):
+            problems.append(f"{where}: the name must match {ID_PATTERN.pattern}")
+        if not isinstance(variant, dict):
+            problems.append(f"{where}: expected a table with {' and '.join(_VARIANT_KEYS)}")
             continue
-        for argument in argv:
-            try:
-                unknown = _placeholders_in(argument) - PLACEHOLDERS
-            except ValueError as error:
-                problems.append(f"{where}: {argument!r}: {error}")
-                continue
-            if unknown:
-                problems.append(
-                    f"{where}: {argument!r} uses unknown placeholder(s) {sorted(unknown)} "
-                    f"(allowed: {sorted(PLACEHOLDERS)})"
-                )
+        for key in variant:
+            if key not in _VARIANT_KEYS:
+                problems.append(f"{where}.{key}: unknown key (allowed: {', '.join(_VARIANT_KEYS)})")
+        label = variant.get("label")
+        if not isinstance(label, str) or not label.strip():
+            problems.append(f"{where}.label: a non-empty string is required")
+        problems += _argv_problems(f"{where}.command", variant.get("command"))
+    return problems
+
+
+def _argv_problems(where: str, argv: Any) -> list[str]:
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        return [f"{where}: must be a non-empty list of strings"]
+    problems = []
+    for argument in argv:
+        try:
+            unknown = _placeholders_in(argument) - PLACEHOLDERS
+        except ValueError as error:
+            problems.append(f"{where}: {argument!r}: {error}")
+            continue
+        if unknown:
+            problems.append(
+                f"{where}: {argument!r} uses unknown placeholder(s) {sorted(unknown)} "
+                f"(allowed: {sorted(PLACEHOLDERS)})"
+            )
     return problems
 
 
@@ -176,6 +215,10 @@ def load_definition(path: Path) -> ServerDefinition:
         commands={kind: tuple(argv) for kind, argv in raw["commands"].items()},
         notes=tuple(raw.get("notes", ())),
         env=dict(raw.get("env", {})),
+        variants={
+            name: Variant(name, variant["label"], tuple(variant["command"]))
+            for name, variant in raw.get("variants", {}).items()
+        },
         path=path,
     )
 

@@ -90,7 +90,7 @@ class Launcher:
     _count: int = 0
 
     def supports(self, kind: str) -> bool:
-        return kind in self.definition.commands
+        return self.definition.argv(kind) is not None
 
     def variables(self, dev_mode: bool, extra: dict[str, str]) -> dict[str, str]:
         variables = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
@@ -119,7 +119,10 @@ class Launcher:
             "certfile": "{certfile}" if shown else str(self.tls.certfile),
             "keyfile": "{keyfile}" if shown else str(self.tls.keyfile),
         }
-        argv = fill_command(self.definition.commands[kind], values)
+        command = self.definition.argv(kind)
+        if command is None:
+            raise NotDeclared(f"{self.definition.id} declares no {kind!r} command")
+        argv = fill_command(command, values)
         candidate = self.environment.bin_dir / argv[0]
         if not shown and "/" not in argv[0] and candidate.exists():
             argv[0] = str(candidate)

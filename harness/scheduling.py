@@ -9,6 +9,7 @@ stream of untimed work cannot starve them.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +20,7 @@ class MachineLock:
         self._shared = 0  # untimed work in progress
         self._exclusive = False  # a timed check in progress
         self._waiting_exclusive = 0
+        self.exclusive_s = 0.0  # time the machine spent on timed work alone, for the log
 
     @contextmanager
     def shared(self) -> Iterator[None]:
@@ -39,9 +41,11 @@ class MachineLock:
             self._condition.wait_for(lambda: not self._exclusive and self._shared == 0)
             self._waiting_exclusive -= 1
             self._exclusive = True
+        started = time.monotonic()
         try:
             yield
         finally:
             with self._condition:
+                self.exclusive_s += time.monotonic() - started
                 self._exclusive = False
                 self._condition.notify_all()

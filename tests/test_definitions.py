@@ -63,6 +63,25 @@ def test_a_valid_definition_loads(tmp_path: Path) -> None:
     ]
 
 
+def test_a_variant_is_a_command_of_its_own_kind(tmp_path: Path) -> None:
+    variant = '[variants.threads-100]\nlabel = "100 threads"\ncommand = ["tiny", "-t", "100"]\n'
+    (tmp_path / "tiny.toml").write_text(VALID.format(id="tiny") + variant)
+    definition = load_definitions(tmp_path)["tiny"]
+    assert definition.variants["threads-100"].label == "100 threads"
+    assert definition.argv("variant:threads-100") == ("tiny", "-t", "100")
+    assert definition.argv("http") == ("tiny", "--bind", "{host}:{port}")
+    assert definition.argv("variant:threads-2") is None
+    assert definition.argv("tls") is None
+
+
+def test_the_slow_upstream_articles_thread_counts_are_declared() -> None:
+    definitions = load_definitions()
+    uwsgi = definitions["uwsgi-threads"].variants
+    assert set(uwsgi) == {"threads-2", "threads-100"}
+    assert "100" in uwsgi["threads-100"].command
+    assert set(definitions["gunicorn-gthread"].variants) == {"threads-100"}
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -84,6 +103,22 @@ def test_a_valid_definition_loads(tmp_path: Path) -> None:
         ),
         (lambda text: text.replace('id = "tiny"', 'id = "other"'), "must equal the file name"),
         (lambda text: text + "[[", "cannot read TOML"),
+        (
+            lambda text: text + '[variants.big]\ncommand = ["tiny", "{port}"]\n',
+            "variants.big.label: a non-empty string is required",
+        ),
+        (
+            lambda text: text + '[variants.big]\nlabel = "Big"\ncommand = []\n',
+            "variants.big.command: must be a non-empty list of strings",
+        ),
+        (
+            lambda text: text + '[variants.Big]\nlabel = "B"\ncommand = ["tiny", "{prot}"]\n',
+            "variants.Big.command: '{prot}' uses unknown placeholder(s) ['prot']",
+        ),
+        (
+            lambda text: text + '[variants.big]\nlabel = "B"\ncommand = ["t"]\nthreads = 4\n',
+            "variants.big.threads: unknown key",
+        ),
     ],
 )
 def test_a_broken_definition_is_reported_with_file_and_field(

@@ -13,6 +13,7 @@ import os
 import tempfile
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ from harness.progress import Progress
 from harness.provenance import now_iso
 from harness.store import write_document
 from harness.upstream import UpstreamService
+
+# No benchmark judges how a server shuts down (the graceful-shutdown check does), and a server
+# still busy with a run's held streams or queued requests would wait out a long grace period
+# (Gunicorn: 30 s): servers are killed right after their stop signal.
+STOP_GRACE_S = 0.0
 
 CALIBRATION_ID = "calibration"
 CALIBRATION_SERVER = "granian-asgi"  # its environment has Granian, which serves the raw apps
@@ -112,7 +118,7 @@ def benchmark_server(
                 definition,
                 environment,
                 scratch,
-                capture.profile,
+                replace(capture.profile, stop_grace_s=STOP_GRACE_S),
                 make_tls_material(scratch / "tls"),
                 base_env=dict(base_env),
                 prefix=tuple(pinning.server_prefix()),

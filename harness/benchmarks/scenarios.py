@@ -30,7 +30,7 @@ from harness.benchmarks.nginx import NginxUnavailable, running_nginx
 from harness.benchmarks.pinning import Pinning
 from harness.benchmarks.resources import MemorySampler, tree_memory
 from harness.benchmarks.settings import H2LOAD_ENDPOINTS, PROTOCOLS, BenchmarkSettings
-from harness.definitions import ServerDefinition
+from harness.definitions import VARIANT_PREFIX, ServerDefinition
 from harness.launcher import Instance, Launcher
 from harness.process import StartError, log_tail
 from harness.progress import ServerProgress
@@ -38,7 +38,7 @@ from harness.upstream import UpstreamService
 
 LOCUSTFILES = Path(__file__).parent / "locustfiles"
 SETTLE_S = 0.5  # after "ready", before reading idle memory: imports finish, workers settle
-HANG_MARGIN_S = 15  # past its expected end, an h2load run is hung and killed
+HANG_MARGIN_S = 10  # past its expected end, an h2load run is hung and killed
 FIXED_RATE_MAX_CLIENTS = 50
 FIXED_RATE_MIN_PER_CLIENT = 5  # requests/s: fewer would leave too few requests per client
 LONGER_RUN_FACTOR = 4  # a run too short for its answers' latency is measured again this long
@@ -545,8 +545,12 @@ def _locust_scenario(
     locustfile: str,
     steps: Sequence[tuple[int, float]],
     params: dict[str, Any],
+    requests_per_task: int,
     env: dict[str, str] | None = None,
+    kind: str = "http",
 ) -> None:
+    """Each repeat on a freshly started server: an overloaded run leaves a queue that takes
+    longer to drain (100 requests of a second each, on 8 threads) than a restart."""
     params = {
         "tool": "locust",
         "locustfile": f"harness/benchmarks/locustfiles/{locustfile}",
@@ -559,12 +563,13 @@ def _locust_scenario(
 
     def run_round(pending: Sequence[str]) -> dict[str, Measurement]:
         try:
-            with bench.server("http") as instance:
+            with bench.server(kind) as instance:
                 request = LocustRequest(
                     locustfile=LOCUSTFILES / locustfile,
                     host=instance.base_url,
                     steps=tuple(steps),
                     timeout_s=bench.settings.locust_timeout_s,
+                    requests_per_task=requests_per_task,
                     env=env or {},
                 )
                 return {figure: checked(instance, run_locust(request, bench.scratch))}
@@ -583,10 +588,12 @@ def locust_polls(bench: ServerBench) -> None:
         "polls.py",
         bench.settings.polls_steps,
         {"database": "SQLite", "wait_s": "between 1 and 2", "task": "GET vote form, POST vote"},
+        requests_per_task=2,
     )
 
 
 def locust_upstream(bench: ServerBench) -> None:
+    """The server as defined, then each of its declared variants (other thread counts...)."""
     view = UPSTREAM_VIEW[bench.definition.interface]
     params = {
         "endpoint": view,
@@ -598,15 +605,21 @@ def locust_upstream(bench: ServerBench) -> None:
         reason = f"the upstream service is not running: {problem}"
         bench.add(failed_figure("locust-upstream", view, params, reason))
         return
-    _locust_scenario(
-        bench,
-        "locust-upstream",
-        view,
-        "upstream.py",
-        bench.settings.upstream_steps,
-        params,
-        env={"SERVING_DJANGO_PATH": bench.endpoints[view]},
-    )
+    env = {"SERVING_DJANGO_PATH": bench.endpoints[view]}
+    steps = bench.settings.upstream_steps
+    _locust_scenario(bench, "locust-upstream", view, "upstream.py", steps, params, 1, env)
+    for variant in bench.definition.variants.values():
+        kind = f"{VARIANT_PREFIX}{variant.name}"
+        described = {
+            **params,
+            "variant": variant.name,
+            "variant_label": variant.label,
+            "command": bench.launcher.command(kind, "{port}", shown=True),
+        }
+        figure = f"{view}, {variant.name}"
+        _locust_scenario(
+            bench, "locust-upstream", figure, "upstream.py", steps, described, 1, env, kind
+        )
 
 
 # The order scenarios run in for one server; each entry names the scenarios it produces.

@@ -1,13 +1,12 @@
 """How long and how much each benchmark scenario measures, per profile.
 
 The standard profile aims to fit every scenario on all 14 configurations, after the behaviour
-checks, into one hour on a 2-core machine (today: 21 min of checks, then 56 of benchmarks).
-So it keeps every scenario and every protocol but
+checks, into one hour on a 2-core machine. So it keeps every scenario and every protocol but
 measures the full client sweep (1, 200, 500) only for the JSON view written for the server's
 interface over plain HTTP/1.1, and the other views and protocols at 200 clients; runs are short
-(1.5 s after 0.5 s of warm-up) and repeated, and the budget goes to extra repeats of the figures
-whose spread is widest. ``full`` measures every combination,
-longer and more often, for dedicated hardware.
+(1 s after 0.3 s of warm-up) and repeated, and the budget goes to extra repeats of the figures
+whose spread is widest. ``full`` measures every combination, longer and more often, for
+dedicated hardware.
 """
 
 from __future__ import annotations
@@ -83,18 +82,18 @@ BENCHMARK_SETTINGS = {
     "standard": BenchmarkSettings(
         repeats=3,
         max_repeats=4,
-        warmup_s=0.5,
-        duration_s=1.5,
+        warmup_s=0.3,
+        duration_s=1.0,
         clients=(1, 200, 500),
         other_endpoint_clients=(200,),
         other_protocol_clients=(200,),
         other_protocol_endpoints=("json_sync",),
         fixed_rate_fraction=0.5,
-        fixed_rate_duration_s=1.5,
+        fixed_rate_duration_s=1.0,
         idle_bound=100,
-        idle_open_deadline_s=2,
+        idle_open_deadline_s=1.5,
         idle_hold_s=0.5,
-        polls_steps=((50, 2.0), (150, 2.0), (300, 2.0)),
+        polls_steps=((100, 2.0), (300, 2.0), (700, 2.0)),
         upstream_steps=((10, 2.0), (50, 2.0), (100, 2.0)),
         locust_timeout_s=5,
         calibration_duration_s=2.0,

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,7 @@ def test_command_runs_headless_with_a_backstop_run_time(tmp_path: Path) -> None:
     assert command[command.index("-t") + 1] == "14s"  # 8.5 s of steps, rounded up, + 5 s
     assert command[command.index("--stop-timeout") + 1] == "11"  # two 5 s requests + 1 s
     assert "--processes" not in command
+    one_request = LocustRequest(LOCUSTFILES / "upstream.py", "http://h", ((10, 2.0),), 5.0)
+    one_request = replace(one_request, requests_per_task=1)
+    stop = locust_command(one_request, tmp_path)
+    assert stop[stop.index("--stop-timeout") + 1] == "6"  # one 5 s request + 1 s
