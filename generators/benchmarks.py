@@ -502,6 +502,14 @@ def server_link(figure: Figure | BenchmarkFile, prefix: str = "../servers/") -> 
     return Markup("[{}]({}{}.md)").format(name, prefix, slug(server["id"]))
 
 
+def server_label(figure: Figure) -> Markup:
+    """The server's link, and the variant (other thread count...) when the figure is one."""
+    variant = figure.params.get("variant")
+    if not variant:
+        return server_link(figure)
+    return Markup("{} ({})").format(server_link(figure), markdown_text(str(variant)))
+
+
 def export(benchmarks: Benchmarks, machines: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The public ``data/benchmarks.json``: every shown figure with its repeats and source."""
     return {
@@ -637,9 +645,11 @@ def figures_chart(
 ) -> Chart:
     """Grouped bars, one group per server (or per figure), in table order; a failed figure
     shows "failed" where its bar would be."""
-    groups: dict[str, list[Figure]] = {}
+    groups: dict[tuple[str, str], list[Figure]] = {}
     for figure in figures:
-        key = figure.server["id"] if by == "server" else figure.record["figure"]
+        # A server's variants (other thread counts...) are bars of their own.
+        variant = str(figure.params.get("variant", ""))
+        key = (figure.server["id"], variant) if by == "server" else (figure.record["figure"], "")
         groups.setdefault(key, []).append(figure)
     bars = []
     for group in groups.values():
@@ -653,6 +663,8 @@ def figures_chart(
             values.append(None if value is None else scaled(value, one.metric))
             notes.append("not measured" if found is None else "failed" if not found.ok else "n/a")
         label = group[0].server["name"] if by == "server" else group[0].record["figure"]
+        if variant := group[0].params.get("variant"):
+            label = f"{label}, {variant}"
         bars.append(Bar(label, tuple(values), tuple(notes)))
     units = {unit_of(one.metric) for one in series}
     big = any(v is not None and v >= 100 for bar in bars for v in bar.values)

@@ -73,6 +73,7 @@ def environment() -> jinja2.Environment:
                 "number",
                 "headline",
                 "server_link",
+                "server_label",
                 "group_by_param",
                 "step_users",
                 "step_cell",

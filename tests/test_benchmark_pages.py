@@ -21,12 +21,14 @@ OLD_CAPTURE = "20251201T000000Z"
 TLS_FAILURE = "the TLS variant did not start: certificate refused by the server"
 
 
-def _locust_upstream(latency_min_ms: float, failed_at_100_users: float = 25.0) -> dict:
+def _locust_upstream(
+    latency_min_ms: float, failed_at_100_users: float = 25.0, variant: str | None = None
+) -> dict:
     metrics = synthetic.locust_metrics({10: 0.0, 50: 0.0, 100: failed_at_100_users}, 40.0)
     metrics["latency_min_ms"] = latency_min_ms
-    return synthetic.figure(
-        "locust-upstream", "upstream_async", {"tool": "locust", "endpoint": "x"}, [metrics] * 3
-    )
+    params = {"tool": "locust", "endpoint": "x"} | ({"variant": variant} if variant else {})
+    figure = "upstream_async" + (f", {variant}" if variant else "")
+    return synthetic.figure("locust-upstream", figure, params, [metrics] * 3)
 
 
 def benchmark_data(root: Path, http11_ceiling: float = 10_000.0) -> Path:
@@ -60,6 +62,7 @@ def benchmark_data(root: Path, http11_ceiling: float = 10_000.0) -> Path:
             synthetic.h2load_figure([3_000.0, 4_000.0, 5_000.0], clients=200),
             synthetic.h2load_figure([], protocol="h2+tls", failure=TLS_FAILURE),
             _locust_upstream(622.0, failed_at_100_users=37.5),
+            _locust_upstream(644.0, failed_at_100_users=12.5, variant="threads-100"),
             synthetic.figure(
                 "fixed-rate-latency",
                 "json_sync",
@@ -192,6 +195,24 @@ def test_failures_by_users_are_a_table_with_users_as_columns(pages: dict[str, st
     row = _row(page, "37.50<br>", "| Server | 10 users")
     assert row[0] == "[Gunicorn sync](../servers/gunicorn-sync.md)"
     assert row[1].startswith("0.00<br>") and row[3].startswith("37.50<br><small>37.50–37.50")
+
+
+def test_a_variant_has_its_own_row_and_bar_beside_the_default(
+    pages: dict[str, str], built: Path
+) -> None:
+    page = pages["benchmarks/locust-upstream.md"]
+    row = _row(page, "12.50<br>", "| Server | 10 users")
+    # Contributed text is escaped for Markdown: the hyphen shows as a hyphen.
+    assert row[0] == "[Gunicorn sync](../servers/gunicorn-sync.md) (threads\\-100)"
+    upstream_row = _row(page, "644<br>", "| configuration |")
+    assert upstream_row[0].endswith("(upstream\\_async, threads\\-100)")
+    labels = {
+        text.text
+        for chart in (built / "benchmarks" / "charts").glob("*.svg")
+        if "upstream" in chart.read_text().lower()
+        for text in ET.fromstring(chart.read_text()).iter("{http://www.w3.org/2000/svg}text")
+    }
+    assert {"Gunicorn sync, threads-100", "Gunicorn sync"} <= labels  # a bar each
 
 
 def test_figures_of_two_machines_never_share_a_table_or_chart(built: Path) -> None:

@@ -125,7 +125,6 @@ class Calibration:
             locustfile=LOCUSTFILES / "ceiling.py",
             host=base_url,
             steps=((LOCUST_USERS, self.settings.calibration_duration_s),),
-            requests_per_task=1,
         )
         return run_locust(request, self.scratch)
 

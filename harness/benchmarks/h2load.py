@@ -40,6 +40,8 @@ TIMEOUT_MARGIN_S = 30.0
 TIMEOUT_PER_CLIENT_S = 0.05  # opening and closing connections takes longer with many clients
 FIXED_RATE_MIN_FRACTION = 0.98  # below this the server set the pace: not a fixed-rate figure
 TOO_SHORT = "the run was too short for this load"  # scenarios retry such runs, longer
+HUNG = "h2load did not finish"  # ... and these, once: a longer run may end cleanly
+NOTHING_ANSWERED = "no request was answered"  # ... and these: connections may still be opening
 STALE_TOLERANCE_S = 1.0  # the last answered request may start this long before the end
 VERSION_TIMEOUT_S = 10.0
 OUTPUT_TAIL_LINES = 20
@@ -305,9 +307,16 @@ def failure_reason(
     if summary.application_protocol != request.protocol:
         return f"h2load spoke {summary.application_protocol}, not the {request.protocol} asked for"
     counts = summary.counts or {}
+    if counts["done"] == 0 and counts["started"] > 0 and counts["failed"] == counts["errored"] == 0:
+        # Requests sent and none failed: they were still waiting for their answers when the
+        # run ended. A slow server under many new connections, not a broken one.
+        return (
+            f"{TOO_SHORT}: no answer arrived within the {request.duration_s:g} s main duration"
+            f" ({counts['started']} requests sent, none answered, none failed)"
+        )
     if counts["done"] == 0 or log is None or log.last_answered_start_us is None:
         return (
-            f"no request was answered in the main duration ({counts['started']} started,"
+            f"{NOTHING_ANSWERED} in the main duration ({counts['started']} started,"
             f" {counts['done']} done): the server dropped the connections, never answered,"
             f" or does not speak {request.protocol}"
         )
@@ -497,7 +506,7 @@ def measurement_of(
     }
     if finished.exit_code is None:
         hint = TIMEOUT_HINT if "Stopped all clients" in finished.stdout else ""
-        reason = f"h2load did not finish within {timeout_s:g} s and was killed{hint}"
+        reason = f"{HUNG} within {timeout_s:g} s and was killed{hint}"
     else:
         line = last_output_line(finished)
         reason = failure_reason(request, summary, log, line, finished.ended_at_s)

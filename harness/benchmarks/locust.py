@@ -57,7 +57,6 @@ class LocustRequest:
     timeout_s: float = 5.0
     spawn_rate: float | None = None  # None: _steps' default, fast enough to ramp in 0.5 s
     processes: int = 1
-    requests_per_task: int = 2  # the most requests one task sends (polls: the form, the vote)
     env: Mapping[str, str] = field(default_factory=dict)  # e.g. SERVING_DJANGO_PATH
 
     def __post_init__(self) -> None:
@@ -69,8 +68,8 @@ class LocustRequest:
         if len(set(users)) != len(users):
             # Per-step metrics are named after their user count (step50_...).
             raise ValueError(f"each step needs its own user count: {self.steps}")
-        if self.processes < 1 or self.requests_per_task < 1 or not self.timeout_s > 0:
-            raise ValueError("processes and requests_per_task must be >= 1, timeout_s > 0")
+        if self.processes < 1 or not self.timeout_s > 0:
+            raise ValueError("processes must be >= 1 and timeout_s > 0")
 
     @property
     def total_s(self) -> float:
@@ -109,9 +108,9 @@ def locust_command(request: LocustRequest, out_dir: Path) -> list[str]:
 def stop_timeout_s(request: LocustRequest) -> float:
     """How long users may finish their task after the last step: without it, Locust kills
     the requests in flight, and the last step never shows an overloaded server's timeouts.
-    Each request of the task may take up to the timeout; no longer, as an overloaded server
-    would otherwise add that wait to every run."""
-    return request.requests_per_task * request.timeout_s + 1
+    Every request sent during a step gets its full timeout; a task's next request (the polls
+    vote after its form) would be sent after the steps and count in none, so it may be cut."""
+    return request.timeout_s + 1
 
 
 def serving_django_variables(request: LocustRequest, out_dir: Path) -> dict[str, str]:

@@ -22,7 +22,13 @@ from typing import Any
 import httpx
 
 from harness.benchmarks.figures import failed_figure, figure_record, measure_in_rounds
-from harness.benchmarks.h2load import TOO_SHORT, H2loadRequest, run_h2load
+from harness.benchmarks.h2load import (
+    HUNG,
+    NOTHING_ANSWERED,
+    TOO_SHORT,
+    H2loadRequest,
+    run_h2load,
+)
 from harness.benchmarks.idle import hold_connections
 from harness.benchmarks.locust import LocustRequest, run_locust
 from harness.benchmarks.measurement import Measurement
@@ -42,6 +48,7 @@ HANG_MARGIN_S = 10  # past its expected end, an h2load run is hung and killed
 FIXED_RATE_MAX_CLIENTS = 50
 FIXED_RATE_MIN_PER_CLIENT = 5  # requests/s: fewer would leave too few requests per client
 LONGER_RUN_FACTOR = 4  # a run too short for its answers' latency is measured again this long
+RETRIED_LONGER = (TOO_SHORT, NOTHING_ANSWERED, HUNG)  # the failures a longer run may cure
 DRAIN_TIMEOUT_S = 20
 SYNC_MIDDLEWARE_ENV = {"SYNC_MIDDLEWARE": "1"}  # sampleproject/settings.py adds the middleware
 # The slow-upstream page each interface is built for: sync views call the upstream one call
@@ -153,16 +160,25 @@ def _h2load(
         requests=requests,
     )
     measured = run_h2load(request, bench.scratch, timeout_s=duration_s + warmup_s + HANG_MARGIN_S)
-    if not measured.ok and (measured.failure or "").startswith(TOO_SHORT) and requests is None:
-        # Answers as slow as the run itself: measure again, long enough to see them finish.
+    if requests is None and (measured.failure or "").startswith(RETRIED_LONGER):
+        # Answers (or connections) as slow as the run itself, or h2load stuck at the end of a
+        # run that ended mid-handshake: measure again, long enough to see them finish. A
+        # server that really drops its connections fails the longer run the same way.
         longer = replace(request, duration_s=duration_s * LONGER_RUN_FACTOR)
+        first_failure = measured.failure
         measured = run_h2load(
             longer, bench.scratch, timeout_s=longer.duration_s + warmup_s + HANG_MARGIN_S
         )
         measured.details.setdefault("notes", []).append(
             f"measured over {longer.duration_s:g} s instead of {duration_s:g} s: the shorter run"
-            " ended with most answers still in flight"
+            f" failed ({first_failure})"[:600]
         )
+        if (measured.failure or "").startswith(TOO_SHORT):
+            measured = replace(
+                measured,
+                failure=f"even a {longer.duration_s:g} s run"
+                + measured.failure.removeprefix("the run"),
+            )
     if requests is not None:
         measured.details.setdefault("notes", []).append(
             "the server closes the connection after every response, so this run sent a fixed "
@@ -545,7 +561,6 @@ def _locust_scenario(
     locustfile: str,
     steps: Sequence[tuple[int, float]],
     params: dict[str, Any],
-    requests_per_task: int,
     env: dict[str, str] | None = None,
     kind: str = "http",
 ) -> None:
@@ -569,7 +584,6 @@ def _locust_scenario(
                     host=instance.base_url,
                     steps=tuple(steps),
                     timeout_s=bench.settings.locust_timeout_s,
-                    requests_per_task=requests_per_task,
                     env=env or {},
                 )
                 return {figure: checked(instance, run_locust(request, bench.scratch))}
@@ -588,7 +602,6 @@ def locust_polls(bench: ServerBench) -> None:
         "polls.py",
         bench.settings.polls_steps,
         {"database": "SQLite", "wait_s": "between 1 and 2", "task": "GET vote form, POST vote"},
-        requests_per_task=2,
     )
 
 
@@ -607,7 +620,7 @@ def locust_upstream(bench: ServerBench) -> None:
         return
     env = {"SERVING_DJANGO_PATH": bench.endpoints[view]}
     steps = bench.settings.upstream_steps
-    _locust_scenario(bench, "locust-upstream", view, "upstream.py", steps, params, 1, env)
+    _locust_scenario(bench, "locust-upstream", view, "upstream.py", steps, params, env)
     for variant in bench.definition.variants.values():
         kind = f"{VARIANT_PREFIX}{variant.name}"
         described = {
@@ -618,7 +631,7 @@ def locust_upstream(bench: ServerBench) -> None:
         }
         figure = f"{view}, {variant.name}"
         _locust_scenario(
-            bench, "locust-upstream", figure, "upstream.py", steps, described, 1, env, kind
+            bench, "locust-upstream", figure, "upstream.py", steps, described, env, kind
         )
 
 

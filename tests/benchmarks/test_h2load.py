@@ -24,6 +24,7 @@ from harness.benchmarks.h2load import (
     TOO_SHORT,
     H2loadRequest,
     RequestLog,
+    failure_reason,
     h2load_command,
     h2load_version,
     latency_percentiles_ms,
@@ -495,6 +496,26 @@ def test_a_run_shorter_than_its_answers_is_called_too_short_not_a_stall():
     log = RequestLog((900_000, 1_000_000), 0, 1_000_000_000, 1_000_000_000)
     reason = stale_reason(request, log, ended_at_s=1_000 + 1.5)
     assert reason is not None and reason.startswith(TOO_SHORT)
+
+
+SLOW_TO_ANSWER_OUTPUT = """Application protocol: http/1.1
+finished in 1.32s, 0.00 req/s, 0B/s
+requests: 0 total, 191 started, 0 done, 0 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 0 2xx, 0 3xx, 0 4xx, 0 5xx
+"""
+
+
+def test_requests_still_waiting_at_the_end_are_too_short_not_a_dropped_connection():
+    """SYNTHETIC summary in h2load 1.52's format: 191 requests sent to a slow server in a 1 s
+    run, none answered and none failed (they were still in flight when the run ended)."""
+    request = H2loadRequest("http://127.0.0.1:1/", 500, "http/1.1", 1.0, 0.3)
+    summary = parse_summary(SLOW_TO_ANSWER_OUTPUT)
+    reason = failure_reason(request, summary, None, "", ended_at_s=1_000.0)
+    assert reason is not None and reason.startswith(TOO_SHORT)
+    assert "(191 requests sent, none answered, none failed)" in reason
+    dropped = SLOW_TO_ANSWER_OUTPUT.replace("0 failed, 0 errored", "191 failed, 191 errored")
+    reason = failure_reason(request, parse_summary(dropped), None, "", ended_at_s=1_000.0)
+    assert reason is not None and reason.startswith("no request was answered")
 
 
 def test_fast_answers_that_stop_early_are_a_stall():

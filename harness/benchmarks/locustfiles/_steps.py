@@ -339,9 +339,10 @@ def _check_options(environment: Environment, **_: Any) -> None:
     plan = plan_from_options(environment.parsed_options)
     if not environment.stop_timeout:
         # Without it, Locust kills requests still in flight when the last step ends, and the
-        # last step never shows the failures (timeouts) of an overloaded server. A task may
-        # send two requests (polls: the form, then the vote). A master passes it to workers.
-        environment.stop_timeout = 2 * plan.timeout_s + 1
+        # last step never shows the failures (timeouts) of an overloaded server. Requests sent
+        # after the last step count in no step, so a task's next request may be cut. A master
+        # passes it to workers.
+        environment.stop_timeout = plan.timeout_s + 1
 
 
 def test_started_at(environment: Environment) -> float:
