@@ -41,7 +41,7 @@ def validate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def regenerate(session: nox.Session) -> None:
-    """Capture every server (-- --server ID, --check ID, --quick, --full), then build the site."""
+    """Capture every server (-- --server/--check/--scenario ID, --quick, --full), build the site."""
     session.install("-r", "requirements/harness.txt", "-r", "requirements/docs.txt")
     session.run("python", "-m", "harness.validate")
     session.run("python", "-m", "harness", "capture", *session.posargs)
