@@ -159,26 +159,23 @@ def _h2load(
         rps_per_client=rps_per_client,
         requests=requests,
     )
-    measured = run_h2load(request, bench.scratch, timeout_s=duration_s + warmup_s + HANG_MARGIN_S)
+
+    def run(request: H2loadRequest) -> Measurement:
+        timeout_s = request.duration_s + warmup_s + HANG_MARGIN_S
+        return run_h2load(request, bench.scratch, timeout_s=timeout_s)
+
+    measured = run(request)
     if requests is None and (measured.failure or "").startswith(RETRIED_LONGER):
         # Answers (or connections) as slow as the run itself, or h2load stuck at the end of a
         # run that ended mid-handshake: measure again, long enough to see them finish. A
-        # server that really drops its connections fails the longer run the same way.
-        longer = replace(request, duration_s=duration_s * LONGER_RUN_FACTOR)
+        # server that really drops its connections fails the longer run the same way (and
+        # that failure names the longer duration).
         first_failure = measured.failure
-        measured = run_h2load(
-            longer, bench.scratch, timeout_s=longer.duration_s + warmup_s + HANG_MARGIN_S
-        )
+        measured = run(replace(request, duration_s=duration_s * LONGER_RUN_FACTOR))
         measured.details.setdefault("notes", []).append(
-            f"measured over {longer.duration_s:g} s instead of {duration_s:g} s: the shorter run"
-            f" failed ({first_failure})"[:600]
+            f"measured over {duration_s * LONGER_RUN_FACTOR:g} s instead of {duration_s:g} s:"
+            f" the shorter run failed ({first_failure})"[:600]
         )
-        if (measured.failure or "").startswith(TOO_SHORT):
-            measured = replace(
-                measured,
-                failure=f"even a {longer.duration_s:g} s run"
-                + measured.failure.removeprefix("the run"),
-            )
     if requests is not None:
         measured.details.setdefault("notes", []).append(
             "the server closes the connection after every response, so this run sent a fixed "
