@@ -72,10 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     capture.add_argument(
         "--jobs",
         type=int,
-        default=2,
+        default=3,
         metavar="N",
-        help="servers captured at the same time; timed checks still run "
-        "alone (default: %(default)s)",
+        help="servers captured at the same time; no timed check runs during an "
+        "environment install (default: %(default)s)",
     )
     capture.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     capture.add_argument(

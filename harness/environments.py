@@ -13,6 +13,8 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,9 +92,13 @@ def _describe(path: Path) -> Environment:
 
 
 def ensure_environment(
-    definition: ServerDefinition, root: Path = ENVIRONMENTS_DIR, python: str = sys.executable
+    definition: ServerDefinition,
+    root: Path = ENVIRONMENTS_DIR,
+    python: str = sys.executable,
+    install_turn: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> Environment:
-    """The server's environment, created or refreshed when its requirements changed."""
+    """The server's environment, created or refreshed when its requirements changed;
+    ``install_turn`` is entered around an actual install only (the capture's MachineLock)."""
     path = root / definition.id
     requirements = requirements_for(definition)
     fingerprint = hashlib.sha256(json.dumps([python, requirements]).encode()).hexdigest()
@@ -103,9 +109,10 @@ def ensure_environment(
     with (root / f".{definition.id}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (marker.is_file() and marker.read_text().strip() == fingerprint):
-            shutil.rmtree(path, ignore_errors=True)
-            _run([_uv(), "venv", "--quiet", "--python", python, str(path)])
-            python_path = str(path / "bin" / "python")
-            _run([_uv(), "pip", "install", "--quiet", "--python", python_path, *requirements])
-            marker.write_text(fingerprint + "\n")
+            with install_turn():
+                shutil.rmtree(path, ignore_errors=True)
+                _run([_uv(), "venv", "--quiet", "--python", python, str(path)])
+                python_path = str(path / "bin" / "python")
+                _run([_uv(), "pip", "install", "--quiet", "--python", python_path, *requirements])
+                marker.write_text(fingerprint + "\n")
         return _describe(path)

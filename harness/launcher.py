@@ -77,6 +77,12 @@ class Instance:
         }
 
 
+def base_url(kind: str, port: int) -> str:
+    """Where an instance of this kind listens on ``port``."""
+    scheme = "https" if kind in _TLS_KINDS else "http"
+    return f"{scheme}://{HOST}:{port}"
+
+
 @dataclass
 class Launcher:
     definition: ServerDefinition
@@ -151,12 +157,16 @@ class Launcher:
         project_copy: bool = False,
         env: dict[str, str] | None = None,
         project_dir: Path | None = None,
+        port: int | None = None,
     ) -> Iterator[Instance]:
-        """Start the server in this variant; StartError if it does not become ready."""
+        """Start the server in this variant; StartError if it does not become ready.
+
+        ``port`` (default: a free one) lets a client be started first, aimed at ``base_url``.
+        """
         if not self.supports(kind):
             raise NotDeclared(f"{self.definition.id} declares no {kind!r} command")
         self._count += 1
-        port = free_port()
+        port = port or free_port()
         directory = project_dir or (self.copy_project() if project_copy else SAMPLEPROJECT_DIR)
         log_path = self.scratch / f"server-{self._count}-{kind}.log"
         extra = dict(env or {})
@@ -167,10 +177,9 @@ class Launcher:
             log_path,
             self.definition.stop_signal,
         )
-        scheme = "https" if kind in _TLS_KINDS else "http"
         instance = Instance(
             kind=kind,
-            base_url=f"{scheme}://{HOST}:{port}",
+            base_url=base_url(kind, port),
             process=process,
             log_path=log_path,
             project_dir=directory,

@@ -77,9 +77,10 @@ class ServerProgress:
     def note(self, text: str) -> None:
         self.progress.note(f"    {self.server_id}: {text}")
 
-    def result(self, outcome: str, summary: str) -> None:
+    def result(self, outcome: str, summary: str, took_s: float | None = None) -> None:
+        took = f" ({took_s:.1f} s)" if took_s is not None else ""
         self.progress.note(
-            f"    {self.server_id}: -> {SYMBOLS.get(outcome, outcome)}: {summary[:300]}"
+            f"    {self.server_id}: -> {SYMBOLS.get(outcome, outcome)}{took}: {summary[:300]}"
         )
 
     def end(self, record: dict[str, Any]) -> None:

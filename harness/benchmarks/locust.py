@@ -27,7 +27,8 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ POLL_INTERVAL_S = 0.25
 JSON_STEM = "locust"  # --json-file appends ".json"
 STEPS_DIR = "steps"
 LOG_NAME = "locust.log"
+START_FILE = "start"  # created when Locust may begin its steps (see _steps.py)
 STEP_FILE_SCHEMA_VERSION = 1
 TOP_FAILURES = 10
 ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b.*")
@@ -108,8 +110,8 @@ def locust_command(request: LocustRequest, out_dir: Path) -> list[str]:
 def stop_timeout_s(request: LocustRequest) -> float:
     """How long users may finish their task after the last step: without it, Locust kills
     the requests in flight, and the last step never shows an overloaded server's timeouts.
-    Every request sent during a step gets its full timeout; a task's next request (the polls
-    vote after its form) would be sent after the steps and count in none, so it may be cut."""
+    Every request sent during a step gets its full timeout (+ 1 s of margin); a task's next
+    request would count in no step, so polls users do not send it once Locust is stopping."""
     return request.timeout_s + 1
 
 
@@ -118,6 +120,7 @@ def serving_django_variables(request: LocustRequest, out_dir: Path) -> dict[str,
     variables["SERVING_DJANGO_STEPS"] = steps_text(request.steps)
     variables["SERVING_DJANGO_TIMEOUT_S"] = f"{request.timeout_s:g}"
     variables["SERVING_DJANGO_STEP_STATS"] = str(out_dir / STEPS_DIR)
+    variables["SERVING_DJANGO_START_FILE"] = str(out_dir / START_FILE)
     if request.spawn_rate is not None:
         variables["SERVING_DJANGO_SPAWN_RATE"] = f"{request.spawn_rate:g}"
     return variables
@@ -141,6 +144,17 @@ def locust_version() -> str | None:
 def run_locust(request: LocustRequest, scratch: Path, prefix: Sequence[str] = ()) -> Measurement:
     """One Locust run over all steps. Failed (with one sentence why) if Locust cannot start,
     crashes, overruns, or reports nothing; failed requests alone are figures, not a failure."""
+    with started_locust(request, scratch, prefix) as locust:
+        return locust.measure()
+
+
+@contextmanager
+def started_locust(
+    request: LocustRequest, scratch: Path, prefix: Sequence[str] = ()
+) -> Iterator[LocustRun]:
+    """Locust, started and importing (2 to 3 s) but holding its steps until ``measure()``:
+    the caller can start the server meanwhile. Locust is killed on leaving, also on Ctrl-C or
+    when the server never came up, so it never outlives its run."""
     scratch.mkdir(parents=True, exist_ok=True)
     remove_previous_outputs(scratch)
     command = [*prefix, *locust_command(request, scratch)]
@@ -150,7 +164,6 @@ def run_locust(request: LocustRequest, scratch: Path, prefix: Sequence[str] = ()
         "locust_version": locust_version(),
         "notes": [],
     }
-    timeout_s = request.total_s + stop_timeout_s(request) + OUTER_TIMEOUT_MARGIN_S
     process = ServerProcess(
         command,
         cwd=scratch,
@@ -158,21 +171,46 @@ def run_locust(request: LocustRequest, scratch: Path, prefix: Sequence[str] = ()
         log_path=scratch / LOG_NAME,
         stop_signal="SIGINT",
     )
+    run = LocustRun(request, scratch, process, details)
     try:
-        process.start()
-        exit_code = wait_for_exit(process, timeout_s)
-    except StartError as error:
-        return Measurement(failure=f"Locust could not start: {error.reason}", details=details)
+        try:
+            process.start()
+        except StartError as error:
+            run.start_failure = f"Locust could not start: {error.reason}"
+        yield run
     finally:
-        process.kill()  # also on Ctrl-C: Locust and its workers never outlive a run
-    details["exit_code"] = exit_code
-    return measurement_from_outputs(request, scratch, exit_code, timeout_s, details)
+        process.kill()
+
+
+@dataclass
+class LocustRun:
+    request: LocustRequest
+    scratch: Path
+    process: ServerProcess
+    details: dict[str, Any]
+    start_failure: str | None = None
+
+    def measure(self) -> Measurement:
+        """Let Locust begin its steps now, wait for it to finish, and read its figures."""
+        if self.start_failure is not None:
+            return Measurement(failure=self.start_failure, details=self.details)
+        (self.scratch / START_FILE).touch()
+        timeout_s = self.request.total_s + stop_timeout_s(self.request) + OUTER_TIMEOUT_MARGIN_S
+        try:
+            exit_code = wait_for_exit(self.process, timeout_s)
+        finally:
+            self.process.kill()
+        self.details["exit_code"] = exit_code
+        return measurement_from_outputs(
+            self.request, self.scratch, exit_code, timeout_s, self.details
+        )
 
 
 def remove_previous_outputs(scratch: Path) -> None:
     """Stale files from an earlier run in the same directory would be read as this run's."""
     (scratch / f"{JSON_STEM}.json").unlink(missing_ok=True)
     (scratch / LOG_NAME).unlink(missing_ok=True)  # the log is appended to
+    (scratch / START_FILE).unlink(missing_ok=True)  # else Locust would not wait for its cue
     for path in (scratch / STEPS_DIR).glob("steps-*.json"):
         path.unlink()
 

@@ -20,7 +20,7 @@ from harness.benchmarks import locust
 from harness.benchmarks.locust import LOCUSTFILES, LocustRequest, locust_command, run_locust
 from harness.network import free_port
 from harness.process import ServerProcess
-from tests.conftest import processes_mentioning
+from tests.conftest import TINY_HTTP, processes_mentioning
 
 SAMPLEPROJECT = Path(__file__).resolve().parents[2] / "sampleproject"
 
@@ -216,3 +216,39 @@ def test_command_runs_headless_with_a_backstop_run_time(tmp_path: Path) -> None:
     assert command[command.index("-t") + 1] == "14s"  # 8.5 s of steps, rounded up, + 5 s
     assert command[command.index("--stop-timeout") + 1] == "6"  # a 5 s request's timeout + 1 s
     assert "--processes" not in command
+
+
+def test_locust_started_before_its_server_waits_for_the_cue(tmp_path: Path) -> None:
+    """Locust starts while the server is still starting (nothing listens on the port yet);
+    it must send nothing until ``measure()``, else its first requests would be refused."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    request = LocustRequest(LOCUSTFILES / "ceiling.py", base_url, ((2, 1.0),))
+    scratch = tmp_path / "locust"
+    server = ServerProcess(
+        [sys.executable, str(TINY_HTTP), str(port), "threaded"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        log_path=tmp_path / "tiny.log",
+        stop_signal="SIGTERM",
+    )
+    with locust.started_locust(request, scratch) as started:
+        deadline = time.monotonic() + 60
+        while "before the first step" not in read_text(scratch / locust.LOG_NAME):
+            assert time.monotonic() < deadline, read_text(scratch / locust.LOG_NAME)
+            time.sleep(0.1)
+        try:
+            server.start()
+            server.wait_ready(base_url + "/json/sync", timeout_s=20)
+            measurement = started.measure()
+        finally:
+            server.stop(grace_s=5)
+
+    assert measurement.ok, measurement.failure
+    assert measurement.metrics["requests_total"] > 0
+    assert measurement.metrics["failures_percent"] == 0
+    assert_nothing_left(tmp_path)
+
+
+def read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""

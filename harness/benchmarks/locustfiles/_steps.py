@@ -18,6 +18,10 @@ SERVING_DJANGO_TIMEOUT_S / --serving-django-timeout (default 5)
 SERVING_DJANGO_STEP_STATS (no option: it is a path on the machine that sends the load)
     A directory: at exit, every process that sent requests writes ``steps-<pid>.json`` there.
     With ``--processes N`` each worker writes its own file; whoever reads them adds them up.
+SERVING_DJANGO_START_FILE (no option, a path as well)
+    Locust (a standalone one, or the master) waits for this file to exist before its steps
+    begin, for at most START_WAIT_S. The harness starts Locust while the server starts, so
+    Locust's own start-up (2 to 3 s of imports) overlaps the server's.
 
 Per-step statistics bucket every request by the step in force when it was *sent* (its start
 time since the test started), so requests sent during a ramp count for the step being ramped
@@ -33,14 +37,15 @@ Distributed runs (``--master`` / ``--worker`` on several machines): the master s
 options above to its workers, so workers bucket with the master's steps. Each worker needs
 this directory (run it from a checkout): ``-f -`` ships only the named locustfile.
 ``-t`` is honoured as a hard stop; ``-u`` and ``-r`` are ignored (the steps decide). Unless
-``--stop-timeout`` is given, it becomes twice the request timeout plus 1 s, so that requests
-in flight when the last step ends finish (or time out) and are counted.
+``--stop-timeout`` is given, it becomes the request timeout plus 1 s, so that requests in
+flight when the last step ends finish (or time out) and are counted.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 import os
 import tempfile
@@ -55,16 +60,20 @@ from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 from locust.exception import CatchResponseError
 from locust.runners import MasterRunner, WorkerRunner
+from locust.user.task import LOCUST_STATE_STOPPING
 
 STEPS_ENV = "SERVING_DJANGO_STEPS"
 SPAWN_RATE_ENV = "SERVING_DJANGO_SPAWN_RATE"
 TIMEOUT_ENV = "SERVING_DJANGO_TIMEOUT_S"
 STEP_STATS_ENV = "SERVING_DJANGO_STEP_STATS"
+START_FILE_ENV = "SERVING_DJANGO_START_FILE"
 
 DEFAULT_STEPS = "50:4,150:4,300:4"
 DEFAULT_TIMEOUT_S = 5.0
 RAMP_TARGET_S = 0.5  # the default spawn rate reaches the largest step change in this time
 SETTLING_S = 0.5
+START_WAIT_S = 300.0  # a server that starts slower than this has failed its start long before
+START_POLL_S = 0.02
 MAX_CLOCK_GAP_S = 5.0
 FILE_SCHEMA_VERSION = 1
 # Bounds on what one process keeps: failure texts can embed anything (URLs, addresses).
@@ -325,6 +334,12 @@ def failure_text(name: str, exception: BaseException) -> str:
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
 
 
+def stopping(user: Any) -> bool:
+    """Whether Locust asked this user to stop (the steps are over, or a step went down): its
+    task should send no further request, which would count in no step."""
+    return getattr(user, "_state", None) == LOCUST_STATE_STOPPING
+
+
 def apply_timeout(environment: Environment, timeout_s: float) -> None:
     """Locust's 60 s default would hide an overloaded server behind very long waits."""
     for user_class in environment.user_classes:
@@ -343,6 +358,25 @@ def _check_options(environment: Environment, **_: Any) -> None:
         # after the last step count in no step, so a task's next request may be cut. A master
         # passes it to workers.
         environment.stop_timeout = plan.timeout_s + 1
+
+
+@events.init.add_listener
+def _wait_for_start_file(environment: Environment, **_: Any) -> None:
+    # Listeners run in order, so bad options have stopped Locust before it waits.
+    path = os.environ.get(START_FILE_ENV)
+    if not path or isinstance(environment.runner, WorkerRunner):
+        return  # workers start when their master tells them
+    logging.getLogger(__name__).info("waiting for %s before the first step", path)
+    wait_for_file(Path(path), START_WAIT_S)
+
+
+def wait_for_file(path: Path, timeout_s: float) -> None:
+    """Return once ``path`` exists; SystemExit naming it after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if time.monotonic() >= deadline:
+            raise SystemExit(f"{START_FILE_ENV}: {path} did not appear within {timeout_s:g} s")
+        time.sleep(START_POLL_S)
 
 
 def test_started_at(environment: Environment) -> float:
