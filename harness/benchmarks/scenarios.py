@@ -48,7 +48,8 @@ SETTLE_S = 0.5  # after "ready", before reading idle memory: imports finish, wor
 HANG_MARGIN_S = 10  # past its expected end, an h2load run is hung and killed
 FIXED_RATE_MAX_CLIENTS = 50
 FIXED_RATE_MIN_PER_CLIENT = 5  # requests/s: fewer would leave too few requests per client
-LONGER_RUN_FACTOR = 4  # a run too short for its answers' latency is measured again this long
+# A run too short for its answers' latency is measured again this many times longer, in turn.
+LONGER_RUN_FACTORS = (2, 4)
 RETRIED_LONGER = (TOO_SHORT, NOTHING_ANSWERED, HUNG)  # the failures a longer run may cure
 DRAIN_TIMEOUT_S = 20
 SYNC_MIDDLEWARE_ENV = {"SYNC_MIDDLEWARE": "1"}  # sampleproject/settings.py adds the middleware
@@ -77,9 +78,9 @@ class ServerBench:
     interrupted: threading.Event = field(default_factory=threading.Event)
     figures: list[dict[str, Any]] = field(default_factory=list)
     launches: int = 0
-    # h2load figures (see figure_key) whose run was too short once: their later repeats are
-    # measured longer straight away, instead of failing the short run again.
-    longer_runs: set[tuple[Any, ...]] = field(default_factory=set)
+    # h2load figures (see figure_key) whose run was too short once, and the duration that
+    # their later repeats start with, instead of failing the short runs again.
+    run_durations: dict[tuple[Any, ...], float] = field(default_factory=dict)
 
     def add(self, record: dict[str, Any]) -> None:
         self.figures.append(record)
@@ -170,35 +171,61 @@ def _h2load(
         timeout_s = request.duration_s + warmup_s + HANG_MARGIN_S
         return run_h2load(request, bench.scratch, timeout_s=timeout_s)
 
-    longer = replace(request, duration_s=duration_s * LONGER_RUN_FACTOR)
-    figure = figure_key(instance, base_url, endpoint, clients, protocol, rps_per_client, duration_s)
-    if requests is None and figure in bench.longer_runs:
-        measured = run(longer)
-        measured.details.setdefault("notes", []).append(
-            f"measured over {longer.duration_s:g} s instead of {duration_s:g} s, as an earlier "
-            "repeat of this figure had to be"
-        )
-        return checked(instance, measured)
-    measured = run(request)
-    if requests is None and (measured.failure or "").startswith(RETRIED_LONGER):
-        # Answers (or connections) as slow as the run itself, or h2load stuck at the end of a
-        # run that ended mid-handshake: measure again, long enough to see them finish. A
-        # server that really drops its connections fails the longer run the same way (and
-        # that failure names the longer duration).
-        first_failure = measured.failure
-        bench.longer_runs.add(figure)
-        measured = run(longer)
-        measured.details.setdefault("notes", []).append(
-            f"measured over {longer.duration_s:g} s instead of {duration_s:g} s:"
-            f" the shorter run failed ({first_failure})"[:600]
-        )
-    if requests is not None:
+    if requests is None:
+        measured = _measured_long_enough(bench, instance, base_url, request, run)
+    else:
+        measured = run(request)
         measured.details.setdefault("notes", []).append(
             "the server closes the connection after every response, so this run sent a fixed "
             f"number of requests ({requests}, about {duration_s:g} s at the warm-up's rate) "
             "instead of running for a fixed time"
         )
     return checked(instance, measured)
+
+
+def _measured_long_enough(
+    bench: ServerBench,
+    instance: Instance,
+    base_url: str,
+    request: H2loadRequest,
+    run: Callable[[H2loadRequest], Measurement],
+) -> Measurement:
+    """A timed run, measured again longer when it was too short for its answers' latency.
+
+    Answers (or connections) as slow as the run itself, or h2load stuck at the end of a run
+    that ended mid-handshake: the run is measured again, twice and then four times as long
+    (a hang goes straight to four times: each hang costs HANG_MARGIN_S). The duration that
+    worked is remembered for the figure's later repeats, so they do not fail the short runs
+    again. A server that really drops its connections fails the longest run the same way (and
+    that failure names its duration).
+    """
+    base_s = request.duration_s
+    path = request.url.removeprefix(base_url)  # the port changes with every fresh server
+    figure = figure_key(
+        instance, base_url, path, request.clients, request.protocol, request.rps_per_client, base_s
+    )
+    duration_s = bench.run_durations.get(figure, base_s)
+    measured = run(replace(request, duration_s=duration_s))
+    first_failure = measured.failure if duration_s == base_s else None
+    for factor in LONGER_RUN_FACTORS:
+        failure = measured.failure or ""
+        if not failure.startswith(RETRIED_LONGER) or base_s * factor <= duration_s:
+            continue
+        if failure.startswith(HUNG):
+            factor = LONGER_RUN_FACTORS[-1]
+        duration_s = base_s * factor
+        bench.run_durations[figure] = duration_s
+        measured = run(replace(request, duration_s=duration_s))
+    if duration_s != base_s:
+        why = (
+            f"the shorter run failed ({first_failure})"
+            if first_failure
+            else "as an earlier repeat of this figure had to be"
+        )
+        measured.details.setdefault("notes", []).append(
+            f"measured over {duration_s:g} s instead of {base_s:g} s: {why}"[:600]
+        )
+    return measured
 
 
 def figure_key(instance: Instance, base_url: str, *run: Any) -> tuple[Any, ...]:

@@ -1,6 +1,9 @@
-"""An h2load figure whose answers take longer than the run is measured again, longer, and its
-later repeats go straight to the longer run. Real h2load against tests/apps/tiny_http.py
-(synthetic), whose /sleep path answers after the seconds it is given; nothing asserts a timing.
+"""An h2load figure whose answers take longer than the run is measured again, twice and then
+four times as long, and its later repeats start with the duration that worked.
+
+The first test drives real h2load against tests/apps/tiny_http.py (synthetic), whose /sleep path
+answers after the seconds it is given; the others give the escalation a stand-in for h2load that
+fails runs shorter than a set length, to pin down each step. Nothing asserts a timing.
 """
 
 from __future__ import annotations
@@ -9,13 +12,25 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
-from harness.benchmarks.scenarios import LONGER_RUN_FACTOR, _h2load
+from harness.benchmarks.h2load import HUNG, TOO_SHORT, H2loadRequest
+from harness.benchmarks.measurement import Measurement
+from harness.benchmarks.scenarios import LONGER_RUN_FACTORS, _h2load, _measured_long_enough
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
 from harness.network import make_tls_material
 from tests.conftest import instance_for
 
 RUN_S = 0.5
-ANSWER_S = 1.0  # longer than a run, shorter than the longer run
+ANSWER_S = 1.0  # longer than a run, shorter than the longest retry
+
+
+def bench_for(tmp_path: Path, endpoints: dict[str, str] | None = None) -> SimpleNamespace:
+    return SimpleNamespace(
+        endpoints=endpoints or {},
+        settings=replace(BENCHMARK_SETTINGS["quick"], duration_s=RUN_S, warmup_s=0.1),
+        launcher=SimpleNamespace(tls=make_tls_material(tmp_path / "tls")),
+        scratch=tmp_path,
+        run_durations={},
+    )
 
 
 def test_a_run_too_short_for_its_answers_is_measured_longer_in_every_repeat(
@@ -23,22 +38,70 @@ def test_a_run_too_short_for_its_answers_is_measured_longer_in_every_repeat(
 ) -> None:
     base_url, process = tiny_server("threaded")
     instance = instance_for(base_url, process)
-    bench = SimpleNamespace(
-        endpoints={"slow": f"/sleep?seconds={ANSWER_S:g}"},
-        settings=replace(BENCHMARK_SETTINGS["quick"], duration_s=RUN_S, warmup_s=0.1),
-        launcher=SimpleNamespace(tls=make_tls_material(tmp_path / "tls")),
-        scratch=tmp_path,
-        longer_runs=set(),
-    )
+    bench = bench_for(tmp_path, {"slow": f"/sleep?seconds={ANSWER_S:g}"})
 
     first = _h2load(bench, instance, base_url, "slow", 2, "http/1.1")
     second = _h2load(bench, instance, base_url, "slow", 2, "http/1.1")
 
     assert first.ok, first.failure
-    longer_s = RUN_S * LONGER_RUN_FACTOR
-    assert first.details["notes"][-1].startswith(f"measured over {longer_s:g} s instead of")
-    assert "the shorter run failed" in first.details["notes"][-1]
     assert first.metrics["requests_per_s"] > 0
+    [used_s] = bench.run_durations.values()
+    assert used_s in [RUN_S * factor for factor in LONGER_RUN_FACTORS]
+    assert first.details["notes"][-1].startswith(f"measured over {used_s:g} s instead of")
+    assert "the shorter run failed" in first.details["notes"][-1]
     assert second.ok, second.failure
-    assert "as an earlier repeat of this figure had to be" in second.details["notes"][-1]
-    assert len(bench.longer_runs) == 1
+    assert second.details["notes"][-1].startswith(f"measured over {used_s:g} s instead of")
+
+
+class StandIn:
+    """Fails runs shorter than ``enough_s`` with ``failure``; records every duration run."""
+
+    def __init__(self, enough_s: float, failure: str = TOO_SHORT) -> None:
+        self.enough_s, self.failure, self.durations = enough_s, failure, []
+
+    def __call__(self, request: H2loadRequest) -> Measurement:
+        self.durations.append(request.duration_s)
+        if request.duration_s < self.enough_s:
+            return Measurement(failure=f"{self.failure}: {request.duration_s:g} s")
+        return Measurement(metrics={"requests_per_s": 10.0})
+
+
+def escalate(tmp_path: Path, bench: SimpleNamespace, run: StandIn) -> Measurement:
+    instance = SimpleNamespace(kind="http", extra_env={}, base_url="http://127.0.0.1:1")
+    request = H2loadRequest("http://127.0.0.1:1/slow", 200, "http/1.1", RUN_S, 0.1)
+    return _measured_long_enough(bench, instance, instance.base_url, request, run)
+
+
+def test_the_retries_double_then_quadruple_and_later_repeats_start_where_it_worked(
+    tmp_path: Path,
+) -> None:
+    bench = bench_for(tmp_path)
+    first_run, later_run = StandIn(enough_s=2 * RUN_S), StandIn(enough_s=2 * RUN_S)
+
+    first = escalate(tmp_path, bench, first_run)
+    later = escalate(tmp_path, bench, later_run)
+
+    assert first.ok and later.ok
+    assert first_run.durations == [RUN_S, 2 * RUN_S]
+    assert later_run.durations == [2 * RUN_S]
+    assert "the shorter run failed (the run was too short" in first.details["notes"][-1]
+    assert "as an earlier repeat of this figure had to be" in later.details["notes"][-1]
+
+
+def test_a_hung_run_goes_straight_to_the_longest_retry(tmp_path: Path) -> None:
+    run = StandIn(enough_s=4 * RUN_S, failure=HUNG)
+
+    measured = escalate(tmp_path, bench_for(tmp_path), run)
+
+    assert measured.ok
+    assert run.durations == [RUN_S, LONGER_RUN_FACTORS[-1] * RUN_S]
+
+
+def test_a_run_too_short_even_at_the_longest_retry_stays_failed(tmp_path: Path) -> None:
+    run = StandIn(enough_s=100.0)
+
+    measured = escalate(tmp_path, bench_for(tmp_path), run)
+
+    assert not measured.ok
+    assert run.durations == [RUN_S * factor for factor in (1, *LONGER_RUN_FACTORS)]
+    assert measured.failure == f"{TOO_SHORT}: {LONGER_RUN_FACTORS[-1] * RUN_S:g} s"
