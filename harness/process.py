@@ -21,6 +21,7 @@ import httpx
 import psutil
 
 READY_POLL_INTERVAL_S = 0.1
+END_POLL_INTERVAL_S = 0.01
 LOG_TAIL_LINES = 40
 LOG_TAIL_CHARS = 6000
 
@@ -119,7 +120,7 @@ class ServerProcess:
         owned = client is None
         client = client or httpx.Client(timeout=2.0)
         try:
-            while (elapsed := time.monotonic() - started) < timeout_s:
+            while time.monotonic() - started < timeout_s:
                 code = self.exit_code()
                 if code is not None:
                     raise StartError(
@@ -132,7 +133,9 @@ class ServerProcess:
                 else:
                     if response.status_code == 200:
                         self.remember_descendants()
-                        return elapsed
+                        # Until the answer arrived: a server that listens before its app is
+                        # loaded (Gunicorn's master, uWSGI) holds this first request meanwhile.
+                        return time.monotonic() - started
                     last_problem = f"answered {response.status_code}"
                 time.sleep(READY_POLL_INTERVAL_S)
         finally:
@@ -171,8 +174,29 @@ class ServerProcess:
                 process.kill()  # psutil checks the pid was not reused
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout=10)
-        psutil.wait_procs(list(self._known.values()), timeout=5)
+        wait_ended(list(self._known.values()), timeout_s=5)
         _live.discard(self)
+
+
+def wait_ended(processes: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """Wait until every process has exited; returns those still running at the timeout.
+
+    A zombie has ended (its memory and sockets are gone): only its parent's reaping is left,
+    and a killed server's workers are orphans whose new parent, init, may reap them a second
+    or more later on some machines. ``psutil.wait_procs`` would wait for that reaping."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        running = [process for process in processes if _running(process)]
+        if not running or time.monotonic() >= deadline:
+            return running
+        time.sleep(END_POLL_INTERVAL_S)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def end_all(refuse_new: bool = True) -> None:

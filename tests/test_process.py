@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -10,8 +11,8 @@ import psutil
 import pytest
 
 from harness.network import free_port
-from harness.process import ServerProcess, StartError, end_all
-from tests.conftest import processes_mentioning
+from harness.process import ServerProcess, StartError, end_all, wait_ended
+from tests.conftest import TINY_HTTP, processes_mentioning
 
 
 def _process(tmp_path: Path, code: str, stop_signal: str = "SIGTERM") -> ServerProcess:
@@ -88,6 +89,41 @@ def test_end_all_kills_every_running_server(tmp_path: Path) -> None:
     end_all(refuse_new=False)  # this test process goes on starting servers
     assert process.exit_code() is not None
     assert not processes_mentioning(str(tmp_path / "marker"))
+
+
+def test_ready_time_lasts_until_the_first_answer_arrived(tmp_path: Path) -> None:
+    # tiny_http's slow-to-load mode accepts the connection at once and answers 1 s later.
+    process = ServerProcess(
+        [sys.executable, str(TINY_HTTP), str(port := free_port()), "slow-to-load"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        log_path=tmp_path / "server.log",
+        stop_signal="SIGTERM",
+    )
+    process.start()
+    try:
+        ready_after_s = process.wait_ready(f"http://127.0.0.1:{port}/json/sync", timeout_s=20)
+    finally:
+        process.stop(grace_s=5)
+    assert ready_after_s >= 1.0
+
+
+def test_a_zombie_counts_as_ended_without_waiting_for_its_reaping() -> None:
+    # A killed server's workers are orphans that init reaps when it gets to it; their end
+    # is their exit. This test's own child stays a zombie until the test reaps it.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        process = psutil.Process(child.pid)
+        assert wait_ended([process], timeout_s=0.2) == [process]
+        child.kill()
+        deadline = time.monotonic() + 10
+        while process.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert wait_ended([process], timeout_s=5) == []
+        assert process.status() == psutil.STATUS_ZOMBIE  # ended, yet not reaped by the wait
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_ready_time_is_measured_against_a_real_server(tiny_server) -> None:

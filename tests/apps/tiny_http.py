@@ -5,7 +5,9 @@
 MODE: ``threaded`` (every request concurrent), ``serial`` (one request at a time),
 ``two-at-a-time`` (at most two requests run at once), ``broken-sleep`` (sleep answers 500),
 ``dies-on-sleep`` (the whole process exits on the first sleep request, like a crash),
-``dies-under-load`` (exits on its 30th request: a crash in the middle of a load test).
+``dies-under-load`` (exits on its 30th request: a crash in the middle of a load test),
+``slow-to-load`` (listens at once but holds its first request LOAD_S, like a Gunicorn master
+whose worker is still importing the app).
 Every path answers 200 JSON except ``/sleep...?seconds=S``, which sleeps S seconds first.
 """
 
@@ -19,6 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 
 PORT, MODE = int(sys.argv[1]), sys.argv[2]
 SLOTS = threading.Semaphore(2)
+LOAD_S = 1.0
+LOADING = threading.Lock()
+loaded = False
 SERVED = iter(range(1, 10**9))  # next() on it is atomic enough under the GIL for a count
 
 
@@ -26,6 +31,12 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        global loaded
+        if MODE == "slow-to-load":
+            with LOADING:
+                if not loaded:
+                    time.sleep(LOAD_S)
+                    loaded = True
         url = urlsplit(self.path)
         status = 200
         if MODE == "dies-under-load" and next(SERVED) >= 30:
