@@ -13,6 +13,9 @@ nox.options.error_on_missing_interpreters = True
 
 # MkDocs 1.6 prints a banner about its successor on every build; it is noise in our logs.
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+# Install session packages with their bytecode, as pip does: a capture starts Locust about a
+# hundred times, and where PYTHONDONTWRITEBYTECODE is set every start would compile it anew.
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
 PYTHON = "3.12"  # Django 6.1 needs Python 3.12 or newer
 

@@ -91,6 +91,10 @@ def test_a_new_definition_file_is_captured_and_published(
     assert "Waitress" in (site / "matrix" / "index.html").read_text()
     assert (site / "servers" / "waitress" / "index.html").is_file()
     assert not processes_mentioning(str(environments_dir / "waitress"))
+    # Installed with its bytecode: django.contrib.gis is never imported, so only the install
+    # can have compiled it.
+    packages = next((environments_dir / "waitress" / "lib").glob("python*/site-packages"))
+    assert list((packages / "django" / "contrib" / "gis" / "__pycache__").glob("*.pyc"))
 
 
 def test_a_port_already_taken_is_a_recorded_failure(tmp_path: Path, environments_dir: Path) -> None:

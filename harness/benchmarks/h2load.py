@@ -21,6 +21,7 @@ import signal
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,12 @@ TIMEOUT_PER_CLIENT_S = 0.05  # opening and closing connections takes longer with
 FIXED_RATE_MIN_FRACTION = 0.98  # below this the server set the pace: not a fixed-rate figure
 TOO_SHORT = "the run was too short for this load"  # scenarios retry such runs, longer
 HUNG = "h2load did not finish"  # ... and these, once: a longer run may end cleanly
+# h2load prints this when its main duration is over, stops its clients and exits within
+# milliseconds; still running STOPPING_GRACE_S later, it hung (see TIMEOUT_HINT) and is killed
+# then, rather than at the run's timeout.
+STOPPING_LINE = "Main benchmark duration is over"
+STOPPING_GRACE_S = 2.0
+POLL_INTERVAL_S = 0.02
 NOTHING_ANSWERED = "no request was answered"  # ... and these: connections may still be opening
 STALE_TOLERANCE_S = 1.0  # the last answered request may start this long before the end
 VERSION_TIMEOUT_S = 10.0
@@ -390,13 +397,19 @@ def default_timeout_s(request: H2loadRequest) -> float:
 class Finished:
     stdout: str
     stderr: str
-    exit_code: int | None  # None: killed at the timeout
+    exit_code: int | None  # None: killed (at the timeout, or hung after its clients stopped)
     ended_at_s: float  # epoch, comparable with the log's start times
+    # Set when it was killed this many seconds after announcing the end of its main duration.
+    killed_after_stopping_s: float | None = None
 
 
-def run_process(command: Sequence[str], timeout_s: float) -> Finished:
-    """Run h2load in its own process group; kill the group at the timeout or on any exception
-    (Ctrl-C included, which is then raised again), so no h2load outlives the call."""
+def run_process(
+    command: Sequence[str], timeout_s: float, stopping_grace_s: float = STOPPING_GRACE_S
+) -> Finished:
+    """Run h2load in its own process group; kill the group at the timeout, when it is still
+    running ``stopping_grace_s`` after announcing the end of its main duration (it hung), or on
+    any exception (Ctrl-C included, which is then raised again), so no h2load outlives the call.
+    """
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -406,17 +419,54 @@ def run_process(command: Sequence[str], timeout_s: float) -> Finished:
         errors="replace",
         start_new_session=True,
     )
+    output = _OutputReader(process)
     try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        kill_group(process)
-        stdout, stderr = process.communicate()
-        return Finished(stdout, stderr, None, time.time())
+        deadline = time.monotonic() + timeout_s
+        while process.poll() is None:
+            now = time.monotonic()
+            stopping_at = output.stopping_at
+            hung = stopping_at is not None and now >= stopping_at + stopping_grace_s
+            if hung or now >= deadline:
+                kill_group(process)
+                process.wait()
+                stdout, stderr = output.finish()
+                grace_s = stopping_grace_s if hung else None
+                return Finished(stdout, stderr, None, time.time(), grace_s)
+            time.sleep(POLL_INTERVAL_S)
     except BaseException:
         kill_group(process)
         process.wait()
         raise
-    return Finished(stdout, stderr, process.returncode, time.time())
+    return Finished(*output.finish(), process.returncode, time.time())
+
+
+class _OutputReader:
+    """Reads h2load's stdout and stderr while it runs (a full pipe would block it), noting
+    when it announced the end of its main duration."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.stopping_at: float | None = None
+        self._stdout: list[str] = []
+        self._stderr: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._read, args=(process.stdout, self._stdout), daemon=True),
+            threading.Thread(target=self._read, args=(process.stderr, self._stderr), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self, stream: Any, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
+            if self.stopping_at is None and line.startswith(STOPPING_LINE):
+                self.stopping_at = time.monotonic()
+        stream.close()
+
+    def finish(self) -> tuple[str, str]:
+        """Everything printed, once the process has ended (its pipes then reach their end)."""
+        for thread in self._threads:
+            thread.join()
+        return "".join(self._stdout), "".join(self._stderr)
 
 
 def kill_group(process: subprocess.Popen[str]) -> None:
@@ -506,7 +556,11 @@ def measurement_of(
     }
     if finished.exit_code is None:
         hint = TIMEOUT_HINT if "Stopped all clients" in finished.stdout else ""
-        reason = f"{HUNG} within {timeout_s:g} s and was killed{hint}"
+        if finished.killed_after_stopping_s is not None:
+            when = f"within {finished.killed_after_stopping_s:g} s of the end of its main duration"
+        else:
+            when = f"within {timeout_s:g} s"
+        reason = f"{HUNG} {when} and was killed{hint}"
     else:
         line = last_output_line(finished)
         reason = failure_reason(request, summary, log, line, finished.ended_at_s)

@@ -152,7 +152,7 @@ def run_locust(request: LocustRequest, scratch: Path, prefix: Sequence[str] = ()
 def started_locust(
     request: LocustRequest, scratch: Path, prefix: Sequence[str] = ()
 ) -> Iterator[LocustRun]:
-    """Locust, started and importing (2 to 3 s) but holding its steps until ``measure()``:
+    """Locust, started and importing (about 1 s) but holding its steps until ``measure()``:
     the caller can start the server meanwhile. Locust is killed on leaving, also on Ctrl-C or
     when the server never came up, so it never outlives its run."""
     scratch.mkdir(parents=True, exist_ok=True)

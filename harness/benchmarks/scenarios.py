@@ -45,7 +45,9 @@ from harness.upstream import UpstreamService
 
 LOCUSTFILES = Path(__file__).parent / "locustfiles"
 SETTLE_S = 0.5  # after "ready", before reading idle memory: imports finish, workers settle
-HANG_MARGIN_S = 10  # past its expected end, an h2load run is hung and killed
+# Past its expected end, an h2load run is hung and killed (one that announced the end of its
+# main duration is killed sooner: see h2load.STOPPING_GRACE_S).
+HANG_MARGIN_S = 10
 FIXED_RATE_MAX_CLIENTS = 50
 FIXED_RATE_MIN_PER_CLIENT = 5  # requests/s: fewer would leave too few requests per client
 # A run too short for its answers' latency is measured again this many times longer, in turn.
@@ -193,11 +195,10 @@ def _measured_long_enough(
     """A timed run, measured again longer when it was too short for its answers' latency.
 
     Answers (or connections) as slow as the run itself, or h2load stuck at the end of a run
-    that ended mid-handshake: the run is measured again, twice and then four times as long
-    (a hang goes straight to four times: each hang costs HANG_MARGIN_S). The duration that
-    worked is remembered for the figure's later repeats, so they do not fail the short runs
-    again. A server that really drops its connections fails the longest run the same way (and
-    that failure names its duration).
+    that ended mid-handshake: the run is measured again, twice and then four times as long.
+    The duration that worked is remembered for the figure's later repeats, so they do not fail
+    the short runs again. A server that really drops its connections fails the longest run the
+    same way (and that failure names its duration).
     """
     base_s = request.duration_s
     path = request.url.removeprefix(base_url)  # the port changes with every fresh server
@@ -211,8 +212,6 @@ def _measured_long_enough(
         failure = measured.failure or ""
         if not failure.startswith(RETRIED_LONGER) or base_s * factor <= duration_s:
             continue
-        if failure.startswith(HUNG):
-            factor = LONGER_RUN_FACTORS[-1]
         duration_s = base_s * factor
         bench.run_durations[figure] = duration_s
         measured = run(replace(request, duration_s=duration_s))

@@ -360,6 +360,50 @@ def test_a_timeout_after_the_clients_stopped_says_h2load_hung() -> None:
     assert measurement.metrics == {}
 
 
+def stand_in_h2load(tmp_path: Path, after_the_end: str) -> list[str]:
+    """A process that prints h2load's end-of-duration lines, then runs ``after_the_end``
+    (Python); its command line names ``tmp_path`` so that leftovers can be found."""
+    script = tmp_path / "stand_in_h2load.py"
+    script.write_text(
+        "import sys, time\n"
+        "print('Main benchmark duration is over for thread #0. Stopping all clients.')\n"
+        "print('Stopped all clients for thread #0', flush=True)\n" + after_the_end + "\n"
+    )
+    return [sys.executable, str(script)]
+
+
+def test_h2load_still_running_after_its_main_duration_ended_is_killed_as_hung(
+    tmp_path: Path,
+) -> None:
+    command = stand_in_h2load(tmp_path, "time.sleep(60)")
+
+    finished = h2load.run_process(command, timeout_s=60, stopping_grace_s=0.5)
+    measurement = h2load.measurement_of(
+        request_for("http://127.0.0.1:1/"), command, finished, None, timeout_s=60
+    )
+
+    assert finished.exit_code is None
+    assert finished.killed_after_stopping_s == 0.5
+    assert "Stopped all clients" in finished.stdout
+    assert measurement.failure == (
+        "h2load did not finish within 0.5 s of the end of its main duration and was killed"
+        + TIMEOUT_HINT
+    )
+    assert_no_h2load_left(tmp_path)
+
+
+def test_h2load_that_exits_within_the_grace_after_its_main_duration_is_not_killed(
+    tmp_path: Path,
+) -> None:
+    command = stand_in_h2load(tmp_path, "time.sleep(0.2); print('finished in 1.00s'); sys.exit(0)")
+
+    finished = h2load.run_process(command, timeout_s=60, stopping_grace_s=30)
+
+    assert finished.exit_code == 0
+    assert finished.killed_after_stopping_s is None
+    assert finished.stdout.endswith("finished in 1.00s\n")
+
+
 def test_ctrl_c_kills_h2load_and_is_raised_again(status_server, tmp_path: Path) -> None:
     request = request_for(status_server("ok"), duration_s=10)
     main = threading.main_thread().ident

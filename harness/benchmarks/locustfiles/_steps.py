@@ -21,7 +21,7 @@ SERVING_DJANGO_STEP_STATS (no option: it is a path on the machine that sends the
 SERVING_DJANGO_START_FILE (no option, a path as well)
     Locust (a standalone one, or the master) waits for this file to exist before its steps
     begin, for at most START_WAIT_S. The harness starts Locust while the server starts, so
-    Locust's own start-up (2 to 3 s of imports) overlaps the server's.
+    Locust's own start-up (about 1 s of imports) overlaps the server's.
 
 Per-step statistics bucket every request by the step in force when it was *sent* (its start
 time since the test started), so requests sent during a ramp count for the step being ramped
