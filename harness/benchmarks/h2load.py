@@ -41,7 +41,7 @@ TIMEOUT_MARGIN_S = 30.0
 TIMEOUT_PER_CLIENT_S = 0.05  # opening and closing connections takes longer with many clients
 FIXED_RATE_MIN_FRACTION = 0.98  # below this the server set the pace: not a fixed-rate figure
 TOO_SHORT = "the run was too short for this load"  # scenarios retry such runs, longer
-HUNG = "h2load did not finish"  # ... and these, once: a longer run may end cleanly
+HUNG = "h2load did not finish"  # ... and these: a longer run may end cleanly
 # h2load prints this when its main duration is over, stops its clients and exits within
 # milliseconds; still running STOPPING_GRACE_S later, it hung (see TIMEOUT_HINT) and is killed
 # then, rather than at the run's timeout.
