@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from harness.checks import Check, CheckContext, Finding
-from harness.checks.development import readable_log_line
+from harness.checks.development.logs import readable_log_line
 from harness.launcher import Instance
 from harness.process import StartError
 

@@ -12,18 +12,13 @@ from pathlib import Path
 import pytest
 
 from harness.checks import CheckContext, run_check
-from harness.checks import development as development_module
-from harness.checks.development import (
-    CHECKS,
-    judge_static,
-    judge_template,
-    stylesheet_hrefs,
-    with_changed_message,
-    with_template_marker,
-)
-from harness.definitions import ServerDefinition, load_definitions
+from harness.checks.development import CHECKS, code_reload, template_reload
+from harness.checks.development.code_reload import with_changed_message
+from harness.checks.development.static import judge_static, stylesheet_hrefs
+from harness.checks.development.template_reload import judge_template, with_template_marker
+from harness.definitions import ServerDefinition
 from harness.endpoints import SAMPLEPROJECT_DIR, load_endpoints
-from harness.environments import ENVIRONMENTS_DIR, Environment
+from harness.environments import Environment
 from harness.launcher import Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
@@ -31,7 +26,6 @@ from tests import synthetic
 
 BY_ID = {check.id: check for check in CHECKS}
 APP = Path(__file__).parents[1] / "apps" / "dev_server.py"
-RUNSERVER_ENV = ENVIRONMENTS_DIR / "runserver"
 
 
 def tiny_definition(mode: str, *, reload: bool = True) -> ServerDefinition:
@@ -67,14 +61,15 @@ def dev_server(tmp_path: Path):
 @pytest.fixture
 def no_settling(monkeypatch: pytest.MonkeyPatch) -> None:
     """The synthetic server watches its files from its first moment."""
-    monkeypatch.setattr(development_module, "SETTLE_BEFORE_EDIT_S", 0.3)
+    monkeypatch.setattr(template_reload, "SETTLE_BEFORE_EDIT_S", 0.3)
+    monkeypatch.setattr(code_reload, "SETTLE_BEFORE_EDIT_S", 0.3)
 
 
 @pytest.fixture
 def short_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """A server that never changes is the same after 1.5 s as after 10 s."""
-    monkeypatch.setattr(development_module, "CODE_WINDOW_S", 1.5)
-    monkeypatch.setattr(development_module, "TEMPLATE_WINDOW_S", 1.5)
+    monkeypatch.setattr(code_reload, "CODE_WINDOW_S", 1.5)
+    monkeypatch.setattr(template_reload, "TEMPLATE_WINDOW_S", 1.5)
 
 
 def test_a_helpful_dev_server_passes_every_development_check(dev_server, no_settling) -> None:
@@ -121,10 +116,10 @@ def test_a_stylesheet_with_the_wrong_type_is_partial(dev_server) -> None:
 
 
 @pytest.mark.servers
-@pytest.mark.skipif(not RUNSERVER_ENV.is_dir(), reason="no .venvs/runserver (run a capture)")
-def test_runserver_serves_static_files_and_reloads(tmp_path: Path) -> None:
-    server = load_definitions()["runserver"]
-    environment = Environment(RUNSERVER_ENV, "real", {})
+def test_runserver_serves_static_files_and_reloads(
+    tmp_path: Path, runserver: tuple[ServerDefinition, Environment]
+) -> None:
+    server, environment = runserver
     with started(server, environment, tmp_path) as context:
         results = {check.id: run_check(check, context) for check in CHECKS}
     assert {key: value["outcome"] for key, value in results.items()} == {

@@ -15,9 +15,9 @@ import pytest
 from harness.checks import CheckContext, run_check
 from harness.checks import lifecycle as lifecycle_module
 from harness.checks.lifecycle import CHECKS, classify_log, judge_lifespan, judge_shutdown
-from harness.definitions import ServerDefinition, load_definitions
+from harness.definitions import ServerDefinition
 from harness.endpoints import load_endpoints
-from harness.environments import ENVIRONMENTS_DIR, Environment
+from harness.environments import Environment
 from harness.launcher import Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
@@ -25,7 +25,6 @@ from tests import synthetic
 
 LIFESPAN, SHUTDOWN = CHECKS
 APP = Path(__file__).parents[1] / "apps" / "lifecycle_server.py"
-RUNSERVER_ENV = ENVIRONMENTS_DIR / "runserver"
 # The stubborn server ignores SIGTERM, so the launcher's own stop would wait its whole grace.
 PROFILE = replace(PROFILES["quick"], stop_grace_s=2)
 
@@ -95,10 +94,11 @@ def test_shutdown_outcome_follows_what_happens_to_the_request_in_flight(
 
 
 @pytest.mark.servers
-@pytest.mark.skipif(not RUNSERVER_ENV.is_dir(), reason="no .venvs/runserver (run a capture)")
-def test_runserver_starts_quietly_and_cuts_the_request_in_flight(tmp_path: Path) -> None:
-    server = load_definitions()["runserver"]
-    with started(server, Environment(RUNSERVER_ENV, "real", {}), tmp_path) as context:
+def test_runserver_starts_quietly_and_cuts_the_request_in_flight(
+    tmp_path: Path, runserver: tuple[ServerDefinition, Environment]
+) -> None:
+    server, environment = runserver
+    with started(server, environment, tmp_path) as context:
         lifespan = run_check(LIFESPAN, context)
         shutdown = run_check(SHUTDOWN, context)
     assert lifespan["outcome"] == "yes", lifespan["summary"]

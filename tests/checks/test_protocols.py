@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.checks import CheckContext, run_check
-from harness.checks.protocols import CHECKS, nghttp_streams, upgrade_exchange
+from harness.checks.protocols import CHECKS
+from harness.checks.protocols.http2_push import nghttp_streams
+from harness.checks.protocols.http2_upgrade import upgrade_exchange
 from harness.definitions import ServerDefinition
 from harness.environments import Environment
 from harness.launcher import Launcher

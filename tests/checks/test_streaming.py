@@ -11,7 +11,9 @@ import pytest
 
 from harness.browser import unavailable_reason
 from harness.checks import CheckContext, run_check
-from harness.checks.streaming import CHECKS, classify_arrivals, judge_disconnect
+from harness.checks.streaming import CHECKS
+from harness.checks.streaming.sse_disconnect import judge_disconnect
+from harness.checks.streaming.timing import classify_arrivals
 from harness.environments import Environment
 from harness.launcher import Instance, Launcher
 from harness.network import make_tls_material
