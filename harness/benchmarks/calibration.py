@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.benchmarks.figures import figure_record, measure_in_rounds
-from harness.benchmarks.h2load import H2loadRequest, run_h2load
-from harness.benchmarks.locust import LocustRequest, run_locust
+from harness.benchmarks.h2load.command import H2loadRequest
+from harness.benchmarks.h2load.run import run_h2load
+from harness.benchmarks.locust.command import LOCUSTFILES, LocustRequest
+from harness.benchmarks.locust.run import run_locust
 from harness.benchmarks.measurement import Measurement
 from harness.benchmarks.nginx import NginxUnavailable, running_nginx
 from harness.benchmarks.pinning import Pinning
-from harness.benchmarks.scenarios import LOCUSTFILES, ServerGone
+from harness.benchmarks.scenarios.bench import ServerGone
 from harness.benchmarks.settings import BenchmarkSettings
 from harness.environments import Environment
 from harness.network import HOST, TLSMaterial, free_port

@@ -18,22 +18,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.benchmarks import h2load
-from harness.benchmarks.h2load import (
-    TIMEOUT_HINT,
-    TOO_SHORT,
-    H2loadRequest,
+from harness.benchmarks.h2load import h2load_version
+from harness.benchmarks.h2load import run as h2load_run
+from harness.benchmarks.h2load.command import H2loadRequest, h2load_command
+from harness.benchmarks.h2load.output import (
     RequestLog,
-    failure_reason,
-    h2load_command,
-    h2load_version,
     latency_percentiles_ms,
     parse_summary,
     read_request_log,
-    run_h2load,
-    stale_reason,
     unparsed_status_count,
 )
+from harness.benchmarks.h2load.run import TIMEOUT_HINT, run_h2load
+from harness.benchmarks.h2load.validity import TOO_SHORT, failure_reason, stale_reason
 from harness.network import TLSMaterial, free_port, make_tls_material
 from harness.process import ServerProcess
 from tests.conftest import processes_mentioning
@@ -352,9 +348,9 @@ def test_a_timeout_after_the_clients_stopped_says_h2load_hung() -> None:
     # every response (status_line_server's "oneshot" mode): it prints this line, then spins.
     request = request_for("http://127.0.0.1:1/")
     output = "Main benchmark duration is over\nStopped all clients for thread #0\n"
-    finished = h2load.Finished(output, "", exit_code=None, ended_at_s=time.time())
+    finished = h2load_run.Finished(output, "", exit_code=None, ended_at_s=time.time())
 
-    measurement = h2load.measurement_of(request, ["h2load"], finished, None, timeout_s=3)
+    measurement = h2load_run.measurement_of(request, ["h2load"], finished, None, timeout_s=3)
 
     assert measurement.failure == "h2load did not finish within 3 s and was killed" + TIMEOUT_HINT
     assert measurement.metrics == {}
@@ -377,8 +373,8 @@ def test_h2load_still_running_after_its_main_duration_ended_is_killed_as_hung(
 ) -> None:
     command = stand_in_h2load(tmp_path, "time.sleep(60)")
 
-    finished = h2load.run_process(command, timeout_s=60, stopping_grace_s=0.5)
-    measurement = h2load.measurement_of(
+    finished = h2load_run.run_process(command, timeout_s=60, stopping_grace_s=0.5)
+    measurement = h2load_run.measurement_of(
         request_for("http://127.0.0.1:1/"), command, finished, None, timeout_s=60
     )
 
@@ -397,7 +393,7 @@ def test_h2load_that_exits_within_the_grace_after_its_main_duration_is_not_kille
 ) -> None:
     command = stand_in_h2load(tmp_path, "time.sleep(0.2); print('finished in 1.00s'); sys.exit(0)")
 
-    finished = h2load.run_process(command, timeout_s=60, stopping_grace_s=30)
+    finished = h2load_run.run_process(command, timeout_s=60, stopping_grace_s=30)
 
     assert finished.exit_code == 0
     assert finished.killed_after_stopping_s is None
@@ -432,7 +428,8 @@ def test_a_missing_h2load_is_a_failed_run_and_no_version(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     assert h2load_version() == "1.52.0"  # the version RESEARCH.md was checked against
-    monkeypatch.setattr(h2load, "H2LOAD", "h2load-not-installed")
+    monkeypatch.setattr("harness.benchmarks.h2load.run.H2LOAD", "h2load-not-installed")
+    monkeypatch.setattr("harness.benchmarks.h2load.version.H2LOAD", "h2load-not-installed")
 
     measurement = run_h2load(request_for("http://127.0.0.1:1/"), tmp_path)
 

@@ -16,8 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.benchmarks import locust
-from harness.benchmarks.locust import LOCUSTFILES, LocustRequest, locust_command, run_locust
+from harness.benchmarks.locust import run as locust_run
+from harness.benchmarks.locust.command import (
+    LOCUSTFILES,
+    LocustRequest,
+    locust_command,
+    locust_version,
+)
+from harness.benchmarks.locust.run import run_locust
+from harness.benchmarks.locust.stats import STEP_METRIC_NAMES
 from harness.network import free_port
 from harness.process import ServerProcess
 from tests.conftest import TINY_HTTP, processes_mentioning
@@ -50,7 +57,7 @@ def test_every_step_gets_its_own_figures(tiny_server, tmp_path: Path, processes:
     metrics, steps = measurement.metrics, step_records(measurement)
     assert measurement.details["step_files"] == processes  # one file per worker, added up
     for users in (2, 4):
-        for name in locust.STEP_METRIC_NAMES:
+        for name in STEP_METRIC_NAMES:
             assert f"step{users}_{name}" in metrics
         step = steps[users]
         assert step["requests"] > 0
@@ -66,7 +73,7 @@ def test_every_step_gets_its_own_figures(tiny_server, tmp_path: Path, processes:
     assert metrics["highest_ok_users"] == 4
     assert metrics["max_step_requests_per_s"] == max(s["requests_per_s"] for s in steps.values())
     assert metrics["latency_min_ms"] <= metrics["latency_p50_ms"] <= metrics["latency_max_ms"]
-    assert measurement.details["locust_version"] == locust.locust_version()
+    assert measurement.details["locust_version"] == locust_version()
     assert ("--processes" in measurement.details["command"]) == (processes > 1)
     assert_nothing_left(tmp_path)
 
@@ -170,7 +177,7 @@ def test_a_locustfile_that_crashes_at_import_fails_the_run(tmp_path: Path) -> No
 
 
 def test_a_run_that_overruns_is_killed(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(locust, "OUTER_TIMEOUT_MARGIN_S", 0.0)
+    monkeypatch.setattr(locust_run, "OUTER_TIMEOUT_MARGIN_S", 0.0)
     hanging = tmp_path / "hanging.py"
     hanging.write_text("import time\ntime.sleep(600)\n")
     request = LocustRequest(hanging, "http://127.0.0.1:9", ((1, 1.0),), timeout_s=0.5)
@@ -192,7 +199,7 @@ def test_ctrl_c_kills_locust_and_its_workers(tiny_server, tmp_path: Path, monkey
         assert len(processes_mentioning(f"{tmp_path}/")) >= 3
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(locust, "wait_for_exit", interrupted)
+    monkeypatch.setattr(locust_run, "wait_for_exit", interrupted)
     request = LocustRequest(LOCUSTFILES / "ceiling.py", base_url, ((2, 30.0),), processes=2)
 
     with pytest.raises(KeyboardInterrupt):
@@ -232,10 +239,10 @@ def test_locust_started_before_its_server_waits_for_the_cue(tmp_path: Path) -> N
         log_path=tmp_path / "tiny.log",
         stop_signal="SIGTERM",
     )
-    with locust.started_locust(request, scratch) as started:
+    with locust_run.started_locust(request, scratch) as started:
         deadline = time.monotonic() + 60
-        while "before the first step" not in read_text(scratch / locust.LOG_NAME):
-            assert time.monotonic() < deadline, read_text(scratch / locust.LOG_NAME)
+        while "before the first step" not in read_text(scratch / locust_run.LOG_NAME):
+            assert time.monotonic() < deadline, read_text(scratch / locust_run.LOG_NAME)
             time.sleep(0.1)
         try:
             server.start()

@@ -12,9 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
-from harness.benchmarks.h2load import HUNG, TOO_SHORT, H2loadRequest
+from harness.benchmarks.h2load.command import H2loadRequest
+from harness.benchmarks.h2load.validity import HUNG, TOO_SHORT
 from harness.benchmarks.measurement import Measurement
-from harness.benchmarks.scenarios import LONGER_RUN_FACTORS, _h2load, _measured_long_enough
+from harness.benchmarks.scenarios.h2load_common import (
+    LONGER_RUN_FACTORS,
+    _h2load,
+    _measured_long_enough,
+)
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
 from harness.network import make_tls_material
 from tests.conftest import instance_for

@@ -1,0 +1,172 @@
+"""How the h2load scenarios measure one figure on a server: drained first, by count when the
+server closes every connection, and again longer when the run was too short for its answers."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from harness.benchmarks.h2load.command import H2loadRequest
+from harness.benchmarks.h2load.run import run_h2load
+from harness.benchmarks.h2load.validity import HUNG, NOTHING_ANSWERED, TOO_SHORT
+from harness.benchmarks.measurement import Measurement
+from harness.benchmarks.scenarios.bench import ServerBench, checked
+from harness.definitions import ServerDefinition
+from harness.launcher import Instance
+
+# Past its expected end, an h2load run is hung and killed (one that announced the end of its
+# main duration is killed sooner: see h2load.run.STOPPING_GRACE_S).
+HANG_MARGIN_S = 10
+# A run too short for its answers' latency is measured again this many times longer, in turn.
+LONGER_RUN_FACTORS = (2, 4)
+RETRIED_LONGER = (TOO_SHORT, NOTHING_ANSWERED, HUNG)  # the failures a longer run may cure
+DRAIN_TIMEOUT_S = 20
+
+
+def _h2load(
+    bench: ServerBench,
+    instance: Instance,
+    base_url: str,
+    endpoint: str,
+    clients: int,
+    protocol: str,
+    rps_per_client: float | None = None,
+    duration_s: float | None = None,
+) -> Measurement:
+    """One h2load run, after the server has drained the previous one."""
+    url = base_url + bench.endpoints[endpoint]
+    duration_s = duration_s or bench.settings.duration_s
+    warmup_s = bench.settings.warmup_s
+    verify = bench.launcher.tls.client_context()  # the run's own CA signed every cert here
+    wait_until_answering(url, verify)
+    requests = None
+    if protocol == "http/1.1" and closes_connections(url, verify):
+        # h2load hangs at the end of a timed run against such a server: measure by count,
+        # sized from a short untimed warm-up run (one request per client, at least 100).
+        warmup = H2loadRequest(url, clients, protocol, warmup_s, 0, requests=max(clients, 100))
+        probe = run_h2load(warmup, bench.scratch, timeout_s=warmup_s + HANG_MARGIN_S)
+        if not probe.ok:
+            return checked(instance, probe)
+        rate = rps_per_client * clients if rps_per_client else probe.metrics["requests_per_s"]
+        requests = max(clients, int((rate or 0) * duration_s))
+    request = H2loadRequest(
+        url=url,
+        clients=clients,
+        protocol=protocol,
+        duration_s=duration_s,
+        warmup_s=warmup_s,
+        rps_per_client=rps_per_client,
+        requests=requests,
+    )
+
+    def run(request: H2loadRequest) -> Measurement:
+        timeout_s = request.duration_s + warmup_s + HANG_MARGIN_S
+        return run_h2load(request, bench.scratch, timeout_s=timeout_s)
+
+    if requests is None:
+        measured = _measured_long_enough(bench, instance, base_url, request, run)
+    else:
+        measured = run(request)
+        measured.details.setdefault("notes", []).append(
+            "the server closes the connection after every response, so this run sent a fixed "
+            f"number of requests ({requests}, about {duration_s:g} s at the warm-up's rate) "
+            "instead of running for a fixed time"
+        )
+    return checked(instance, measured)
+
+
+def _measured_long_enough(
+    bench: ServerBench,
+    instance: Instance,
+    base_url: str,
+    request: H2loadRequest,
+    run: Callable[[H2loadRequest], Measurement],
+) -> Measurement:
+    """A timed run, measured again longer when it was too short for its answers' latency.
+
+    Answers (or connections) as slow as the run itself, or h2load stuck at the end of a run
+    that ended mid-handshake: the run is measured again, twice and then four times as long.
+    The duration that worked is remembered for the figure's later repeats, so they do not fail
+    the short runs again. A server that really drops its connections fails the longest run the
+    same way (and that failure names its duration).
+    """
+    base_s = request.duration_s
+    path = request.url.removeprefix(base_url)  # the port changes with every fresh server
+    figure = figure_key(
+        instance, base_url, path, request.clients, request.protocol, request.rps_per_client, base_s
+    )
+    duration_s = bench.run_durations.get(figure, base_s)
+    measured = run(replace(request, duration_s=duration_s))
+    first_failure = measured.failure if duration_s == base_s else None
+    for factor in LONGER_RUN_FACTORS:
+        failure = measured.failure or ""
+        if not failure.startswith(RETRIED_LONGER) or base_s * factor <= duration_s:
+            continue
+        duration_s = base_s * factor
+        bench.run_durations[figure] = duration_s
+        measured = run(replace(request, duration_s=duration_s))
+    if duration_s != base_s:
+        why = (
+            f"the shorter run failed ({first_failure})"
+            if first_failure
+            else "as an earlier repeat of this figure had to be"
+        )
+        measured.details.setdefault("notes", []).append(
+            f"measured over {duration_s:g} s instead of {base_s:g} s: {why}"[:600]
+        )
+    return measured
+
+
+def figure_key(instance: Instance, base_url: str, *run: Any) -> tuple[Any, ...]:
+    """What makes one h2load figure, the same across the fresh servers of its repeats: the
+    server variant (kind, environment), whether nginx is in front, and the run's settings."""
+    proxied = base_url != instance.base_url
+    return (instance.kind, tuple(sorted(instance.extra_env.items())), proxied, *run)
+
+
+def closes_connections(url: str, verify: ssl.SSLContext) -> bool:
+    """Whether the server answers HTTP/1.1 with ``Connection: close`` (no keep-alive)."""
+    try:
+        with httpx.Client(verify=verify, timeout=10) as client:
+            return client.get(url).headers.get("connection", "").lower() == "close"
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until_answering(
+    url: str, verify: ssl.SSLContext, timeout_s: float = DRAIN_TIMEOUT_S
+) -> None:
+    """Let the server finish the requests a previous run left queued (500 clients' worth can
+    take seconds), so one figure's backlog does not land in the next figure."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(verify=verify, timeout=timeout_s) as client:
+        while time.monotonic() < deadline:
+            try:
+                client.get(url)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+
+
+def _h2load_params(bench: ServerBench, protocol_id: str, endpoint: str, clients: int) -> dict:
+    return {
+        "tool": "h2load",
+        "protocol": protocol_id,
+        "endpoint": endpoint,
+        "path": bench.endpoints[endpoint],
+        "clients": clients,
+        "threads": 1,
+        "duration_s": bench.settings.duration_s,
+        "warmup_s": bench.settings.warmup_s,
+        **bench.common_params(),
+    }
+
+
+def native_json(definition: ServerDefinition) -> str:
+    """The JSON view written for the server's interface (sync for WSGI, async for ASGI)."""
+    return "json_async" if definition.interface == "asgi" else "json_sync"
