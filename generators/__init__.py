@@ -1,1 +1,2 @@
-"""The rendering side: turn ``data/`` into site pages. Reads data only; starts nothing."""
+"""The rendering side: turn ``data/`` into site pages. It reads data through ``evidence`` and
+imports nothing of the harness (``tests/test_layers.py`` keeps it so); it starts nothing."""

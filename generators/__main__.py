@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from evidence.files import DataError
+from evidence.layout import DEFAULT_DATA_DIR
+from evidence.validation import load_evidence
 from generators.render import render_pages
-from harness.store import DEFAULT_DATA_DIR, DataError
 
 
 def main() -> int:
@@ -16,7 +18,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     args = parser.parse_args()
     try:
-        pages = render_pages(args.data)
+        pages = render_pages(load_evidence(args.data))
     except DataError as error:
         print(f"error: cannot render invalid data:\n{error}", file=sys.stderr)
         return 1

@@ -1,8 +1,9 @@
 """MkDocs hook: render the generated pages from ``data/`` at every build.
 
 Pages exist only in the build, never in ``docs/``, so they cannot drift from the data or be
-edited by hand. Servers are added to the navigation in matrix order, benchmark scenarios in the
-harness's order.
+edited by hand. ``data/`` is read once, and validated as it is read (``evidence.validation``:
+everything but the cross-checks against the harness, which ``nox -s validate`` adds). Servers
+are added to the navigation in matrix order, benchmark scenarios in scenario order.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from mkdocs.structure.files import File, Files
 # MkDocs imports hooks by file path; make the repository's packages importable too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from evidence.files import DataError
+from evidence.layout import DEFAULT_DATA_DIR
+from evidence.validation import check_data
+from generators.benchmarks.scenario_pages import benchmark_navigation
 from generators.escaping import navigation_title
-from generators.render import benchmark_navigation, render_pages, server_ids
-from harness.store import DEFAULT_DATA_DIR, DataError
-from harness.validate import validate
+from generators.render import render_pages, server_ids
 
 _pages: dict[str, str] = {}
 
@@ -33,13 +36,13 @@ def data_root() -> Path:
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    problems = validate(data_root())
+    evidence, problems = check_data(data_root())
     if problems:
         raise PluginError("refusing to render invalid data:\n" + "\n".join(problems))
     try:
         _pages.clear()
-        _pages.update(render_pages(data_root()))
-        servers = server_ids(data_root())
+        _pages.update(render_pages(evidence))
+        servers = server_ids(evidence)
     except DataError as error:
         raise PluginError(f"cannot render invalid data:\n{error}") from error
     for entry in config.nav or []:

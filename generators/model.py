@@ -1,12 +1,12 @@
-"""The data the pages show, assembled from ``data/``: latest run per server, checks, results."""
+"""The data the check pages show, assembled from the evidence read once: the latest run per
+server, the checks, and every run for the changes page."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from harness.store import DataDir, DataError, read_document
+from evidence.validation import Evidence
 
 # Icon (a Material icon shortcode, rendered as inline SVG: no emoji font needed) and label; the
 # label is always shown next to the icon so outcomes never rely on colour or shape alone.
@@ -44,25 +44,16 @@ def row_order(document: dict[str, Any]) -> tuple:
     )
 
 
-def load_site(data_root: Path) -> Site:
-    data = DataDir(data_root)
-    machines = data.load_machines()
-    newest: dict[str, tuple[dict[str, Any], Path]] = {}
-    all_runs = []
-    for path in data.run_paths():
-        run = read_document(path, "run")
-        all_runs.append(run)
-        server_id = run["server"]["id"]
-        if run["machine"] not in machines:
-            raise DataError(f"{path}: machine: {run['machine']!r} has no data/machines/ file")
-        if server_id != path.stem:
-            raise DataError(f"{path}: server/id: {server_id!r} must equal the file name")
+def site_from(evidence: Evidence) -> Site:
+    newest: dict[str, tuple[dict[str, Any], str]] = {}
+    for loaded in evidence.runs:
+        run, server_id = loaded.document, loaded.document["server"]["id"]
         current = newest.get(server_id)
         if current is None or (run["capture"], run["finished_at"]) > (
             current[0]["capture"],
             current[0]["finished_at"],
         ):
-            newest[server_id] = (run, path)
+            newest[server_id] = (run, loaded.source)
     runs = sorted((run for run, _ in newest.values()), key=row_order)
     checks: dict[str, dict[str, Any]] = {}
     for run in runs:
@@ -73,18 +64,15 @@ def load_site(data_root: Path) -> Site:
                     "id": result["id"],
                     "title": result["title"],
                     "group": result["group"],
-                    "question": str(result["evidence"].get("question", "")),
-                    "thresholds": str(result["evidence"].get("thresholds", "")),
-                    "timed": result["evidence"].get("timed") is True,
+                    "question": result["question"],
+                    "thresholds": result["thresholds"],
+                    "timed": result["timed"],
                 },
             )
-    sources = {
-        server_id: path.relative_to(data_root).as_posix() for server_id, (_, path) in newest.items()
-    }
     return Site(
         runs=runs,
-        all_runs=all_runs,
+        all_runs=[loaded.document for loaded in evidence.runs],
         checks=list(checks.values()),
-        machines=machines,
-        sources=sources,
+        machines=evidence.machines,
+        sources={server_id: source for server_id, (_, source) in newest.items()},
     )

@@ -1,4 +1,4 @@
-"""Render every generated page of the site from ``data/``.
+"""Render every generated page of the site from the evidence, read once.
 
 ``render_pages`` returns {path inside docs/: content}; the MkDocs hook adds them to the build,
 and ``python -m generators OUT_DIR`` writes them out for inspection.
@@ -14,7 +14,14 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from generators import benchmarks as bench
+from evidence.compare import benchmark_changes, captures, changes_in_capture
+from evidence.schema import SCHEMA_VERSION
+from evidence.validation import Evidence
+from generators.benchmarks import cells, figure_charts
+from generators.benchmarks.export import export
+from generators.benchmarks.figures import HEADROOM_SENTENCE_BELOW, Benchmarks, shown_benchmarks
+from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine, settings_table
+from generators.benchmarks.scenario_pages import scenario_pages
 from generators.charts import concurrency_chart
 from generators.escaping import (
     code_block,
@@ -25,17 +32,36 @@ from generators.escaping import (
     safe_url,
     slug,
 )
-from generators.model import OUTCOME_LABELS, Site, load_site
+from generators.model import OUTCOME_LABELS, Site, site_from
 from generators.recommendations import all_verdicts
-from harness.benchmarks.measurement import CV_FLAG_PERCENT
-from harness.benchmarks.settings import BENCHMARK_SETTINGS
-from harness.compare import benchmark_changes, captures, changes_in_capture
-from harness.store import DEFAULT_DATA_DIR, SCHEMA_VERSION, DataDir
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 
-def environment() -> jinja2.Environment:
+_CELL_HELPERS = (
+    "present",
+    "cells",
+    "value_cell",
+    "failure_cell",
+    "number",
+    "headline",
+    "server_link",
+    "server_label",
+    "group_by_param",
+    "step_users",
+    "step_cell",
+)
+_CHART_HELPERS = (
+    "first_metric",
+    "most_clients",
+    "by_param_chart",
+    "metrics_chart",
+    "steps_chart",
+    "calibration_chart",
+)
+
+
+def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
@@ -60,31 +86,11 @@ def environment() -> jinja2.Environment:
         inline_code=inline_code,
     )
     env.globals.update(
-        scenario_pages=bench.scenario_pages(),
-        cv_limit=f"{CV_FLAG_PERCENT:g}",
-        headroom_limit=bench.HEADROOM_SENTENCE_BELOW,
-        **{
-            name: getattr(bench, name)
-            for name in (
-                "present",
-                "cells",
-                "value_cell",
-                "failure_cell",
-                "number",
-                "headline",
-                "server_link",
-                "server_label",
-                "group_by_param",
-                "step_users",
-                "step_cell",
-                "first_metric",
-                "most_clients",
-                "by_param_chart",
-                "metrics_chart",
-                "steps_chart",
-                "calibration_chart",
-            )
-        },
+        scenario_pages=scenario_pages(),
+        cv_limit=cv_limit,
+        headroom_limit=HEADROOM_SENTENCE_BELOW,
+        **{name: getattr(cells, name) for name in _CELL_HELPERS},
+        **{name: getattr(figure_charts, name) for name in _CHART_HELPERS},
     )
     return env
 
@@ -97,7 +103,7 @@ class ChartFiles:
         self.directory, self.stem = directory, stem
         self.files: dict[str, str] = {}
 
-    def __call__(self, chart: bench.Chart) -> Markup:
+    def __call__(self, chart: figure_charts.Chart) -> Markup:
         name = f"{self.stem}-{len(self.files) + 1}.svg"
         self.files[f"{self.directory}/{name}"] = chart.svg
         return Markup(f"![{markdown_text(chart.title)}](charts/{name}){{ .sd-chart }}")
@@ -143,12 +149,12 @@ def matrix_export(site: Site) -> dict[str, Any]:
     }
 
 
-def benchmark_pages(env: jinja2.Environment, benchmarks: bench.Benchmarks) -> dict[str, str]:
+def benchmark_pages(env: jinja2.Environment, benchmarks: Benchmarks) -> dict[str, str]:
     """``benchmarks/index.md``, one page per scenario, and the SVG charts those pages draw."""
     pages = {
         "benchmarks/index.md": env.get_template("benchmarks_index.md.j2").render(bench=benchmarks),
     }
-    for scenario, (title, question) in bench.scenario_pages().items():
+    for scenario, (title, question) in scenario_pages().items():
         charts = ChartFiles("benchmarks/charts", scenario)
         pages[f"benchmarks/{scenario}.md"] = env.get_template(f"benchmark_{scenario}.md.j2").render(
             bench=benchmarks, scenario=scenario, title=title, question=question, chart=charts
@@ -157,32 +163,30 @@ def benchmark_pages(env: jinja2.Environment, benchmarks: bench.Benchmarks) -> di
     return pages
 
 
-def render_pages(data_root: Path = DEFAULT_DATA_DIR) -> dict[str, str]:
-    site = load_site(data_root)
-    env = environment()
+def render_pages(evidence: Evidence) -> dict[str, str]:
+    site = site_from(evidence)
+    benchmarks = shown_benchmarks(evidence, {run["server"]["id"] for run in site.runs})
+    env = environment(cv_limit=cv_thresholds(benchmarks))
     verdicts = all_verdicts(site.runs)
-    benchmarks = bench.load_benchmarks(
-        data_root, site.machines, {run["server"]["id"] for run in site.runs}
-    )
     common = {"site": site, "outcomes": OUTCOME_LABELS, "verdicts": verdicts}
+    benchmark_documents = [loaded.document for loaded in evidence.benchmarks]
     pages = {
         "index.md": env.get_template("index.md.j2").render(**common),
         "matrix.md": env.get_template("matrix.md.j2").render(**common),
         "methodology.md": env.get_template("methodology.md.j2").render(
-            pinning=bench.pinning_by_machine(benchmarks),
-            profiles=list(BENCHMARK_SETTINGS),
-            settings_rows=bench.settings_rows(),
+            pinning=pinning_by_machine(benchmarks),
+            settings=settings_table(benchmarks),
             **common,
         ),
         "servers/index.md": env.get_template("servers_index.md.j2").render(**common),
         "recommendations.md": env.get_template("recommendations.md.j2").render(**common),
         "changes.md": env.get_template("changes.md.j2").render(
-            history=change_history(site, DataDir(data_root).load_benchmarks()), **common
+            history=change_history(site, benchmark_documents), **common
         ),
         "data/matrix.json": json.dumps(matrix_export(site), indent=2, sort_keys=True) + "\n",
         # Compact: it holds every raw repeat, and json only uses its fast encoder without indent.
         "data/benchmarks.json": json.dumps(
-            bench.export(benchmarks, site.machines), separators=(",", ":"), sort_keys=True
+            export(benchmarks, site.machines), separators=(",", ":"), sort_keys=True
         )
         + "\n",
         "charts/concurrency.svg": concurrency_chart(site.runs),
@@ -216,14 +220,6 @@ def change_history(
     ]
 
 
-def benchmark_navigation() -> list[tuple[str, str]]:
-    """(title, page) of the benchmark pages, for the navigation."""
-    return [("All benchmarks", "benchmarks/index.md")] + [
-        (title, f"benchmarks/{scenario}.md")
-        for scenario, (title, _) in bench.scenario_pages().items()
-    ]
-
-
-def server_ids(data_root: Path = DEFAULT_DATA_DIR) -> list[tuple[str, str]]:
+def server_ids(evidence: Evidence) -> list[tuple[str, str]]:
     """(id, name) of each server, in matrix order, for the navigation."""
-    return [(run["server"]["id"], run["server"]["name"]) for run in load_site(data_root).runs]
+    return [(run["server"]["id"], run["server"]["name"]) for run in site_from(evidence).runs]

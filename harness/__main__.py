@@ -12,17 +12,20 @@ import signal
 import sys
 from pathlib import Path
 
-from harness.benchmarks.settings import SCENARIOS
-from harness.capture import Capture, run_capture
+from evidence.compare import benchmark_changes, changes_in_capture
+from evidence.documents import read_document, write_document
+from evidence.layout import DEFAULT_DATA_DIR, DataDir
+from evidence.validation import check_data
+from evidence.vocabulary import SCENARIOS
+from harness.capture import run_capture
+from harness.capture_plan import Capture
 from harness.checks import all_checks
-from harness.compare import benchmark_changes, changes_in_capture
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from harness.environments import ENVIRONMENTS_DIR
 from harness.process import end_all
 from harness.profiles import PROFILES
 from harness.progress import Progress
 from harness.provenance import capture_id, machine_id, machine_record
-from harness.store import DEFAULT_DATA_DIR, DataDir, read_document, write_document
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,9 +97,14 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def print_changes(data: DataDir, machine: str, capture: str) -> None:
-    """What this capture changed against the previous one on this machine."""
-    changes = changes_in_capture(data.load_runs(), machine, capture)
-    changes += benchmark_changes(data.load_benchmarks(), machine, capture)
+    """What this capture changed against the previous one on this machine (files that do not
+    validate are left out here; ``nox -s validate`` names them)."""
+    evidence, _ = check_data(data.root)
+    runs = [loaded.document for loaded in evidence.runs]
+    changes = changes_in_capture(runs, machine, capture)
+    changes += benchmark_changes(
+        [loaded.document for loaded in evidence.benchmarks], machine, capture
+    )
     print(f"\nchanges against the previous capture on {machine}:", file=sys.stderr)
     for change in changes:
         print(f"  {change.describe()}", file=sys.stderr)

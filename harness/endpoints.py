@@ -8,7 +8,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from harness.store import REPO_ROOT
+from evidence.layout import REPO_ROOT
 
 SAMPLEPROJECT_DIR = REPO_ROOT / "sampleproject"
 ENDPOINTS_FILE = SAMPLEPROJECT_DIR / "endpoints.toml"

@@ -23,8 +23,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from evidence.layout import REPO_ROOT
 from harness.definitions import ServerDefinition
-from harness.store import REPO_ROOT
 
 ENVIRONMENTS_DIR = REPO_ROOT / ".venvs"
 PROJECT_REQUIREMENTS = REPO_ROOT / "sampleproject" / "requirements.txt"

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.store import REPO_ROOT, SCHEMA_VERSION
+from evidence.layout import REPO_ROOT
+from evidence.schema import SCHEMA_VERSION
 
 
 def now_iso() -> str:

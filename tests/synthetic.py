@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evidence.documents import write_document
+from evidence.layout import REPO_ROOT, DataDir
+from evidence.schema import SCHEMA_VERSION
 from harness.benchmarks.measurement import Measurement, summarise
+from harness.benchmarks.settings import BENCHMARK_SETTINGS
 from harness.definitions import ServerDefinition
-from harness.store import REPO_ROOT, DataDir, write_document
 
 MACHINE_ID = "synthetic-test-machine"
 CAPTURE_ID = "20260101T000000Z"
@@ -20,7 +23,7 @@ CAPTURE_ID = "20260101T000000Z"
 
 def machine(identifier: str = MACHINE_ID) -> dict[str, Any]:
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "id": identifier,
         "cpu_model": "Synthetic CPU (test fixture)",
         "cores": 2,
@@ -44,7 +47,7 @@ def run(
 ) -> dict[str, Any]:
     return copy.deepcopy(
         {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "capture": capture,
             "machine": MACHINE_ID,
             "profile": "quick",
@@ -91,14 +94,13 @@ def run(
                     "id": "concurrency-sync-sleep",
                     "title": "Sync view concurrency",
                     "group": "Concurrency",
+                    "question": "Synthetic question?",
+                    "thresholds": "Synthetic.",
+                    "timed": True,
                     "outcome": outcome,
                     "summary": summary,
                     "measured_at": "2026-01-01T00:00:30.000Z",
-                    "evidence": {
-                        "question": "Synthetic question?",
-                        "thresholds": "Synthetic.",
-                        "wall_s": 1.0,
-                    },
+                    "evidence": {"wall_s": 1.0},
                 }
             ],
         }
@@ -263,7 +265,7 @@ def every_scenario(interface: str = "asgi", rate: float = 1000.0) -> list[dict[s
                     "latency_p50_ratio": 1.5,
                     "without_requests_per_s": 400.0,
                     "with_requests_per_s": 300.0,
-                    "requests_per_ratio": 0.75,
+                    "throughput_ratio": 0.75,
                 }
             ]
             * 3,
@@ -326,7 +328,7 @@ def benchmark(
     calibrating = server_id == "calibration"
     return copy.deepcopy(
         {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "capture": capture,
             "machine": machine_id,
             "profile": "quick",
@@ -351,6 +353,8 @@ def benchmark(
                 "tools": {"h2load": "1.0 (synthetic)", "locust": "2.0 (synthetic)"},
                 "worker_rule": "one worker process (synthetic)",
             },
+            "settings": BENCHMARK_SETTINGS["quick"].as_record(),
+            "settings_source": "synthetic test fixture",
             "setup": {"ok": True, "error": None, "log_tail": ""},
             "results": results if results is not None else every_scenario(interface),
         }

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from evidence.schema import SCHEMA_VERSION
+from evidence.validation import load_evidence
+from evidence.vocabulary import SCENARIOS
 from generators.charts import Bar, _nice_ceiling, horizontal_bars
 from generators.render import render_pages
-from harness.benchmarks.settings import BENCHMARK_SETTINGS, SCENARIOS
+from harness.benchmarks.settings import BENCHMARK_SETTINGS
 from harness.validate import validate
 from tests import synthetic
 
@@ -89,7 +92,7 @@ def benchmark_data(root: Path, http11_ceiling: float = 10_000.0) -> Path:
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return render_pages(benchmark_data(tmp_path_factory.mktemp("data")))
+    return render_pages(load_evidence(benchmark_data(tmp_path_factory.mktemp("data"))))
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +173,9 @@ def test_the_ceiling_warning_appears_above_half_the_ceiling_only(pages: dict[str
 def test_the_headroom_sentence_appears_below_three_times(
     tmp_path: Path, ceiling: float, sentence: bool
 ) -> None:
-    page = render_pages(benchmark_data(tmp_path, ceiling))["benchmarks/calibration.md"]
+    page = render_pages(load_evidence(benchmark_data(tmp_path, ceiling)))[
+        "benchmarks/calibration.md"
+    ]
     headroom = _row(page, "http/1\\.1 json\\_sync c=200")
     assert headroom[-1] == ("1\\.6×" if sentence else "16\\.1×")  # ceiling / 6,200
     assert ("ceiling is only 1\\.6× the fastest Django figure" in page) is sentence
@@ -243,7 +248,7 @@ def test_only_the_latest_capture_of_each_machine_and_server_is_shown(
 def test_benchmarks_json_has_the_public_shape(pages: dict[str, str]) -> None:
     export = json.loads(pages["data/benchmarks.json"])
     assert set(export) == {"schema_version", "machines", "results"}
-    assert export["schema_version"] == 1
+    assert export["schema_version"] == SCHEMA_VERSION
     assert [m["id"] for m in export["machines"]] == [OTHER_MACHINE, synthetic.MACHINE_ID]
     keys = {
         "server",
@@ -252,6 +257,7 @@ def test_benchmarks_json_has_the_public_shape(pages: dict[str, str]) -> None:
         "machine",
         "capture",
         "profile",
+        "settings",
         "measured_at",
         "params",
         "status",
@@ -291,17 +297,53 @@ def test_methodology_explains_the_benchmarks_from_settings_and_data(
     assert "## Benchmarks {: #benchmarks }" in page
     assert "server on CPU 0, load tools on CPU 1" in page
     assert "one worker process \\(synthetic\\)" in page  # the worker rule, from the data
-    most = [str(BENCHMARK_SETTINGS[name].max_repeats) for name in ("quick", "standard", "full")]
-    assert _row(page, "Repeats at most")[1:] == most
+    # The synthetic files were measured with the quick profile's settings, which they store.
+    quick = str(BENCHMARK_SETTINGS["quick"].max_repeats)
+    assert set(_row(page, "Repeats at most")[1:]) == {quick}  # a column per machine
+    assert "synthetic test fixture" in page  # settings_source, from the data
     assert "--master --expect-workers N -H http://target" in page
     assert "--worker --master-host HOST" in page
     assert 'SERVING_DJANGO_STEPS="50:10,150:10,300:10"' in page
     assert "scripts/nox -s regenerate -- --server uvicorn --scenario h2load" in page
 
 
+def test_methodology_shows_the_settings_a_file_stores_not_todays_code(tmp_path: Path) -> None:
+    document = synthetic.benchmark("uvicorn")
+    document["settings"] |= {"max_repeats": 9, "warmup_s": 0.7, "cv_flag_percent": 12.5}
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [document])
+    pages = render_pages(load_evidence(tmp_path))
+    page = pages["methodology.md"]
+    assert _row(page, "Repeats at most")[1:] == ["9"]
+    assert _row(page, "Warm\\-up before each h2load run")[1:] == ["0\\.7 s"]
+    assert "exceeds 12\\.5 %" in page  # the CV threshold in the prose is the data's too
+    assert all(profile.max_repeats != 9 for profile in BENCHMARK_SETTINGS.values())
+
+
+def test_cv_marks_come_from_the_stored_flags(tmp_path: Path) -> None:
+    """A figure whose stored flags are empty shows no CV mark, however wide its spread; the
+    mark shows the threshold stored with the flag."""
+    wide = synthetic.figure(
+        "h2load",
+        "wide",
+        {"tool": "h2load", "protocol": "http/1.1", "endpoint": "json_async", "clients": 200},
+        [{"requests_per_s": 100.0}, {"requests_per_s": 200.0}, {"requests_per_s": 300.0}],
+    )
+    assert wide["flags"]  # measured wide: flagged at capture time
+    quiet = {**wide, "figure": "quiet", "flags": []}
+    loud = {**wide, "figure": "loud"}
+    loud["flags"] = [{**loud["flags"][0], "threshold_percent": 7.0}]
+    document = synthetic.benchmark("uvicorn", [quiet, loud])
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [document])
+    server_page = render_pages(load_evidence(tmp_path))["servers/uvicorn.md"]
+    quiet_row = next(line for line in server_page.splitlines() if "| quiet |" in line)
+    loud_row = next(line for line in server_page.splitlines() if "| loud |" in line)
+    assert "⚠ CV" not in quiet_row
+    assert "&gt; 7 %" in loud_row
+
+
 def test_with_no_benchmark_every_page_says_none_was_captured(tmp_path: Path) -> None:
     synthetic.write_data(tmp_path, [synthetic.run("uvicorn")])
-    pages = render_pages(tmp_path)
+    pages = render_pages(load_evidence(tmp_path))
     for scenario in ("index", *SCENARIOS):
         text = pages[f"benchmarks/{scenario}.md"]
         assert "No benchmark has been captured on any machine yet" in text

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.capture import Capture, run_capture
+from evidence.documents import read_document
+from evidence.layout import REPO_ROOT, DataDir
+from harness.capture import run_capture
+from harness.capture_plan import Capture
 from harness.checks.concurrency import CHECKS
 from harness.definitions import load_definitions
 from harness.profiles import PROFILES
 from harness.progress import Progress
-from harness.store import REPO_ROOT, DataDir, read_document
 from tests import synthetic
 from tests.conftest import TINY_HTTP, processes_mentioning
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.compare import benchmark_changes, changes_in_capture
+from evidence.compare import benchmark_changes, changes_in_capture
 from tests import synthetic
 
 

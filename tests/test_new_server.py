@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from evidence.layout import REPO_ROOT
 from harness.definitions import DEFINITIONS_DIR
-from harness.store import REPO_ROOT
 from tests.conftest import processes_mentioning
 
 pytestmark = pytest.mark.servers

@@ -7,16 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from evidence.files import DataError
+from evidence.schema import SCHEMA_VERSION
+from evidence.validation import load_evidence
 from generators.escaping import safe_url
 from generators.render import render_pages
-from harness.store import DataError
 from tests import synthetic
 
 
 def test_matrix_export_has_the_public_shape(tmp_path: Path) -> None:
     synthetic.write_data(tmp_path, [synthetic.run("alpha"), synthetic.run("beta", name="Beta")])
-    export = json.loads(render_pages(tmp_path)["data/matrix.json"])
-    assert export["schema_version"] == 1
+    export = json.loads(render_pages(load_evidence(tmp_path))["data/matrix.json"])
+    assert export["schema_version"] == SCHEMA_VERSION
     assert [server["id"] for server in export["servers"]] == ["alpha", "beta"]
     assert {"id", "name", "version", "interface"} <= set(export["servers"][0])
     assert {"id", "title"} <= set(export["checks"][0])
@@ -35,13 +37,13 @@ def test_the_newest_capture_of_a_server_wins(tmp_path: Path) -> None:
             synthetic.run("alpha", outcome="yes", capture="20260202T000000Z"),
         ],
     )
-    export = json.loads(render_pages(tmp_path)["data/matrix.json"])
+    export = json.loads(render_pages(load_evidence(tmp_path))["data/matrix.json"])
     assert [result["outcome"] for result in export["results"]] == ["yes"]
 
 
 def test_each_matrix_cell_links_to_its_evidence_anchor(tmp_path: Path) -> None:
     synthetic.write_data(tmp_path, [synthetic.run("alpha", outcome="partial")])
-    pages = render_pages(tmp_path)
+    pages = render_pages(load_evidence(tmp_path))
     assert "(servers/alpha.md#concurrency-sync-sleep" in pages["matrix.md"]
     assert "{: #concurrency-sync-sleep }" in pages["servers/alpha.md"]
 
@@ -68,7 +70,7 @@ def test_data_text_cannot_inject_markup(tmp_path: Path, hostile: str) -> None:
             )
         ],
     )
-    pages = render_pages(tmp_path)
+    pages = render_pages(load_evidence(tmp_path))
     for page in ("matrix.md", "servers/alpha.md", "servers/index.md"):
         text = pages[page]
         assert "<script" not in text and "<img" not in text
@@ -96,7 +98,7 @@ def test_invalid_data_is_refused_with_the_file_and_field(tmp_path: Path) -> None
     broken["checks"][0]["outcome"] = "maybe"
     path.write_text(json.dumps(broken))
     with pytest.raises(DataError) as failure:
-        render_pages(tmp_path)
+        render_pages(load_evidence(tmp_path))
     assert str(path) in str(failure.value)
     assert "checks/0/outcome" in str(failure.value)
 
@@ -110,7 +112,9 @@ def test_mkdocs_builds_the_site_strictly_from_data(tmp_path: Path) -> None:
     matrix = (site / "matrix" / "index.html").read_text()
     assert 'href="../servers/uvicorn/#concurrency-sync-sleep"' in matrix
     assert (site / "servers" / "daphne" / "index.html").is_file()
-    assert json.loads((site / "data" / "matrix.json").read_text())["schema_version"] == 1
+    assert (
+        json.loads((site / "data" / "matrix.json").read_text())["schema_version"] == SCHEMA_VERSION
+    )
 
 
 def test_mkdocs_refuses_invalid_data_naming_file_and_field(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.benchmarks.settings import SCENARIOS
+from evidence.layout import REPO_ROOT
+from evidence.vocabulary import SCENARIOS
 from harness.browser import headless_chromium, unavailable_reason
-from harness.store import REPO_ROOT
 from tests import synthetic
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.store import DataError, dumps, read_document, write_document
+from evidence.documents import read_document, write_document
+from evidence.files import DataError, dumps
 from tests import synthetic
 
 
@@ -42,7 +43,9 @@ def test_an_existing_file_survives_a_failed_rewrite(tmp_path: Path) -> None:
     assert target.read_text() == before
 
 
-@pytest.mark.parametrize(("version", "advice"), [(2, "update your checkout"), (0, "re-capture it")])
+@pytest.mark.parametrize(
+    ("version", "advice"), [(3, "update your checkout"), (0, "re-capture the file")]
+)
 def test_other_schema_versions_say_what_to_do(tmp_path: Path, version: int, advice: str) -> None:
     document = synthetic.run()
     document["schema_version"] = version

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from harness.store import REPO_ROOT
+from evidence.layout import REPO_ROOT
 from harness.validate import validate
 from tests import synthetic
 
@@ -67,7 +66,6 @@ def test_the_committed_data_is_valid() -> None:
 
 def test_the_command_exits_non_zero_and_names_the_file(tmp_path: Path) -> None:
     root = _data_with(tmp_path, CORPUS / "outcome-not-allowed.json")
-    shutil.copytree(REPO_ROOT / "data" / "schema", root / "schema", dirs_exist_ok=True)
     completed = subprocess.run(
         [sys.executable, "-m", "harness.validate", "--data-dir", str(root)],
         cwd=REPO_ROOT,

@@ -19,6 +19,8 @@ from typing import Any
 
 import psutil
 
+from evidence.documents import write_document
+from evidence.vocabulary import CALIBRATION_ID, SCENARIOS
 from harness.benchmarks.calibration import Calibration
 from harness.benchmarks.figures import failed_figure
 from harness.benchmarks.h2load import h2load_version
@@ -26,23 +28,21 @@ from harness.benchmarks.locust import locust_version
 from harness.benchmarks.nginx import nginx_version
 from harness.benchmarks.pinning import Pinning, choose_pinning
 from harness.benchmarks.scenarios import SERVER_SCENARIOS, ServerBench
-from harness.benchmarks.settings import BENCHMARK_SETTINGS, SCENARIOS
-from harness.capture import (
-    Capture,
-    PrepareError,
-    code_and_machine,
-    prepare_database,
-    provenance,
-    shown_command,
-)
+from harness.benchmarks.settings import BENCHMARK_SETTINGS
+from harness.capture_plan import Capture
 from harness.definitions import ServerDefinition, load_definitions
 from harness.endpoints import load_endpoints
 from harness.environments import Environment, InstallError, ensure_environment
-from harness.launcher import Launcher
 from harness.network import make_tls_material
+from harness.prepared import (
+    PrepareError,
+    code_and_machine,
+    prepared_launcher,
+    provenance,
+    server_version,
+)
 from harness.progress import Progress
 from harness.provenance import now_iso
-from harness.store import write_document
 from harness.upstream import UpstreamService
 
 # No benchmark judges how a server shuts down (the graceful-shutdown check does), and a server
@@ -50,7 +50,6 @@ from harness.upstream import UpstreamService
 # (Gunicorn: 30 s): servers are killed right after their stop signal.
 STOP_GRACE_S = 0.0
 
-CALIBRATION_ID = "calibration"
 CALIBRATION_SERVER = "granian-asgi"  # its environment has Granian, which serves the raw apps
 WORKER_RULE = (
     "one worker process (the server's own threads or event loop inside it), "
@@ -60,6 +59,9 @@ WORKER_RULE = (
 
 def tool_versions() -> dict[str, str | None]:
     return {"h2load": h2load_version(), "locust": locust_version(), "nginx": nginx_version()}
+
+
+SETTINGS_SOURCE = "recorded by the harness when it measured this file"
 
 
 def _document(
@@ -74,6 +76,9 @@ def _document(
         **capture.document_header(started_at),
         "server": server,
         "provenance": record_provenance,
+        # How the figures were measured, kept with them: pages never read today's settings.
+        "settings": BENCHMARK_SETTINGS[capture.profile.name].as_record(),
+        "settings_source": SETTINGS_SOURCE,
         "setup": setup,
         "results": results,
     }
@@ -112,25 +117,17 @@ def benchmark_server(
     except InstallError as error:
         setup["error"] = f"environment could not be installed: {error}"[:2000]
     if environment is not None:
-        with tempfile.TemporaryDirectory(prefix=f"serving-django-bench-{definition.id}-") as tmp:
-            scratch = Path(tmp)
-            launcher = Launcher(
+        server_progress.step("preparing database")
+        try:
+            with prepared_launcher(
                 definition,
                 environment,
-                scratch,
                 replace(capture.profile, stop_grace_s=STOP_GRACE_S),
-                make_tls_material(scratch / "tls"),
-                base_env=dict(base_env),
-                prefix=tuple(pinning.server_prefix()),
-            )
-            try:
-                server_progress.step("preparing database")
-                prepare_database(launcher)
+                base_env,
+                "serving-django-bench-",
+                tuple(pinning.server_prefix()),
+            ) as (launcher, scratch):
                 setup["ok"] = True
-            except PrepareError as error:
-                setup["error"] = f"database preparation failed: {error.reason}"
-                setup["log_tail"] = error.log
-            if setup["ok"]:
                 bench = ServerBench(
                     definition,
                     launcher,
@@ -145,6 +142,9 @@ def benchmark_server(
                 )
                 _run_scenarios(bench)
                 results = bench.figures
+        except PrepareError as error:
+            setup["error"] = f"database preparation failed: {error.reason}"
+            setup["log_tail"] = error.log
     if not setup["ok"]:
         server_progress.result("error", setup["error"])
         results = _failed_all(capture.selected_scenarios(), f"Not measured: {setup['error']}")
@@ -153,10 +153,10 @@ def benchmark_server(
         "name": definition.name,
         "interface": definition.interface,
         "mode": definition.mode,
-        "version": environment.packages.get(definition.package) if environment else None,
+        "version": server_version(definition, environment),
     }
     record_provenance = {
-        **provenance(capture, definition, environment, shown_command(definition), base_env),
+        **provenance(capture, definition, environment, base_env),
         **benchmark_provenance(pinning),
     }
     document = _document(capture, server, record_provenance, setup, results, started_at)

@@ -73,7 +73,9 @@ def summarise(repeats: Sequence[Measurement]) -> dict[str, Any]:
             metrics[name] = spreads[name]["median"]
             cv = spreads[name]["cv_percent"]
             if cv is not None and cv > CV_FLAG_PERCENT:
-                flags.append(f"{name}: CV {cv:.1f} % > {CV_FLAG_PERCENT:.0f} %")
+                flags.append(
+                    {"metric": name, "cv_percent": cv, "threshold_percent": CV_FLAG_PERCENT}
+                )
     return {
         "status": "failed" if failures else "ok",
         "failure": "; ".join(dict.fromkeys(f for f in failures if f)) or None,

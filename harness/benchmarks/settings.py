@@ -11,18 +11,10 @@ dedicated hardware.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
-SCENARIOS = (
-    "calibration",
-    "h2load",
-    "fixed-rate-latency",
-    "resources",
-    "sync-middleware-cost",
-    "idle-connections",
-    "locust-polls",
-    "locust-upstream",
-)
+from harness.benchmarks.measurement import CV_FLAG_PERCENT
 
 # The sample-project views the h2load scenario requests (names from endpoints.toml).
 H2LOAD_ENDPOINTS = ("json_sync", "json_async", "home")
@@ -55,6 +47,11 @@ class BenchmarkSettings:
     upstream_steps: tuple[tuple[int, float], ...]
     locust_timeout_s: float  # a request slower than this counts as failed
     calibration_duration_s: float
+
+    def as_record(self) -> dict[str, Any]:
+        """What every benchmark file stores of how it was measured (pages read it from there,
+        never from this code, which may have changed since)."""
+        return {**asdict(self), "cv_flag_percent": CV_FLAG_PERCENT}
 
 
 BENCHMARK_SETTINGS = {

@@ -9,14 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from evidence.vocabulary import OUTCOMES
 from harness.definitions import ServerDefinition
 from harness.launcher import Instance, Launcher
 from harness.process import log_tail
 from harness.profiles import Profile
 from harness.provenance import now_iso
 from harness.upstream import UpstreamService
-
-OUTCOMES = ("yes", "no", "partial", "not-applicable", "error")
 
 
 @dataclass(frozen=True)
@@ -60,15 +59,13 @@ def result_record(check: Check, finding: Finding) -> dict[str, Any]:
         "id": check.id,
         "title": check.title,
         "group": check.group,
+        "question": check.question,
+        "thresholds": check.thresholds,
+        "timed": check.timed,
         "outcome": finding.outcome,
         "summary": finding.summary,
         "measured_at": now_iso(),
-        "evidence": {
-            "question": check.question,
-            "thresholds": check.thresholds,
-            "timed": check.timed,
-            **finding.evidence,
-        },
+        "evidence": finding.evidence,
     }
 
 

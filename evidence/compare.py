@@ -4,6 +4,7 @@ benchmark medians that moved beyond their measured spread. The harness prints it
 capture and the site's /changes/ page shows it; both call ``changes_in_capture`` (and
 ``benchmark_changes``).
 
+Which benchmark metrics are compared is the registry's ``compared`` field (``evidence.metrics``).
 Runs from different machines are never compared: a different machine is a different experiment.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from evidence.metrics import compared
 
 
 @dataclass(frozen=True)
@@ -94,19 +97,6 @@ def captures(runs: list[dict[str, Any]]) -> list[tuple[str, str]]:
     )
 
 
-# The metrics whose movement is reported (the others follow them or are parameters).
-HEADLINE_METRICS = (
-    "requests_per_s",
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "failures_percent",
-    "highest_ok_users",
-    "connections_still_open",
-    "idle_memory_pss_bytes",
-    "latency_p50_ratio",
-)
-
-
 def _spread_text(spread: dict[str, Any]) -> str:
     return f"{spread['median']:.4g} ({spread['min']:.4g}-{spread['max']:.4g})"
 
@@ -134,7 +124,7 @@ def compare_benchmarks(before: dict[str, Any], after: dict[str, Any]) -> list[Ch
                 )
             )
             continue
-        for metric in HEADLINE_METRICS:
+        for metric in (one.name for one in compared()):
             a, b = earlier["spread"].get(metric), figure["spread"].get(metric)
             if a and b and moved_beyond_spread(a, b):
                 changes.append(

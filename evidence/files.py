@@ -1,0 +1,55 @@
+"""The one JSON style of ``data/`` and atomic writes."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+class DataError(Exception):
+    """A data file that cannot be used, with the file and field named."""
+
+
+def _rounded(value: Any) -> Any:
+    """Round floats so re-captures produce reviewable diffs, not 17-digit noise."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"refusing to store a non-finite number: {value!r}")
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(item) for item in value]
+    return value
+
+
+def dumps(document: dict[str, Any]) -> str:
+    """Sorted keys, indent 2, rounded floats, trailing newline: diffs stay reviewable."""
+    return json.dumps(_rounded(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` so that readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    """The parsed file; DataError names the file when it is not readable JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: not readable JSON: {error}") from error

@@ -1,0 +1,69 @@
+"""Where evidence lives on disk (asv-style: merging results from several people is adding files).
+
+    data/machines/<machine>.json            one description per machine
+    data/runs/<machine>/<capture>/<server>.json
+                                            one server's checks in one capture
+    data/benchmarks/<machine>/<capture>/<server>.json
+                                            its benchmark figures (and calibration.json)
+
+A capture is one invocation of the harness; its id is the UTC time it started, so two captures
+on one machine never share a directory and two machines never share a file. The JSON Schemas
+of these files are in ``evidence/schemas/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
+LAYOUT_TEXT = (
+    "data/machines/<machine>.json, data/runs/<machine>/<capture>/<server>.json or "
+    "data/benchmarks/<machine>/<capture>/<server>.json"
+)
+# Files that may sit in data/ without being evidence.
+NOT_EVIDENCE = ("README.md",)
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    def machine_path(self, machine_id: str) -> Path:
+        return self.root / "machines" / f"{machine_id}.json"
+
+    def machine_paths(self) -> Iterator[Path]:
+        yield from sorted((self.root / "machines").glob("*.json"))
+
+    def run_path(self, machine_id: str, capture_id: str, server_id: str) -> Path:
+        return self.root / "runs" / machine_id / capture_id / f"{server_id}.json"
+
+    def run_paths(self) -> Iterator[Path]:
+        yield from sorted((self.root / "runs").glob("*/*/*.json"))
+
+    def benchmark_path(self, machine_id: str, capture_id: str, name: str) -> Path:
+        return self.root / "benchmarks" / machine_id / capture_id / f"{name}.json"
+
+    def benchmark_paths(self) -> Iterator[Path]:
+        yield from sorted((self.root / "benchmarks").glob("*/*/*.json"))
+
+    def kind_of(self, path: Path) -> str | None:
+        """ "machine", "run" or "benchmark" by where ``path`` lies; None outside the layout."""
+        parts = path.relative_to(self.root).parts
+        if path.suffix != ".json":
+            return None
+        if len(parts) == 2 and parts[0] == "machines":
+            return "machine"
+        if len(parts) == 4 and parts[0] == "runs":
+            return "run"
+        if len(parts) == 4 and parts[0] == "benchmarks":
+            return "benchmark"
+        return None
+
+    def stray_files(self) -> Iterator[Path]:
+        """Files under the data directory that are not part of its layout."""
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and path.name not in NOT_EVIDENCE and self.kind_of(path) is None:
+                yield path

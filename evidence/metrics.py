@@ -1,0 +1,184 @@
+"""The registry of benchmark metrics: every metric a benchmark file may hold, declared once.
+
+Writers, the validator, the pages and the capture diff look a metric up here instead of
+guessing its meaning from its name (pyperf's ``METADATA`` registry is the model). A name in a
+data file that is not registered fails ``nox -s validate``; a page column that names an
+unregistered metric fails the build.
+
+Two families of names are composed from a registered base metric:
+
+- ``step<users>_<base>``: one Locust step (``step300_failures_percent``);
+- ``with_<base>`` / ``without_<base>``: the two sides of the sync-middleware pair.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Unit:
+    stored: str  # what the number in the data file counts
+    shown: str  # what pages show it in
+    divisor: float = 1.0  # stored / divisor = shown
+
+
+REQUESTS_PER_S = Unit("requests per second", "req/s")
+PER_S = Unit("per second", "/s")
+MILLISECONDS = Unit("milliseconds", "ms")
+SECONDS = Unit("seconds", "s")
+PERCENT = Unit("percent", "%")
+MEBIBYTES = Unit("bytes", "MiB", 2**20)
+KIBIBYTES = Unit("bytes", "KiB", 2**10)
+RATIO = Unit("ratio", "×")
+COUNT = Unit("count", "")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: Unit
+    label: str  # short, for a table column or a headline
+    # Scenarios whose server pages show this metric in a figure's headline cell.
+    headline_in: tuple[str, ...] = ()
+    # A move beyond the spread between two captures is reported on /changes/.
+    compared: bool = False
+    # A rate of answered requests the load tool achieved (compared with the tool's ceiling);
+    # False for rates the tool was asked for.
+    achieved_rate: bool = False
+
+
+_LOCUST = ("locust-polls", "locust-upstream")
+
+# Registry order is the order headline cells list their metrics.
+METRICS = (
+    # Locust step results
+    Metric("highest_ok_users", COUNT, "highest users with no failure", ("locust-polls",), True),
+    Metric(
+        "max_step_requests_per_s",
+        REQUESTS_PER_S,
+        "best step requests/s",
+        _LOCUST,
+        achieved_rate=True,
+    ),
+    # Throughput
+    Metric(
+        "requests_per_s",
+        REQUESTS_PER_S,
+        "requests/s",
+        ("calibration", "h2load", "fixed-rate-latency"),
+        compared=True,
+        achieved_rate=True,
+    ),
+    Metric("target_requests_per_s", REQUESTS_PER_S, "target requests/s"),
+    Metric("requests_total", COUNT, "requests"),
+    # Latency
+    Metric("latency_min_ms", MILLISECONDS, "min ms"),
+    Metric(
+        "latency_p50_ms", MILLISECONDS, "p50 ms", ("h2load", "fixed-rate-latency"), compared=True
+    ),
+    Metric("latency_p95_ms", MILLISECONDS, "p95 ms", _LOCUST),
+    Metric("latency_avg_ms", MILLISECONDS, "average ms", ("locust-upstream",)),
+    Metric(
+        "latency_p99_ms", MILLISECONDS, "p99 ms", ("h2load", "fixed-rate-latency"), compared=True
+    ),
+    Metric("latency_max_ms", MILLISECONDS, "max ms"),
+    # Requests that did not succeed, as shares of all requests sent
+    Metric("failed_percent", PERCENT, "failed %", ("h2load",)),
+    Metric("errored_percent", PERCENT, "errored %"),
+    Metric("timeout_percent", PERCENT, "timeout %"),
+    Metric("non2xx_percent", PERCENT, "non-2xx %", ("h2load",)),
+    Metric("unparsed_status_percent", PERCENT, "unparsed status %"),
+    Metric("failures_percent", PERCENT, "failures %", _LOCUST, compared=True),
+    # Start-up and memory
+    Metric("ready_s", SECONDS, "ready s", ("resources",)),
+    Metric("processes", COUNT, "processes"),
+    Metric("idle_memory_pss_bytes", MEBIBYTES, "idle PSS MiB", ("resources",), compared=True),
+    Metric("idle_memory_rss_bytes", MEBIBYTES, "idle RSS MiB"),
+    Metric("peak_memory_pss_bytes", MEBIBYTES, "peak PSS MiB", ("resources",)),
+    Metric("peak_memory_rss_bytes", MEBIBYTES, "peak RSS MiB"),
+    # Sync-only middleware: with / without
+    Metric(
+        "latency_p50_ratio", RATIO, "p50 with/without", ("sync-middleware-cost",), compared=True
+    ),
+    Metric("latency_p99_ratio", RATIO, "p99 with/without", ("sync-middleware-cost",)),
+    Metric("throughput_ratio", RATIO, "requests/s with/without", ("sync-middleware-cost",)),
+    # Idle connections
+    Metric("connections_requested", COUNT, "requested"),
+    Metric("connections_opened", COUNT, "opened"),
+    Metric("connection_errors", COUNT, "connection errors"),
+    Metric("connections_still_open", COUNT, "still open", ("idle-connections",), compared=True),
+    Metric("open_phase_s", SECONDS, "time to open s"),
+    Metric("opened_per_s", PER_S, "opened/s"),
+    Metric("held_memory_pss_bytes", MEBIBYTES, "PSS while held MiB"),
+    Metric("memory_per_connection_bytes", KIBIBYTES, "KiB per connection", ("idle-connections",)),
+)
+REGISTRY = {metric.name: metric for metric in METRICS}
+_STEP = re.compile(r"^step(\d+)_(.+)$")
+SIDES = ("with", "without")
+
+
+@dataclass(frozen=True)
+class MetricName:
+    """A name as it appears in a data file: a registered metric, maybe of one step or side."""
+
+    name: str
+    metric: Metric
+    step_users: int | None = None
+    side: str | None = None  # "with" / "without" (the sync-only middleware)
+
+    @property
+    def label(self) -> str:
+        if self.step_users is not None:
+            return f"{self.metric.label} at {self.step_users} users"
+        if self.side is not None:
+            return f"{self.metric.label} {self.side}"
+        return self.metric.label
+
+
+def lookup(name: str) -> MetricName | None:
+    """What ``name`` means, or None when it is not registered."""
+    if name in REGISTRY:
+        return MetricName(name, REGISTRY[name])
+    step = _STEP.match(name)
+    if step and step.group(2) in REGISTRY:
+        return MetricName(name, REGISTRY[step.group(2)], step_users=int(step.group(1)))
+    for side in SIDES:
+        base = name.removeprefix(f"{side}_")
+        if base != name and base in REGISTRY:
+            return MetricName(name, REGISTRY[base], side=side)
+    return None
+
+
+def metric(name: str) -> MetricName:
+    """Like ``lookup``, for names the code itself uses: an unregistered one is a bug."""
+    found = lookup(name)
+    if found is None:
+        raise KeyError(f"{name!r} is not a registered metric (see evidence/metrics.py)")
+    return found
+
+
+def headlines(scenario: str) -> list[Metric]:
+    """The metrics a headline cell of ``scenario`` shows, in registry order."""
+    return [one for one in METRICS if scenario in one.headline_in]
+
+
+def compared() -> list[Metric]:
+    """The metrics whose moves between captures are reported."""
+    return [one for one in METRICS if one.compared]
+
+
+def unregistered_names(document: dict) -> list[str]:
+    """'field: problem' lines for each metric name of a benchmark document that is not
+    registered (in a figure's metrics or spread)."""
+    problems = []
+    for index, figure in enumerate(document.get("results") or []):
+        for part in ("metrics", "spread"):
+            for name in figure.get(part) or {}:
+                if lookup(name) is None:
+                    problems.append(
+                        f"results/{index}/{part}/{name}: not a registered metric "
+                        "(add it to evidence/metrics.py)"
+                    )
+    return problems

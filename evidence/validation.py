@@ -1,0 +1,234 @@
+"""Every problem of a data directory, each naming the file, the field (as a path), the bad value
+and what is allowed; nothing stops at the first error.
+
+This is what needs no harness: shape (the schemas), layout (directories agree with content),
+meaning (finite numbers, no negative measurement, timestamps in order, a figure or check once,
+registered metric names, failed figures without numbers). ``nox -s validate`` adds the
+cross-checks that need the harness (server and check ids that exist) by passing their ids in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from evidence.documents import upgraded
+from evidence.files import DataError, read_json
+from evidence.layout import LAYOUT_TEXT, DataDir
+from evidence.metrics import unregistered_names
+from evidence.vocabulary import CALIBRATION_ID
+
+# Evidence fields whose name ends in a unit are measurements and cannot be negative.
+UNIT_SUFFIXES = ("_s", "_ms", "_bytes", "_rps", "_percent")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One data file as read: where it lies and its document at the current version."""
+
+    path: Path
+    source: str  # relative to the data directory, as pages cite it
+    document: dict[str, Any]
+
+
+@dataclass
+class Evidence:
+    """Everything in one data directory, read once."""
+
+    root: Path
+    machines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: list[Loaded] = field(default_factory=list)
+    benchmarks: list[Loaded] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class KnownIds:
+    """Ids the harness defines; empty sets skip the cross-check (the site build has none)."""
+
+    servers: frozenset[str] = frozenset()
+    checks: frozenset[str] = frozenset()
+
+
+def _numbers(value: Any, path: str) -> Iterator[tuple[str, float]]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}/{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{path}/{index}")
+
+
+def number_problems(document: dict[str, Any]) -> list[str]:
+    problems = []
+    for path, number in _numbers(document, ""):
+        if not math.isfinite(number):
+            problems.append(f"{path}: {number!r} is not a finite number")
+        elif number < 0 and path.rsplit("/", 1)[-1].endswith(UNIT_SUFFIXES):
+            problems.append(f"{path}: {number!r} is a negative measurement (must be >= 0)")
+    return problems
+
+
+def timestamp_problems(document: dict[str, Any]) -> list[str]:
+    problems, moments = [], {}
+    fields = [
+        ("started_at", document.get("started_at")),
+        ("finished_at", document.get("finished_at")),
+    ]
+    for key in ("checks", "results"):
+        fields += [
+            (f"{key}/{index}/measured_at", item.get("measured_at"))
+            for index, item in enumerate(document.get(key) or [])
+            if isinstance(item, dict)
+        ]
+    for name, value in fields:
+        try:
+            moments[name] = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            problems.append(f"{name}: {value!r} is not an ISO 8601 timestamp")
+    if {"started_at", "finished_at"} <= moments.keys() and (
+        moments["finished_at"] < moments["started_at"]
+    ):
+        problems.append(f"finished_at: {document['finished_at']!r} is before started_at")
+    return problems
+
+
+def layout_problems(
+    path: Path, document: dict[str, Any], known_servers: frozenset[str], machines: set[str]
+) -> list[str]:
+    """The directories and file name must say what the content says."""
+    problems = []
+    machine, capture, server = path.parts[-3], path.parts[-2], path.stem
+    if document.get("machine") != machine:
+        problems.append(
+            f"machine: {document.get('machine')!r} must equal its directory {machine!r}"
+        )
+    if document.get("capture") != capture:
+        problems.append(
+            f"capture: {document.get('capture')!r} must equal its directory {capture!r}"
+        )
+    server_id = (document.get("server") or {}).get("id")
+    if server_id != server:
+        problems.append(f"server/id: {server_id!r} must equal the file name {server!r}")
+    if known_servers and server_id not in known_servers:
+        problems.append(
+            f"server/id: {server_id!r} has no definition in harness/servers/ "
+            f"(known: {', '.join(sorted(known_servers))})"
+        )
+    if document.get("machine") not in machines:
+        problems.append(f"machine: {document.get('machine')!r} has no data/machines/ file")
+    return problems
+
+
+def _flag_problems(index: int, figure: dict[str, Any]) -> list[str]:
+    problems = []
+    for number, flag in enumerate(figure.get("flags") or []):
+        if flag["metric"] not in (figure.get("spread") or {}):
+            problems.append(
+                f"results/{index}/flags/{number}/metric: {flag['metric']!r} has no spread "
+                "in this figure"
+            )
+    return problems
+
+
+def benchmark_problems(
+    path: Path, document: dict[str, Any], known: KnownIds, machines: set[str]
+) -> list[str]:
+    """Meaning of a benchmark file: a failed figure publishes no number, an ok one has no
+    failure, a figure appears once and its metrics are registered."""
+    allowed = known.servers | {CALIBRATION_ID} if known.servers else frozenset()
+    problems = layout_problems(path, document, allowed, machines)
+    seen = set()
+    for index, figure in enumerate(document.get("results") or []):
+        key = (figure.get("scenario"), figure.get("figure"))
+        if key in seen:
+            problems.append(f"results/{index}: {key[0]} / {key[1]!r} appears twice")
+        seen.add(key)
+        if figure.get("status") == "failed":
+            if figure.get("metrics"):
+                problems.append(
+                    f"results/{index}/metrics: a failed figure must publish no metrics "
+                    f"(found {', '.join(sorted(figure['metrics']))})"
+                )
+            if not figure.get("failure"):
+                problems.append(f"results/{index}/failure: a failed figure needs its reason")
+        elif figure.get("failure"):
+            problems.append(f"results/{index}/failure: {figure['failure']!r} on an ok figure")
+        problems += _flag_problems(index, figure)
+    problems += unregistered_names(document)
+    return problems + timestamp_problems(document) + number_problems(document)
+
+
+def run_problems(
+    path: Path, document: dict[str, Any], known: KnownIds, machines: set[str]
+) -> list[str]:
+    """Meaning, beyond the schema: ids that exist, a layout that matches the content."""
+    problems = layout_problems(path, document, known.servers, machines)
+    seen = set()
+    for index, check in enumerate(document.get("checks") or []):
+        check_id = check.get("id")
+        if known.checks and check_id not in known.checks:
+            problems.append(
+                f"checks/{index}/id: {check_id!r} is not a known check "
+                f"(known: {', '.join(sorted(known.checks))})"
+            )
+        if check_id in seen:
+            problems.append(f"checks/{index}/id: {check_id!r} appears twice")
+        seen.add(check_id)
+    return problems + timestamp_problems(document) + number_problems(document)
+
+
+def _read(path: Path, kind: str) -> tuple[dict[str, Any] | None, list[str]]:
+    try:
+        raw = read_json(path)
+    except DataError as error:
+        return None, [f"(file): {str(error).removeprefix(f'{path}: ')}"]
+    document, problems = upgraded(raw, kind, str(path))
+    return (None if problems else document), problems
+
+
+def check_data(root: Path, known: KnownIds = KnownIds()) -> tuple[Evidence, list[str]]:
+    """Read every file under ``root`` once; the evidence that passed, and every problem as a
+    'file: field: problem' line."""
+    data, evidence, errors = DataDir(root), Evidence(root), []
+    if not root.is_dir():
+        return evidence, [f"{root}: no such data directory"]
+    errors += [
+        f"{path}: not part of the data layout ({LAYOUT_TEXT})" for path in data.stray_files()
+    ]
+    for path in data.machine_paths():
+        document, problems = _read(path, "machine")
+        if document is not None and document["id"] != path.stem:
+            problems.append(f"id: {document['id']!r} must equal the file name")
+        elif document is not None:
+            evidence.machines[path.stem] = document
+        errors += [f"{path}: {problem}" for problem in problems]
+    # A machine file with problems is reported once, not again by every run that names it.
+    machines = {path.stem for path in data.machine_paths()}
+    for kind, paths, judge, into in (
+        ("run", data.run_paths(), run_problems, evidence.runs),
+        ("benchmark", data.benchmark_paths(), benchmark_problems, evidence.benchmarks),
+    ):
+        for path in paths:
+            document, problems = _read(path, kind)
+            if document is not None:
+                problems = judge(path, document, known, machines)
+                if not problems:
+                    into.append(Loaded(path, path.relative_to(root).as_posix(), document))
+            errors += [f"{path}: {problem}" for problem in problems]
+    return evidence, errors
+
+
+def load_evidence(root: Path) -> Evidence:
+    """Every file under ``root``, read once; DataError lists every problem if any."""
+    evidence, problems = check_data(root)
+    if problems:
+        raise DataError("\n".join(problems))
+    return evidence

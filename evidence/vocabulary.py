@@ -1,0 +1,29 @@
+"""The enumerations of ``data/``, defined once. The JSON Schemas repeat them (a schema is a
+file a contributor can read without Python); ``tests/test_evidence_schemas.py`` fails when a
+copy differs."""
+
+from __future__ import annotations
+
+# What a behaviour check found.
+OUTCOMES = ("yes", "no", "partial", "not-applicable", "error")
+
+# Benchmark scenarios, in the order a capture runs them and the site lists them.
+SCENARIOS = (
+    "calibration",
+    "h2load",
+    "fixed-rate-latency",
+    "resources",
+    "sync-middleware-cost",
+    "idle-connections",
+    "locust-polls",
+    "locust-upstream",
+)
+
+# How long and how often a capture measures (the harness defines what each one means).
+PROFILES = ("quick", "standard", "full")
+
+INTERFACES = ("wsgi", "asgi")
+MODES = ("development", "production")
+# The benchmark file that is about the load tools, not a server.
+CALIBRATION_ID = "calibration"
+FIGURE_STATUSES = ("ok", "failed")

@@ -1,0 +1,136 @@
+"""The bar charts of the benchmark pages, drawn from figures (SVG by ``generators.charts``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from generators.benchmarks.cells import present, scaled, step_users, unit_of
+from generators.benchmarks.figures import Figure
+from generators.charts import Bar, horizontal_bars
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str  # from data in part: escaped wherever it is shown
+    svg: str
+
+
+@dataclass(frozen=True)
+class Series:
+    """One bar per group: ``metric`` of the group's figure whose params include ``match``."""
+
+    label: str
+    metric: str
+    match: tuple[tuple[str, Any], ...] = ()
+
+
+def figures_chart(
+    title: str,
+    description: str,
+    figures: list[Figure],
+    series: list[Series],
+    axis: str,
+    reference: tuple[float, str] | None = None,
+    by: str = "server",
+) -> Chart:
+    """Grouped bars, one group per server (or per figure), in table order; a failed figure
+    shows "failed" where its bar would be."""
+    groups: dict[tuple[str, str], list[Figure]] = {}
+    for figure in figures:
+        # A server's variants (other thread counts...) are bars of their own.
+        variant = str(figure.params.get("variant", ""))
+        key = (figure.server["id"], variant) if by == "server" else (figure.record["figure"], "")
+        groups.setdefault(key, []).append(figure)
+    bars = []
+    for group in groups.values():
+        values: list[float | None] = []
+        notes: list[str] = []
+        for one in series:
+            found = next(
+                (f for f in group if all(f.params.get(k) == v for k, v in one.match)), None
+            )
+            value = found.metric(one.metric) if found and found.ok else None
+            values.append(None if value is None else scaled(value, one.metric))
+            notes.append("not measured" if found is None else "failed" if not found.ok else "n/a")
+        label = group[0].server["name"] if by == "server" else group[0].record["figure"]
+        if variant := group[0].params.get("variant"):
+            label = f"{label}, {variant}"
+        bars.append(Bar(label, tuple(values), tuple(notes)))
+    units = {unit_of(one.metric) for one in series}
+    big = any(v is not None and v >= 100 for bar in bars for v in bar.values)
+    svg = horizontal_bars(
+        title,
+        description,
+        bars,
+        tuple(one.label for one in series),
+        axis,
+        reference=reference,
+        value_format=",.0f" if big and not units & {"%", "×"} else ".2f",
+    )
+    return Chart(title, svg)
+
+
+def by_param_chart(
+    title: str, description: str, figures: list[Figure], metric: str, param: str, axis: str
+) -> Chart:
+    """One bar per value of a parameter (clients, kind), per server."""
+    values = sorted(
+        {f.params[param] for f in figures if param in f.params},
+        key=lambda value: (isinstance(value, str), value),
+    )
+    series = [
+        Series(
+            f"{value} {param}" if isinstance(value, int) else str(value), metric, ((param, value),)
+        )
+        for value in values
+    ]
+    return figures_chart(title, description, figures, series, axis)
+
+
+def metrics_chart(
+    title: str,
+    description: str,
+    figures: list[Figure],
+    metrics: list[tuple[str, str]],
+    axis: str,
+    reference: tuple[float, str] | None = None,
+) -> Chart:
+    """One bar per metric (p50, p95, p99 ...) that some figure reports, per server."""
+    series = [Series(label, metric) for label, metric in present(figures, metrics)]
+    return figures_chart(title, description, figures, series, axis, reference)
+
+
+def steps_chart(title: str, description: str, figures: list[Figure], base: str, axis: str) -> Chart:
+    """One bar per Locust step (users), per server."""
+    series = []
+    for users in step_users(figures, base):
+        names = {f.steps(base).get(users) for f in figures} - {None}
+        series.append(Series(f"{users} users", sorted(names)[0]))
+    return figures_chart(title, description, figures, series, axis)
+
+
+def calibration_chart(title: str, description: str, figures: list[Figure]) -> Chart:
+    series = [Series("requests/s", "requests_per_s")]
+    return figures_chart(title, description, figures, series, "requests/s", by="figure")
+
+
+def most_clients(figures: list[Figure]) -> list[Figure]:
+    """Each server's figure with the most concurrent clients."""
+    best: dict[str, Figure] = {}
+    for figure in figures:
+        clients = figure.params.get("clients")
+        current = best.get(figure.server["id"])
+        if isinstance(clients, int) and (
+            current is None or clients > current.params.get("clients", 0)
+        ):
+            best[figure.server["id"]] = figure
+    return list(best.values())
+
+
+def first_metric(figures: list[Figure], *names: str) -> str:
+    """The first of ``names`` that some figure reports (metric names of one tool may change)."""
+    for name in names:
+        if any(name in figure.record["metrics"] for figure in figures):
+            return name
+    return names[0]

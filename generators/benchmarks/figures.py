@@ -1,0 +1,282 @@
+"""The benchmark files and figures the pages show, and the load tools' ceilings.
+
+The latest file per machine and server is shown, grouped per machine: figures measured on
+different machines are never put in one table or chart. Each requests/s figure is compared
+with the load tool's own ceiling, measured in the same capture's ``calibration.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from evidence.metrics import lookup
+from evidence.validation import Evidence, Loaded
+from evidence.vocabulary import CALIBRATION_ID
+from generators.model import row_order
+
+# h2load and calibration name protocols alike, except nginx in front of the server: its client
+# side is HTTP/2 over TLS, which the load tool has to speak as fast as against h2+tls.
+CEILING_PROTOCOL = {"nginx-h2+tls": "h2+tls"}
+# The calibration page names a headroom below this many times the fastest Django figure.
+HEADROOM_SENTENCE_BELOW = 3.0
+
+
+def is_achieved_rate(name: str) -> bool:
+    """A requests/s the load tool achieved (total, per step, or one side of a pair)."""
+    found = lookup(name)
+    return found is not None and found.metric.achieved_rate
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The fastest calibration figure of one load tool over one protocol in one capture."""
+
+    tool: str
+    protocol: str
+    capture: str
+    requests_per_s: float
+    figure: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One published figure and where it comes from."""
+
+    record: dict[str, Any]  # as in the data file: scenario, figure, params, metrics, spread, ...
+    server: dict[str, Any]  # the file's server block (id, name, interface, mode, version)
+    machine: str
+    capture: str
+    profile: str
+    source: str  # the data file, relative to data/
+    has_page: bool  # the server has a /servers/<id>/ page (a run of its checks exists)
+    ceiling: Ceiling | None  # of this figure's load tool and protocol, same capture
+    tool_protocol: tuple[str, str] | None  # what the ceiling is looked up by
+
+    @property
+    def ok(self) -> bool:
+        return self.record["status"] == "ok"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.record["params"]
+
+    def metric(self, name: str) -> float | None:
+        value = self.record["metrics"].get(name)
+        return value if isinstance(value, int | float) else None
+
+    def flag(self, name: str) -> dict[str, Any] | None:
+        """The stored CV flag of metric ``name``, if its spread was flagged when measured."""
+        return next((flag for flag in self.record["flags"] if flag["metric"] == name), None)
+
+    def over_ceiling(self, name: str) -> bool:
+        value = self.metric(name)
+        return (
+            is_achieved_rate(name)
+            and self.ceiling is not None
+            and value is not None
+            and value > self.ceiling.requests_per_s / 2
+        )
+
+    def best_rate(self) -> float | None:
+        """The highest requests/s this figure reports (Locust reports a total and per step)."""
+        rates = [
+            value
+            for name in self.record["metrics"]
+            if is_achieved_rate(name) and (value := self.metric(name)) is not None
+        ]
+        return max(rates) if rates else None
+
+    def steps(self, base: str) -> dict[int, str]:
+        """Locust's per-step metrics of ``base``: users -> metric name."""
+        found = {}
+        for name in self.record["metrics"]:
+            meaning = lookup(name)
+            if meaning and meaning.step_users is not None and meaning.metric.name == base:
+                found[meaning.step_users] = name
+        return found
+
+
+@dataclass(frozen=True)
+class BenchmarkFile:
+    document: dict[str, Any]
+    source: str
+    figures: list[Figure]
+    has_page: bool
+
+    @property
+    def server(self) -> dict[str, Any]:
+        return self.document["server"]
+
+    def failed(self) -> int:
+        return sum(not figure.ok for figure in self.figures)
+
+    def flagged(self) -> int:
+        return sum(bool(figure.record["flags"]) for figure in self.figures)
+
+
+@dataclass(frozen=True)
+class MachineBenchmarks:
+    machine: dict[str, Any]
+    files: list[BenchmarkFile]  # latest per server, in matrix order; calibration not included
+    calibration: BenchmarkFile | None  # the latest calibration on this machine
+    ceilings: dict[str, list[Ceiling]]  # capture -> ceilings, for every capture shown
+
+    @property
+    def id(self) -> str:
+        return self.machine["id"]
+
+    def shown_files(self) -> list[BenchmarkFile]:
+        """Calibration first, then the servers' files."""
+        return ([self.calibration] if self.calibration else []) + self.files
+
+    def figures(self, scenario: str) -> list[Figure]:
+        return [f for file in self.files for f in file.figures if f.record["scenario"] == scenario]
+
+    def captures_without_calibration(self) -> list[str]:
+        return sorted({file.document["capture"] for file in self.files} - set(self.ceilings))
+
+    def headroom(self) -> list[dict[str, Any]]:
+        """Per ceiling of the latest calibration: the fastest Django figure of that capture
+        measured with the same tool and protocol, and how many times faster the tool went."""
+        if self.calibration is None:
+            return []
+        capture = self.calibration.document["capture"]
+        rows = []
+        for ceiling in self.ceilings.get(capture, []):
+            candidates = [
+                figure
+                for file in self.files
+                for figure in file.figures
+                if figure.capture == capture
+                and figure.tool_protocol == (ceiling.tool, ceiling.protocol)
+                and figure.best_rate() is not None
+            ]
+            fastest = max(candidates, key=lambda f: f.best_rate() or 0.0, default=None)
+            rate = fastest.best_rate() if fastest else None
+            rows.append(
+                {
+                    "ceiling": ceiling,
+                    "fastest": fastest,
+                    "rate": rate,
+                    "headroom": ceiling.requests_per_s / rate if rate else None,
+                }
+            )
+        return rows
+
+
+@dataclass(frozen=True)
+class Benchmarks:
+    machines: list[MachineBenchmarks] = field(default_factory=list)
+
+    def files(self) -> list[BenchmarkFile]:
+        """Every shown file: calibration first on each machine."""
+        return [file for machine in self.machines for file in machine.shown_files()]
+
+    def for_server(self, server_id: str) -> list[tuple[MachineBenchmarks, BenchmarkFile]]:
+        return [
+            (machine, file)
+            for machine in self.machines
+            for file in machine.files
+            if file.server["id"] == server_id
+        ]
+
+
+def tool_protocol(record: dict[str, Any]) -> tuple[str, str] | None:
+    """(load tool, protocol) a figure was measured with, as calibration names them."""
+    params = record["params"]
+    tool = params.get("tool")
+    if not isinstance(tool, str):
+        return None
+    # Locust always speaks plain HTTP/1.1 to the server; its figures do not repeat that.
+    protocol = params.get("protocol", "http/1.1" if tool == "locust" else None)
+    if not isinstance(protocol, str):
+        return None
+    return tool, CEILING_PROTOCOL.get(protocol, protocol)
+
+
+def ceilings_of(document: dict[str, Any]) -> list[Ceiling]:
+    """The best figure of each tool and protocol in one calibration file."""
+    best: dict[tuple[str, str], Ceiling] = {}
+    for record in document["results"]:
+        key = tool_protocol(record)
+        rates = [
+            value
+            for name, value in record["metrics"].items()
+            if is_achieved_rate(name) and isinstance(value, int | float)
+        ]
+        if record["status"] != "ok" or key is None or not rates:
+            continue
+        if key not in best or max(rates) > best[key].requests_per_s:
+            best[key] = Ceiling(key[0], key[1], document["capture"], max(rates), record["figure"])
+    return sorted(best.values(), key=lambda ceiling: (ceiling.tool, ceiling.protocol))
+
+
+def _latest(files: list[Loaded]) -> dict[tuple[str, str], Loaded]:
+    """(machine, server) -> its newest file; capture ids are UTC times, so they sort."""
+    latest: dict[tuple[str, str], Loaded] = {}
+    for loaded in files:
+        document = loaded.document
+        key = (document["machine"], document["server"]["id"])
+        if key not in latest or document["capture"] > latest[key].document["capture"]:
+            latest[key] = loaded
+    return latest
+
+
+def shown_benchmarks(evidence: Evidence, server_pages: set[str]) -> Benchmarks:
+    latest = _latest(evidence.benchmarks)
+    calibrations = {
+        (loaded.document["machine"], loaded.document["capture"]): loaded.document
+        for loaded in evidence.benchmarks
+        if loaded.document["server"]["id"] == CALIBRATION_ID
+    }
+    result = []
+    for machine_id in sorted({machine for machine, _ in latest}):
+        shown = [loaded for (machine, _), loaded in latest.items() if machine == machine_id]
+        ceilings = {
+            capture: ceilings_of(calibrations[(machine_id, capture)])
+            for capture in sorted({loaded.document["capture"] for loaded in shown})
+            if (machine_id, capture) in calibrations
+        }
+        files = [
+            _file(loaded, ceilings, server_pages)
+            for loaded in shown
+            if loaded.document["server"]["id"] != CALIBRATION_ID
+        ]
+        files.sort(key=lambda file: row_order(file.document))
+        calibration = latest.get((machine_id, CALIBRATION_ID))
+        result.append(
+            MachineBenchmarks(
+                machine=evidence.machines[machine_id],
+                files=files,
+                calibration=_file(calibration, ceilings, server_pages) if calibration else None,
+                ceilings=ceilings,
+            )
+        )
+    return Benchmarks(result)
+
+
+def _file(
+    loaded: Loaded, ceilings: dict[str, list[Ceiling]], server_pages: set[str]
+) -> BenchmarkFile:
+    document = loaded.document
+    by_key = {(c.tool, c.protocol): c for c in ceilings.get(document["capture"], [])}
+    server_id = document["server"]["id"]
+    figures = []
+    for record in document["results"]:
+        key = tool_protocol(record)
+        figures.append(
+            Figure(
+                record=record,
+                server=document["server"],
+                machine=document["machine"],
+                capture=document["capture"],
+                profile=document["profile"],
+                source=loaded.source,
+                has_page=server_id in server_pages,
+                # A calibration figure is the ceiling; it is not warned about against itself.
+                ceiling=None if server_id == CALIBRATION_ID else by_key.get(key),
+                tool_protocol=key,
+            )
+        )
+    return BenchmarkFile(document, loaded.source, figures, server_id in server_pages)

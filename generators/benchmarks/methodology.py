@@ -1,0 +1,124 @@
+"""How the shown benchmark figures were measured, as their files record it (never from today's
+harness settings, which may have changed since the capture)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from generators.benchmarks.figures import Benchmarks
+
+SETTING_LABELS = {
+    "repeats": "Repeats of every figure, at least",
+    "max_repeats": "Repeats at most (extra rounds only while CV exceeds its threshold)",
+    "cv_flag_percent": "CV threshold for extra rounds and the ⚠ CV flag (%)",
+    "warmup_s": "Warm-up before each h2load run (not counted)",
+    "duration_s": "Duration of each h2load run",
+    "clients": "h2load concurrent clients over plain HTTP/1.1",
+    "other_endpoint_clients": "h2load concurrent clients for the other views over HTTP/1.1",
+    "other_protocol_clients": "h2load concurrent clients over the other protocols",
+    "other_protocol_endpoints": "Views measured over the other protocols",
+    "fixed_rate_fraction": "Fixed rate, as a fraction of the server's maximum",
+    "fixed_rate_duration_s": "Duration of a fixed-rate run",
+    "idle_bound": "Idle connections attempted",
+    "idle_open_deadline_s": "Deadline to open them",
+    "idle_hold_s": "Time they are held before counting",
+    "polls_steps": "Locust steps, polls (users × seconds)",
+    "upstream_steps": "Locust steps, slow upstream (users × seconds)",
+    "locust_timeout_s": "Locust request timeout (slower counts as failed)",
+    "calibration_duration_s": "Duration of each calibration run",
+}
+
+
+def _setting_text(name: str, value: Any) -> str:
+    if value is None:
+        return "not recorded"
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return ", ".join(f"{users} × {seconds:g} s" for users, seconds in value)
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if name.endswith("_s"):
+        return f"{value:g} s"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def settings_table(benchmarks: Benchmarks) -> dict[str, Any]:
+    """One column per distinct set of settings among the shown files (with the machine,
+    captures and profile that used it), one row per setting."""
+    columns: dict[str, dict[str, Any]] = {}
+    for machine in benchmarks.machines:
+        for file in machine.shown_files():
+            document = file.document
+            key = json.dumps([machine.id, document["settings"]], sort_keys=True)
+            column = columns.setdefault(
+                key,
+                {
+                    "machine": machine.id,
+                    "settings": document["settings"] or {},
+                    "captures": set(),
+                    "profiles": set(),
+                    "sources": set(),
+                },
+            )
+            column["captures"].add(document["capture"])
+            column["profiles"].add(document["profile"])
+            column["sources"].add(document["settings_source"])
+    shown = list(columns.values())
+    names = [name for name in SETTING_LABELS if any(name in c["settings"] for c in shown)]
+    names += sorted({name for c in shown for name in c["settings"]} - set(names))
+    return {
+        "columns": [
+            {
+                "heading": f"{c['machine']}, {', '.join(sorted(c['captures']))} "
+                f"({', '.join(sorted(c['profiles']))})",
+                "sources": sorted(c["sources"]),
+            }
+            for c in shown
+        ],
+        "rows": [
+            (
+                SETTING_LABELS.get(name, name),
+                [_setting_text(name, c["settings"].get(name)) for c in shown],
+            )
+            for name in names
+        ],
+    }
+
+
+def cv_thresholds(benchmarks: Benchmarks) -> str:
+    """The CV threshold(s) the shown files were measured with, as text for a sentence."""
+    values = sorted(
+        {
+            file.document["settings"]["cv_flag_percent"]
+            for file in benchmarks.files()
+            if file.document["settings"]
+        }
+    )
+    if not values:
+        return "the recorded"
+    return " or ".join(f"{value:g}" for value in values)
+
+
+def pinning_by_machine(benchmarks: Benchmarks) -> list[dict[str, Any]]:
+    """Per machine, the CPUs server and load tools were pinned to, and the worker rules and
+    tool versions, as the shown files record them."""
+    rows = []
+    for machine in benchmarks.machines:
+        provenance = [file.document["provenance"] for file in machine.shown_files()]
+        rows.append(
+            {
+                "machine": machine.id,
+                "pinning": sorted(
+                    {(p["pinning"]["server_cpus"], p["pinning"]["load_cpus"]) for p in provenance}
+                ),
+                "worker_rules": sorted({p["worker_rule"] for p in provenance}),
+                "tools": sorted(
+                    {
+                        (tool, version or "not installed")
+                        for p in provenance
+                        for tool, version in p["tools"].items()
+                    }
+                ),
+            }
+        )
+    return rows

@@ -1,0 +1,117 @@
+"""The checks phase of a capture: for each server, make its environment, start it, run every
+selected check, stop it, and write one run file. A server that fails anywhere is recorded as
+failed with its reason; the capture goes on with the next one."""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from evidence.documents import write_document
+from harness.capture_plan import Capture
+from harness.checks import CheckContext, failed_record, run_check
+from harness.definitions import ServerDefinition
+from harness.endpoints import load_endpoints
+from harness.environments import Environment, InstallError, ensure_environment
+from harness.prepared import PrepareError, prepared_launcher, provenance, server_version
+from harness.process import Shutdown, StartError, log_tail
+from harness.progress import Progress, ServerProgress
+from harness.provenance import now_iso
+from harness.upstream import UpstreamService
+
+
+def _all_failed(capture: Capture, reason: str, evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    return [failed_record(check, reason, evidence) for check in capture.selected_checks()]
+
+
+def run_server(
+    capture: Capture,
+    definition: ServerDefinition,
+    progress: ServerProgress,
+    upstream: UpstreamService | None = None,
+) -> dict:
+    """Everything about one server in this capture, as one run record."""
+    base_env = upstream.base_env() if upstream else {}
+    started_at = now_iso()
+    startup: dict[str, Any] = {"ok": False, "ready_after_s": None, "error": None, "log_tail": ""}
+    shutdown: Shutdown | None = None
+    environment: Environment | None = None
+    results: list[dict[str, Any]] = []
+    try:
+        progress.step("installing environment")
+        environment = ensure_environment(
+            definition, capture.environments_dir, install_turn=capture.machine.install
+        )
+    except InstallError as error:
+        startup["error"] = f"environment could not be installed: {error}"[:2000]
+        results = _all_failed(
+            capture,
+            "Not measured: the server's environment could not be installed (see startup.error).",
+            {},
+        )
+
+    if environment is not None:
+        try:
+            progress.step("preparing database, starting")
+            with (
+                prepared_launcher(
+                    definition, environment, capture.profile, base_env, "serving-django-"
+                ) as (launcher, _),
+                launcher.launch("http") as shared,
+            ):
+                startup.update(
+                    ok=True, ready_after_s=shared.ready_after_s, log_tail=log_tail(shared.log_path)
+                )
+                progress.note(f"ready after {shared.ready_after_s:.2f} s at {shared.base_url}")
+                context = CheckContext(
+                    definition, load_endpoints(), capture.profile, shared, launcher, upstream
+                )
+                for check in capture.selected_checks():
+                    progress.step(check.id)
+                    turn = capture.machine.timed_check if check.timed else nullcontext
+                    with turn():
+                        began = time.monotonic()
+                        results.append(run_check(check, context))
+                        took_s = time.monotonic() - began  # without the wait for its turn
+                    progress.result(results[-1]["outcome"], results[-1]["summary"], took_s)
+            shutdown = shared.shutdown
+        except PrepareError as error:
+            startup["error"] = f"database preparation failed: {error.reason}"
+            startup["log_tail"] = error.log
+        except StartError as error:
+            startup["error"] = f"the server did not start: {error.reason}"
+            startup["log_tail"] = error.log_tail
+        if not startup["ok"]:
+            progress.result("error", startup["error"])
+            evidence = {"log_tail": startup["log_tail"]}
+            results = _all_failed(capture, f"Not measured: {startup['error']}", evidence)
+
+    return {
+        **capture.document_header(started_at),
+        "server": {**definition.as_record(), "version": server_version(definition, environment)},
+        "provenance": provenance(capture, definition, environment, base_env),
+        "startup": startup,
+        "shutdown": shutdown.as_record() if shutdown else None,
+        "checks": results,
+    }
+
+
+def check_server(
+    capture: Capture,
+    definition: ServerDefinition,
+    progress: Progress,
+    upstream: UpstreamService | None,
+) -> Path | None:
+    """Check one server and write its run file, unless the capture was interrupted meanwhile
+    (then its results are not trustworthy: servers were killed under it)."""
+    server_progress = progress.server(definition.id)
+    server_progress.begin()
+    record = run_server(capture, definition, server_progress, upstream)
+    if capture.interrupted.is_set():
+        return None
+    path = capture.data.run_path(capture.machine_id, capture.capture_id, definition.id)
+    write_document(path, record, "run")
+    server_progress.end(record)
+    return path

@@ -1,0 +1,96 @@
+"""The store stage's definitions agree with each other: the schemas' enumerations with
+``evidence.vocabulary``, the harness's profiles, scenarios and checks with both, and every
+check's evidence with its schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evidence.documents import read_document, write_document
+from evidence.files import DataError
+from evidence.schema import evidence_schema_ids, load_schema
+from evidence.validation import check_data
+from evidence.vocabulary import FIGURE_STATUSES, INTERFACES, MODES, OUTCOMES, PROFILES, SCENARIOS
+from harness.benchmarks.scenarios import SERVER_SCENARIOS
+from harness.benchmarks.settings import BENCHMARK_SETTINGS
+from harness.checks import all_checks
+from harness.profiles import PROFILES as HARNESS_PROFILES
+from tests import synthetic
+
+
+def test_the_schemas_enumerations_are_the_vocabulary() -> None:
+    run, benchmark = load_schema("run"), load_schema("benchmark")
+    check = run["properties"]["checks"]["items"]["properties"]
+    assert check["outcome"]["enum"] == list(OUTCOMES)
+    assert run["properties"]["profile"]["enum"] == list(PROFILES)
+    assert benchmark["properties"]["profile"]["enum"] == list(PROFILES)
+    assert run["properties"]["server"]["properties"]["interface"]["enum"] == list(INTERFACES)
+    assert run["properties"]["server"]["properties"]["mode"]["enum"] == list(MODES)
+    figure = benchmark["$defs"]["figure"]["properties"]
+    assert figure["scenario"]["enum"] == list(SCENARIOS)
+    assert figure["status"]["enum"] == list(FIGURE_STATUSES)
+
+
+def test_the_harness_defines_what_the_vocabulary_names() -> None:
+    assert tuple(HARNESS_PROFILES) == PROFILES
+    assert tuple(BENCHMARK_SETTINGS) == PROFILES
+    produced = {scenario for scenarios, _ in SERVER_SCENARIOS for scenario in scenarios}
+    assert produced | {"calibration"} == set(SCENARIOS)
+
+
+def test_every_check_has_an_evidence_schema() -> None:
+    assert {check.id for check in all_checks()} == evidence_schema_ids()
+
+
+def _run_file(tmp_path: Path, document: dict) -> Path:
+    synthetic.write_data(tmp_path, [])
+    path = tmp_path / "runs" / synthetic.MACHINE_ID / synthetic.CAPTURE_ID / "tls.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.mark.parametrize("status", ["fast", -5, 99])
+def test_a_check_status_code_of_the_wrong_shape_is_refused_by_name(
+    tmp_path: Path, status: object
+) -> None:
+    document = synthetic.run("tls")
+    document["checks"][0] |= {"id": "tls", "evidence": {"status": status, "url": "https://x/"}}
+    path = _run_file(tmp_path, document)
+    _, problems = check_data(tmp_path)
+    assert any(
+        line.startswith(f"{path}: checks/0/evidence/status: {status!r}") for line in problems
+    ), problems
+
+
+def test_a_version_1_check_with_a_bad_status_is_refused_too(tmp_path: Path) -> None:
+    document = synthetic.run("tls")
+    check = document["checks"][0]
+    check |= {"id": "tls", "evidence": {"status": "fast", "question": check.pop("question")}}
+    check["evidence"] |= {"thresholds": check.pop("thresholds"), "timed": check.pop("timed")}
+    document["schema_version"] = 1
+    path = _run_file(tmp_path, document)
+    _, problems = check_data(tmp_path)
+    assert any("checks/0/evidence/status: 'fast'" in line for line in problems), problems
+    with pytest.raises(DataError, match="checks/0/evidence/status"):
+        read_document(path, "run")
+
+
+def test_an_unregistered_metric_is_refused_by_name(tmp_path: Path) -> None:
+    figure = synthetic.h2load_figure([1000.0])
+    figure["metrics"]["requests_per_ratio"] = 1.0
+    document = synthetic.benchmark("uvicorn", [figure])
+    synthetic.write_data(tmp_path, [])
+    path = tmp_path / "benchmarks" / synthetic.MACHINE_ID / synthetic.CAPTURE_ID / "uvicorn.json"
+    with pytest.raises(DataError, match="requests_per_ratio: not a registered metric"):
+        write_document(path, document, "benchmark")  # the harness cannot write it
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(document))  # nor can a contributed file bring it in
+    _, problems = check_data(tmp_path)
+    assert any(
+        line.startswith(f"{path}: results/0/metrics/requests_per_ratio: not a registered metric")
+        for line in problems
+    ), problems
