@@ -25,7 +25,7 @@ from harness.environments import ENVIRONMENTS_DIR
 from harness.process import end_all
 from harness.profiles import PROFILES
 from harness.progress import Progress
-from harness.provenance import capture_id, machine_id, machine_record
+from harness.provenance import capture_id, machine_id, machine_record, memory_class
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,8 +112,13 @@ def print_changes(data: DataDir, machine: str, capture: str) -> None:
         print("  none", file=sys.stderr)
 
 
-# What identifies a machine; the OS may be upgraded under the same hardware.
+# What identifies a machine; the OS may be upgraded under the same hardware. Memory is compared
+# in whole GiB, as the machine id counts it.
 HARDWARE_FIELDS = ("cpu_model", "cores", "memory_bytes", "arch")
+
+
+def _hardware(record: dict) -> dict:
+    return {**record, "memory_bytes": memory_class(record["memory_bytes"])}
 
 
 def record_machine(data: DataDir, machine: str) -> str | None:
@@ -125,7 +130,9 @@ def record_machine(data: DataDir, machine: str) -> str | None:
         write_document(path, record, "machine")
         return None
     existing = read_document(path, "machine")
-    differing = [name for name in HARDWARE_FIELDS if existing.get(name) != record[name]]
+    differing = [
+        name for name in HARDWARE_FIELDS if _hardware(existing)[name] != _hardware(record)[name]
+    ]
     if differing:
         return (
             f"{path} describes other hardware ({', '.join(differing)} differ: "

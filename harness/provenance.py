@@ -82,13 +82,19 @@ def git_dirty() -> bool | None:
     return None if status is None else bool(status)
 
 
+def memory_class(size_bytes: int) -> int:
+    """Memory as the machine id counts it: whole GiB. Machines of one kind report a few hundred
+    KiB more or less (what the kernel reserves differs), and are still the same class."""
+    return round(size_bytes / 2**30)
+
+
 def machine_id() -> str:
     """A stable name for this machine, from hardware facts only (hostnames change with every
     container). Override with SERVING_DJANGO_MACHINE to name it yourself."""
     chosen = os.environ.get("SERVING_DJANGO_MACHINE")
     if chosen:
         return chosen
-    facts = f"{cpu_model()}|{cores()}|{round(memory_bytes() / 2**30)}|{platform.machine()}"
+    facts = f"{cpu_model()}|{cores()}|{memory_class(memory_bytes())}|{platform.machine()}"
     words = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")[:40].strip("-")
     digest = hashlib.sha256(facts.encode()).hexdigest()[:8]
     return f"{words or 'machine'}-{cores()}c-{digest}"

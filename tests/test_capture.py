@@ -16,14 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from evidence.documents import read_document
+from evidence.documents import read_document, write_document
 from evidence.layout import REPO_ROOT, DataDir
+from harness.__main__ import record_machine
 from harness.capture import run_capture
 from harness.capture_plan import Capture
 from harness.checks.concurrency import CHECKS
 from harness.definitions import load_definitions
 from harness.profiles import PROFILES
 from harness.progress import Progress
+from harness.provenance import machine_id, machine_record
 from tests import synthetic
 from tests.conftest import TINY_HTTP, processes_mentioning
 
@@ -275,3 +277,17 @@ def test_a_machine_name_taken_by_other_hardware_is_refused_untouched(tmp_path: P
     assert "describes other hardware (cpu_model" in output
     assert machine_file.read_bytes() == before
     assert not (data_dir / "runs" / synthetic.MACHINE_ID).exists()
+
+
+def test_a_machine_file_differing_by_a_little_memory_is_this_machine(tmp_path: Path) -> None:
+    """Machines of one kind report memory a few hundred KiB apart; the id counts whole GiB,
+    and so does the check against the committed machine file."""
+    data = DataDir(tmp_path)
+    identifier = machine_id()
+    committed = machine_record(identifier)
+    committed["memory_bytes"] += 524_288 if committed["memory_bytes"] % 2**30 < 2**29 else -524_288
+    write_document(data.machine_path(identifier), committed, "machine")
+    assert record_machine(data, identifier) is None
+    committed["memory_bytes"] += 4 * 2**30  # another size class is other hardware
+    write_document(data.machine_path(identifier), committed, "machine")
+    assert "memory_bytes differ" in (record_machine(data, identifier) or "")
