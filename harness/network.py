@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +14,27 @@ from cryptography.hazmat.primitives import serialization
 HOST = "127.0.0.1"
 
 
+_handed_out: set[int] = set()
+_handing_out = threading.Lock()
+# The kernel's ephemeral range holds about 28,000 ports; start afresh well before it runs out.
+_MOST_REMEMBERED = 20_000
+
+
 def free_port(host: str = HOST) -> int:
-    """A port nobody listens on right now. The server binds it moments later; the window
-    for a clash is tiny and a clash shows up as a recorded start failure, not a wrong result."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
+    """A port nobody listens on right now, and one this process has not handed out before
+    (servers of parallel checks ask at the same moment and the kernel may offer them the same
+    free port). The server binds it moments later; if another process takes it meanwhile, the
+    server's readiness check sees the foreign listener (``ServerProcess.wait_ready``)."""
+    with _handing_out:
+        if len(_handed_out) >= _MOST_REMEMBERED:
+            _handed_out.clear()
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind((host, 0))
+                port = probe.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
 
 
 @dataclass(frozen=True)

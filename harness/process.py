@@ -65,6 +65,25 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return tail[-LOG_TAIL_CHARS:]
 
 
+def listeners(port: int) -> list[int | None]:
+    """The processes listening on TCP ``port`` (None where the kernel does not tell whose)."""
+    return [
+        connection.pid
+        for connection in psutil.net_connections(kind="tcp")
+        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port
+    ]
+
+
+def describe_pid(pid: int | None) -> str:
+    if pid is None:
+        return "a process of another user"
+    try:
+        process = psutil.Process(pid)
+        return f"pid {pid} ({' '.join(process.cmdline())[:120] or process.name()})"
+    except psutil.Error:
+        return f"pid {pid}"
+
+
 class ServerProcess:
     """One server process (and everything it forks), logging to ``log_path``."""
 
@@ -113,8 +132,32 @@ class ServerProcess:
         except psutil.Error:
             pass
 
+    def tree_pids(self) -> set[int]:
+        """This server's process and every process it forked, now."""
+        try:
+            root = psutil.Process(self.pid)
+            return {root.pid, *(child.pid for child in root.children(recursive=True))}
+        except psutil.Error:
+            return set()
+
+    def check_port_is_ours(self, port: int) -> None:
+        """StartError when a process outside this server's tree listens on ``port``: what
+        answered may not have been this server (a port clash, or a second server sharing the
+        port with SO_REUSEPORT), so nothing measured there could be trusted."""
+        foreign = sorted(
+            (pid for pid in listeners(port) if pid not in self.tree_pids()),
+            key=lambda pid: -1 if pid is None else pid,
+        )
+        if foreign:
+            raise StartError(
+                f"port {port} is also listened on by {', '.join(describe_pid(p) for p in foreign)}"
+                ", which is not this server: a port clash, so nothing is measured",
+                log_tail(self.log_path),
+            )
+
     def wait_ready(self, url: str, timeout_s: float, client: httpx.Client | None = None) -> float:
-        """Seconds from start until ``url`` answered 200; StartError if it exits or times out."""
+        """Seconds from start until ``url`` answered 200; StartError if it exits or times out,
+        or if another process listens on its port too."""
         started = time.monotonic()
         last_problem = "no answer yet"
         owned = client is None
@@ -132,6 +175,7 @@ class ServerProcess:
                     last_problem = f"{type(error).__name__}: {error}"
                 else:
                     if response.status_code == 200:
+                        self.check_port_is_ours(httpx.URL(url).port or 80)
                         self.remember_descendants()
                         # Until the answer arrived: a server that listens before its app is
                         # loaded (Gunicorn's master, uWSGI) holds this first request meanwhile.

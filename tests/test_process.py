@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -133,3 +134,84 @@ def test_ready_time_is_measured_against_a_real_server(tiny_server) -> None:
     shutdown = process.stop(grace_s=5)
     assert not shutdown.forced
     assert shutdown.exited_after_s is not None
+
+
+@pytest.fixture
+def foreign_listener():
+    """An HTTP server answering 200 on a port, run by a process that no server under test
+    started: this test process."""
+    import http.server
+    import threading
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_foreign_listener_on_the_port_is_a_start_failure_not_a_ready_server(
+    tmp_path: Path, foreign_listener: int
+) -> None:
+    """A server that never bound its port, while another process answers 200 there: before,
+    this was recorded as ready and the checks measured the other process."""
+    process = _process(tmp_path, "import time; time.sleep(60)")
+    process.start()
+    try:
+        with pytest.raises(StartError) as failure:
+            process.wait_ready(f"http://127.0.0.1:{foreign_listener}/", timeout_s=10)
+        reason = failure.value.reason
+        assert f"port {foreign_listener} is also listened on by pid {os.getpid()}" in reason
+        assert "port clash" in reason
+    finally:
+        process.stop(grace_s=1)
+
+
+def test_a_second_listener_sharing_the_port_is_a_start_failure(tmp_path: Path) -> None:
+    """Our server listens (with SO_REUSEPORT, as Granian binds), but so does another process:
+    answers may come from either, so the start is refused; alone on its port, it is ours."""
+    import socket
+
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    port = other.getsockname()[1]
+    code = (
+        "import socket, time\n"
+        "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
+        f"s.bind(('127.0.0.1', {port})); s.listen(); print('bound', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    process = _process(tmp_path, code)
+    process.start()
+    try:
+        deadline = time.monotonic() + 20
+        while "bound" not in (tmp_path / "server.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(StartError, match=f"pid {os.getpid()} .*port clash"):
+            process.check_port_is_ours(port)
+        other.close()
+        process.check_port_is_ours(port)  # alone on the port: ours
+    finally:
+        other.close()
+        process.stop(grace_s=1)
+
+
+def test_free_port_never_hands_out_a_port_twice() -> None:
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        ports = list(pool.map(lambda _: free_port(), range(3000)))
+    assert len(set(ports)) == len(ports)
