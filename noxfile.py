@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import nox
+import nox.command
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
@@ -47,8 +48,18 @@ def regenerate(session: nox.Session) -> None:
     """Capture every server (-- --server/--check/--scenario ID, --quick, --full), build the site."""
     session.install("-r", "requirements/harness.txt", "-r", "requirements/docs.txt")
     session.run("python", "-m", "harness.validate")
-    session.run("python", "-m", "harness", "capture", *session.posargs)
+    incomplete = False
+    try:
+        session.run("python", "-m", "harness", "capture", *session.posargs)
+    except nox.command.CommandFailed as failure:
+        # 1: some configurations were not captured (the harness listed them); the site is
+        # still built from everything that was recorded, and the session fails afterwards.
+        if failure.return_code != 1:
+            raise
+        incomplete = True
     session.run("mkdocs", "build", "--strict")
+    if incomplete:
+        session.error("some configurations were not captured (listed above); site/ shows the rest")
 
 
 @nox.session(python=PYTHON, default=False)

@@ -18,7 +18,7 @@ from evidence.layout import DEFAULT_DATA_DIR, DataDir
 from evidence.validation import check_data
 from evidence.vocabulary import SCENARIOS
 from harness.capture import run_capture
-from harness.capture_plan import Capture
+from harness.capture_plan import Capture, NotWritable, check_writable
 from harness.checks import all_checks
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from harness.environments import ENVIRONMENTS_DIR
@@ -163,6 +163,11 @@ def capture_command(args: argparse.Namespace) -> int:
     chosen = [definitions[server] for server in (args.server or sorted(definitions))]
     data = DataDir(args.data_dir)
     machine = machine_id()
+    try:
+        check_writable(data, machine)
+    except NotWritable as error:
+        print(f"error: {error}; nothing was started", file=sys.stderr)
+        return 2
     problem = record_machine(data, machine)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -193,6 +198,11 @@ def capture_command(args: argparse.Namespace) -> int:
         if count:
             where = data.root / kind / machine / capture.capture_id
             print(f"wrote {count} {kind} file(s) under {where}", file=sys.stderr)
+    if capture.not_captured:
+        print(f"not captured ({len(capture.not_captured)}):", file=sys.stderr)
+        for name, reason in sorted(capture.not_captured.items()):
+            print(f"  {name}: {reason}"[:500], file=sys.stderr)
+        return 1
     return 0
 
 

@@ -3,12 +3,18 @@ phases share (the machine lock, the interrupt flag, the code that runs)."""
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evidence.documents import write_document
+from evidence.files import DataError
 from evidence.layout import DataDir
 from evidence.schema import SCHEMA_VERSION
 from evidence.vocabulary import SCENARIOS
@@ -17,6 +23,15 @@ from harness.checks import Check
 from harness.profiles import Profile
 from harness.provenance import git_commit, git_dirty, now_iso
 from harness.scheduling import MachineLock
+
+# A capture writes about 3.5 MB (22 checks and every scenario on 14 configurations); refuse to
+# start with less room than several times that.
+MIN_FREE_BYTES = 50 * 2**20
+KINDS = ("runs", "benchmarks")
+
+
+class NotWritable(Exception):
+    """The capture cannot write its files; the message names the folder and the reason."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,9 @@ class Capture:
     git_commit: str | None = field(default_factory=git_commit)
     git_dirty: bool | None = field(default_factory=git_dirty)
     interrupted: threading.Event = field(default_factory=threading.Event)
+    # Configurations this capture could not measure (id -> why): a start failure (recorded as
+    # failed in its file) or a file that could not be written. The exit status says so.
+    not_captured: dict[str, str] = field(default_factory=dict)
 
     def selected_checks(self) -> Sequence[Check]:
         if not self.run_checks:
@@ -55,3 +73,42 @@ class Capture:
     def selected_scenarios(self) -> list[str]:
         """The chosen scenarios, in the order they run."""
         return [scenario for scenario in SCENARIOS if scenario in self.scenarios]
+
+    def write(self, path: Path, document: dict[str, Any], kind: str, name: str) -> Path | None:
+        """Write one file of this capture; a failure is reported with its path and reason and
+        noted in ``not_captured``, and the capture goes on (the files already written stay)."""
+        try:
+            write_document(path, document, kind)
+        except (OSError, DataError) as error:
+            reason = _reason(error) if isinstance(error, OSError) else str(error)
+            self.not_captured[name] = f"{path} could not be written: {reason}"
+            print(f"error: {self.not_captured[name]}", file=sys.stderr, flush=True)
+            return None
+        return path
+
+
+def check_writable(data: DataDir, machine_id: str) -> None:
+    """NotWritable unless every folder a capture on this machine writes can take files and
+    there is room: found before any server runs, not after every check has."""
+    folders = [data.root / "machines"] + [data.root / kind / machine_id for kind in KINDS]
+    for folder in folders:
+        # The nearest folder that exists: creating the others here would leave empty folders
+        # behind when the capture is refused for another reason.
+        existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
+        probe = existing / f".write-check-{os.getpid()}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise NotWritable(f"cannot write in {folder}: {_reason(error)}") from error
+    free = shutil.disk_usage(next(p for p in (data.root, *data.root.parents) if p.exists())).free
+    if free < MIN_FREE_BYTES:
+        raise NotWritable(
+            f"only {free / 2**20:.1f} MiB free under {data.root}; a capture needs at least "
+            f"{MIN_FREE_BYTES / 2**20:.0f} MiB"
+        )
+
+
+def _reason(error: OSError) -> str:
+    name = errno.errorcode.get(error.errno or 0, "")
+    return f"[Errno {error.errno}{' ' + name if name else ''}] {error.strerror or error}"

@@ -9,7 +9,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from evidence.documents import write_document
 from harness.capture_plan import Capture
 from harness.checks import CheckContext, failed_record, run_check
 from harness.definitions import ServerDefinition
@@ -111,7 +110,9 @@ def check_server(
     record = run_server(capture, definition, server_progress, upstream)
     if capture.interrupted.is_set():
         return None
+    if not record["startup"]["ok"]:
+        capture.not_captured[definition.id] = f"not started: {record['startup']['error']}"
     path = capture.data.run_path(capture.machine_id, capture.capture_id, definition.id)
-    write_document(path, record, "run")
+    written = capture.write(path, record, "run", definition.id)
     server_progress.end(record)
-    return path
+    return written

@@ -88,6 +88,7 @@ def test_broken_servers_are_recorded_and_the_others_still_run(
 
     runs = {path.stem: read_document(path, "run") for path in written}
     assert set(runs) == {"exits", "good", "hangs", "missing"}
+    assert sorted(capture.not_captured) == ["exits", "hangs", "missing"]
 
     good = runs["good"]
     assert good["startup"]["ok"] is True

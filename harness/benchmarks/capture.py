@@ -19,7 +19,6 @@ from typing import Any
 
 import psutil
 
-from evidence.documents import write_document
 from evidence.vocabulary import CALIBRATION_ID, SCENARIOS
 from harness.benchmarks.calibration import Calibration
 from harness.benchmarks.figures import failed_figure
@@ -256,18 +255,23 @@ def run_benchmarks(
         if "calibration" in scenarios:
             known = all_definitions if all_definitions is not None else load_definitions()
             document = calibrate(capture, known, pinning, progress)
-            written.append(_write(capture, CALIBRATION_ID, document))
+            if path := _write(capture, CALIBRATION_ID, document):
+                written.append(path)
         for definition in definitions if server_scenarios else ():
             document = benchmark_server(capture, definition, pinning, progress, upstream)
             if capture.interrupted.is_set():
                 break
-            written.append(_write(capture, definition.id, document))
+            if not document["setup"]["ok"]:
+                capture.not_captured[f"{definition.id} (benchmarks)"] = str(
+                    document["setup"]["error"]
+                )
+            if path := _write(capture, definition.id, document):
+                written.append(path)
     finally:
         os.sched_setaffinity(0, saved_affinity)
     return written
 
 
-def _write(capture: Capture, name: str, document: dict[str, Any]) -> Path:
+def _write(capture: Capture, name: str, document: dict[str, Any]) -> Path | None:
     path = capture.data.benchmark_path(capture.machine_id, capture.capture_id, name)
-    write_document(path, document, "benchmark")
-    return path
+    return capture.write(path, document, "benchmark", f"{name} (benchmarks)")
