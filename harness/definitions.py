@@ -49,7 +49,12 @@ _VARIANT_KEYS = ("label", "command")
 
 
 class DefinitionError(Exception):
-    """A server definition that cannot be used; the message names the file and field."""
+    """A server definition that cannot be used; the message names the file and field, and
+    ``problems`` holds one 'file: field: problem' line per problem."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems if problems is not None else [message]
 
 
 @dataclass(frozen=True)
@@ -113,52 +118,63 @@ def _placeholders_in(argument: str) -> set[str]:
 
 
 def _problems(raw: dict[str, Any], path: Path) -> list[str]:
+    """Every problem of a definition: each well-typed field is checked even when another field
+    is missing or of the wrong type, so one run reports them all."""
     problems = []
     for key in raw:
         if key not in _REQUIRED and key not in _OPTIONAL:
             problems.append(f"{key}: unknown key (allowed: {', '.join([*_REQUIRED, *_OPTIONAL])})")
+    typed = set()
     for key, kind in _REQUIRED.items():
         if key not in raw:
             problems.append(f"{key}: missing")
         elif not isinstance(raw[key], kind):
             problems.append(f"{key}: expected {kind.__name__}, got {raw[key]!r}")
+        else:
+            typed.add(key)
     for key, kind in _OPTIONAL.items():
         if key in raw and not isinstance(raw[key], kind):
             problems.append(f"{key}: expected {kind.__name__}, got {raw[key]!r}")
-    if problems:
-        return problems
+        elif key in raw:
+            typed.add(key)
+    return problems + _value_problems({key: raw[key] for key in typed}, path)
 
-    if raw["id"] != path.stem:
-        problems.append(f"id: {raw['id']!r} must equal the file name {path.stem!r}")
-    if not ID_PATTERN.match(raw["id"]):
-        problems.append(f"id: {raw['id']!r} must match {ID_PATTERN.pattern}")
-    if raw["interface"] not in INTERFACES:
-        problems.append(f"interface: {raw['interface']!r} is not one of {INTERFACES}")
-    if raw["mode"] not in MODES:
-        problems.append(f"mode: {raw['mode']!r} is not one of {MODES}")
-    if raw["stop_signal"] not in STOP_SIGNALS:
-        problems.append(f"stop_signal: {raw['stop_signal']!r} is not one of {STOP_SIGNALS}")
+
+def _value_problems(raw: dict[str, Any], path: Path) -> list[str]:
+    """Problems of the values of the fields present with the right type."""
+    problems = []
+    if "id" in raw:
+        if raw["id"] != path.stem:
+            problems.append(f"id: {raw['id']!r} must equal the file name {path.stem!r}")
+        if not ID_PATTERN.match(raw["id"]):
+            problems.append(f"id: {raw['id']!r} must match {ID_PATTERN.pattern}")
+    for key, allowed in (("interface", INTERFACES), ("mode", MODES), ("stop_signal", STOP_SIGNALS)):
+        if key in raw and raw[key] not in allowed:
+            problems.append(f"{key}: {raw[key]!r} is not one of {allowed}")
     for key in ("homepage", "docs"):
-        if not re.match(r"^https?://", raw[key]):
+        if key in raw and not re.match(r"^https?://", raw[key]):
             problems.append(f"{key}: {raw[key]!r} must be an http(s) URL")
-    if not all(isinstance(item, str) for item in raw["requirements"]):
-        problems.append("requirements: every item must be a string")
-    elif any("==" not in item for item in raw["requirements"]):
-        problems.append("requirements: pin every requirement with == so results are reproducible")
+    if "requirements" in raw:
+        if not all(isinstance(item, str) for item in raw["requirements"]):
+            problems.append("requirements: every item must be a string")
+        elif any("==" not in item for item in raw["requirements"]):
+            problems.append(
+                "requirements: pin every requirement with == so results are reproducible"
+            )
     if not all(isinstance(item, str) for item in raw.get("notes", [])):
         problems.append("notes: every item must be a string")
     if not all(isinstance(v, str) for v in raw.get("env", {}).values()):
         problems.append("env: every value must be a string")
-
-    if "http" not in raw["commands"]:
-        problems.append("commands.http: missing (the plain HTTP/1.1 command is required)")
-    for kind, argv in raw["commands"].items():
-        if kind not in COMMAND_KINDS:
-            problems.append(
-                f"commands.{kind}: unknown command kind (allowed: {', '.join(COMMAND_KINDS)})"
-            )
-            continue
-        problems += _argv_problems(f"commands.{kind}", argv)
+    if "commands" in raw:
+        if "http" not in raw["commands"]:
+            problems.append("commands.http: missing (the plain HTTP/1.1 command is required)")
+        for kind, argv in raw["commands"].items():
+            if kind not in COMMAND_KINDS:
+                problems.append(
+                    f"commands.{kind}: unknown command kind (allowed: {', '.join(COMMAND_KINDS)})"
+                )
+                continue
+            problems += _argv_problems(f"commands.{kind}", argv)
     for name, variant in raw.get("variants", {}).items():
         where = f"variants.{name}"
         if not ID_PATTERN.match(name):
@@ -201,7 +217,9 @@ def load_definition(path: Path) -> ServerDefinition:
         raise DefinitionError(f"{path}: cannot read TOML: {error}") from error
     problems = _problems(raw, path)
     if problems:
-        raise DefinitionError(f"{path}:\n  " + "\n  ".join(problems))
+        raise DefinitionError(
+            f"{path}:\n  " + "\n  ".join(problems), [f"{path}: {line}" for line in problems]
+        )
     return ServerDefinition(
         id=raw["id"],
         name=raw["name"],
@@ -225,16 +243,17 @@ def load_definition(path: Path) -> ServerDefinition:
 
 def load_definitions(directory: Path = DEFINITIONS_DIR) -> dict[str, ServerDefinition]:
     """Every definition in ``directory`` by id; all broken files are reported together."""
-    definitions, errors = {}, []
+    definitions, errors, problems = {}, [], []
     for path in sorted(directory.glob("*.toml")):
         try:
             definition = load_definition(path)
         except DefinitionError as error:
             errors.append(str(error))
+            problems += error.problems
             continue
         definitions[definition.id] = definition
     if errors:
-        raise DefinitionError("\n".join(errors))
+        raise DefinitionError("\n".join(errors), problems)
     return definitions
 
 

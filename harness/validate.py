@@ -31,7 +31,7 @@ def validate(
     try:
         known_servers = frozenset(load_definitions(definitions_dir))
     except DefinitionError as error:
-        errors.extend(str(error).splitlines())
+        errors.extend(error.problems)
         known_servers = frozenset()
     if known_checks is None:
         known_checks = {check.id for check in all_checks()}

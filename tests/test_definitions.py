@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.definitions import DefinitionError, fill_command, load_definitions
+from harness.validate import validate
 
 EXPECTED_IDS = {
     "runserver",
@@ -139,3 +140,31 @@ def test_every_broken_file_is_reported_in_one_go(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as failure:
         load_definitions(tmp_path)
     assert "one.toml" in str(failure.value) and "two.toml" in str(failure.value)
+
+
+def test_every_problem_is_reported_even_when_a_field_has_the_wrong_type(tmp_path: Path) -> None:
+    """A missing field used to hide the value checks: an unknown command kind went unreported."""
+    (tmp_path / "broken.toml").write_text(
+        'id = "broken"\nname = "Broken"\ninterface = "cgi"\nmode = "production"\n'
+        'summary = "s"\nhomepage = "https://example.org/"\ndocs = "https://example.org/"\n'
+        "requirements = []\nstop_signal = 15\n"
+        '[commands]\nhttp = ["x", "{port}"]\nhttps = ["x"]\n'
+    )
+    with pytest.raises(DefinitionError) as failure:
+        load_definitions(tmp_path)
+    path = tmp_path / "broken.toml"
+    assert failure.value.problems == [
+        f"{path}: stop_signal: expected str, got 15",
+        f"{path}: interface: 'cgi' is not one of ('wsgi', 'asgi')",
+        f"{path}: commands.https: unknown command kind (allowed: http, tls, http2_tls, h2c, reload)",
+    ]
+
+
+def test_validate_counts_one_problem_per_problem(tmp_path: Path) -> None:
+    servers = tmp_path / "servers"
+    servers.mkdir()
+    (servers / "broken.toml").write_text('id = "broken"\n')
+    problems = validate(tmp_path / "data", servers, known_checks=set())
+    definition_lines = [line for line in problems if "broken.toml" in line]
+    assert all(line.startswith(f"{servers / 'broken.toml'}: ") for line in definition_lines)
+    assert len(definition_lines) == 9  # name, interface ... commands: missing, one line each
