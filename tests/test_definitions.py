@@ -156,7 +156,8 @@ def test_every_problem_is_reported_even_when_a_field_has_the_wrong_type(tmp_path
     assert failure.value.problems == [
         f"{path}: stop_signal: expected str, got 15",
         f"{path}: interface: 'cgi' is not one of ('wsgi', 'asgi')",
-        f"{path}: commands.https: unknown command kind (allowed: http, tls, http2_tls, h2c, reload)",
+        f"{path}: commands.https: unknown command kind "
+        "(allowed: http, tls, http2_tls, h2c, reload)",
     ]
 
 
