@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,12 @@ from evidence.files import DataError, read_json
 from evidence.layout import LAYOUT_TEXT, DataDir
 from evidence.metrics import unregistered_names
 from evidence.vocabulary import CALIBRATION_ID
+
+# A capture id is the UTC time the capture started; its files start within this long of it
+# (a standard capture takes about an hour, a full one longer).
+CAPTURE_SPAN = timedelta(days=2)
+# Clocks of contributors' machines may run a little ahead.
+CLOCK_SLACK = timedelta(hours=1)
 
 # Evidence fields whose name ends in a unit are measurements and cannot be negative.
 UNIT_SUFFIXES = ("_s", "_ms", "_bytes", "_rps", "_percent")
@@ -100,6 +106,29 @@ def timestamp_problems(document: dict[str, Any]) -> list[str]:
     return problems
 
 
+def capture_time_problems(document: dict[str, Any], now: datetime) -> list[str]:
+    """A capture id in the future, or far from the file's own start time, is not a real
+    capture's: it would otherwise be shown as the newest result of every server it names."""
+    capture = str(document.get("capture"))
+    try:
+        captured = datetime.strptime(capture, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return [f"capture: {capture!r} is not a UTC time (YYYYMMDDTHHMMSSZ)"]
+    problems = []
+    if captured > now + CLOCK_SLACK:
+        problems.append(f"capture: {capture!r} is in the future (now {now:%Y%m%dT%H%M%SZ})")
+    try:
+        started = datetime.fromisoformat(str(document.get("started_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return problems  # timestamp_problems names it
+    if not captured - CLOCK_SLACK <= started <= captured + CAPTURE_SPAN:
+        problems.append(
+            f"started_at: {document['started_at']!r} is not within {CAPTURE_SPAN.days} days after "
+            f"its capture {capture!r} (a capture id is the time the capture started)"
+        )
+    return problems
+
+
 def layout_problems(
     path: Path, document: dict[str, Any], known_servers: frozenset[str], machines: set[str]
 ) -> list[str]:
@@ -124,7 +153,7 @@ def layout_problems(
         )
     if document.get("machine") not in machines:
         problems.append(f"machine: {document.get('machine')!r} has no data/machines/ file")
-    return problems
+    return problems + capture_time_problems(document, datetime.now(UTC))
 
 
 def _flag_problems(index: int, figure: dict[str, Any]) -> list[str]:

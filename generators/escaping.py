@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -21,22 +22,32 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
+def _shown(value: Any) -> str:
+    """Text with control characters dropped and invisible format characters (bidi overrides
+    U+202A-202E and isolates U+2066-2069, zero-width characters...) shown as ``[U+XXXX]``: a
+    contributed string cannot reorder or hide what a page shows around it."""
+    return "".join(
+        f"[U+{ord(char):04X}]" if unicodedata.category(char) == "Cf" else char
+        for char in _CONTROL.sub("", str(value))
+    )
+
+
 def markdown_text(value: Any) -> Markup:
     """Inline text: one line, Markdown syntax neutralised, HTML escaped."""
-    text = _CONTROL.sub("", str(value)).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    text = _shown(value).replace("\r", " ").replace("\n", " ").replace("\t", " ")
     return Markup(html.escape(_MARKDOWN_SYNTAX.sub(r"\\\1", text), quote=True))
 
 
 def html_text(value: Any) -> str:
     """Text inside a raw HTML block (where Markdown escapes would show): HTML-escaped only."""
-    return html.escape(_CONTROL.sub("", str(value)), quote=True)
+    return html.escape(_shown(value), quote=True)
 
 
 def navigation_title(value: Any) -> str:
     """Text for MkDocs navigation and <title>: Material's template runs titles through
     ``striptags``, which *un*-escapes entities, so escaping cannot survive there. Characters
     that could form markup are dropped instead (display names never need them)."""
-    return re.sub(r"[<>&\"'`]", "", _CONTROL.sub("", str(value))).strip() or "(unnamed)"
+    return re.sub(r"[<>&\"'`]", "", _shown(value)).strip() or "(unnamed)"
 
 
 def slug(value: Any) -> Markup:
@@ -52,7 +63,7 @@ def finalize(value: Any) -> Any:
 
 def code_block(value: Any, language: str = "") -> Markup:
     """A fenced block that no content can close early (the fence outgrows any backtick run)."""
-    text = _CONTROL.sub("", str(value)).replace("\r", "")
+    text = _shown(value).replace("\r", "")
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return Markup(f"{fence}{language}\n{text}\n{fence}")
@@ -61,7 +72,7 @@ def code_block(value: Any, language: str = "") -> Markup:
 def inline_code(value: Any) -> Markup:
     """Inline code: Markdown shows its content as typed (escapes would show) and HTML-escapes
     it itself; the backtick fence outgrows any backtick run, so nothing can close it early."""
-    text = _CONTROL.sub("", str(value)).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    text = _shown(value).replace("\r", " ").replace("\n", " ").replace("\t", " ")
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     return Markup(f"{fence} {text} {fence}" if longest else f"{fence}{text}{fence}")
@@ -71,6 +82,6 @@ def safe_url(value: Any) -> Markup:
     """An http(s) URL made safe as a Markdown link target; anything else becomes '#'."""
     url = str(value).strip()
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or _CONTROL.search(url):
+    if parts.scheme not in ("http", "https") or not parts.netloc or _shown(url) != url:
         return Markup("#")
     return Markup(html.escape(quote(url, safe=":/?#@!$&'*+,;=%-._~"), quote=True))

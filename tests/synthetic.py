@@ -7,6 +7,7 @@ import copy
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,12 @@ from harness.definitions import ServerDefinition
 
 MACHINE_ID = "synthetic-test-machine"
 CAPTURE_ID = "20260101T000000Z"
+
+
+def at(capture: str, seconds: float) -> str:
+    """An ISO timestamp ``seconds`` after the start of ``capture`` (whose id is its UTC time)."""
+    started = datetime.strptime(capture, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return (started + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def machine(identifier: str = MACHINE_ID) -> dict[str, Any]:
@@ -51,8 +58,8 @@ def run(
             "capture": capture,
             "machine": MACHINE_ID,
             "profile": "quick",
-            "started_at": "2026-01-01T00:00:00.000Z",
-            "finished_at": "2026-01-01T00:01:00.000Z",
+            "started_at": at(capture, 0),
+            "finished_at": at(capture, 60),
             "server": {
                 "id": server_id,
                 "name": name,
@@ -332,8 +339,8 @@ def benchmark(
             "capture": capture,
             "machine": machine_id,
             "profile": "quick",
-            "started_at": "2026-01-01T00:01:00.000Z",
-            "finished_at": "2026-01-01T00:03:00.000Z",
+            "started_at": at(capture, 60),
+            "finished_at": at(capture, 180),
             "server": {
                 "id": server_id,
                 "name": name or ("Synthetic calibration" if calibrating else server_id.title()),

@@ -128,3 +128,29 @@ def test_mkdocs_refuses_invalid_data_naming_file_and_field(tmp_path: Path) -> No
     completed = synthetic.build_site(data, tmp_path / "s")
     assert completed.returncode != 0
     assert "uvicorn.json: checks/0/outcome: 'maybe' is not one of" in completed.stderr
+
+
+BIDI = "\u202eevil\u202c \u2066x\u2069 zero\u200bwidth"
+
+
+def test_bidi_and_invisible_characters_are_shown_not_obeyed(tmp_path: Path) -> None:
+    """A contributed name with bidi overrides reached <title> and the navigation; every
+    rendered string now shows such characters as [U+XXXX] instead."""
+    data = tmp_path / "data"
+    run = synthetic.run("uvicorn", name=f"Uvicorn {BIDI}", summary=BIDI, notes=[BIDI])
+    run["checks"][0]["summary"] = BIDI
+    synthetic.write_data(data, [run])
+    site = tmp_path / "site"
+    completed = synthetic.build_site(data, site)
+    assert completed.returncode == 0, completed.stderr
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        hidden = {
+            char
+            for char in text
+            if char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b"
+        }
+        assert not hidden, (page, hidden)
+    server_page = (site / "servers" / "uvicorn" / "index.html").read_text(encoding="utf-8")
+    assert "[U+202E]evil[U+202C]" in server_page
+    assert "<title>Uvicorn [U+202E]evil" in server_page

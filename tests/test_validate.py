@@ -77,3 +77,20 @@ def test_the_command_exits_non_zero_and_names_the_file(tmp_path: Path) -> None:
     assert completed.returncode == 1
     assert "alpha.json: checks/0/outcome: 'maybe' is not one of" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_far_future_capture_is_refused(tmp_path: Path) -> None:
+    """A contributed capture dated 9999 would be shown as every server's newest result."""
+    future = synthetic.run("alpha", capture="99991231T230000Z")  # its own times agree
+    synthetic.write_data(tmp_path, [future])
+    problems = validate(tmp_path)
+    assert any("capture: '99991231T230000Z' is in the future" in line for line in problems)
+
+
+def test_a_capture_id_far_from_its_file_s_start_is_refused(tmp_path: Path) -> None:
+    backdated = synthetic.run("alpha", capture="20250101T000000Z")
+    backdated["started_at"] = "2026-01-01T00:00:00.000Z"
+    backdated["finished_at"] = "2026-01-01T00:01:00.000Z"
+    synthetic.write_data(tmp_path, [backdated])
+    problems = validate(tmp_path)
+    assert any("started_at: '2026-01-01T00:00:00.000Z' is not within 2 days" in p for p in problems)
