@@ -121,7 +121,11 @@ def capture_time_problems(document: dict[str, Any], now: datetime) -> list[str]:
         started = datetime.fromisoformat(str(document.get("started_at")).replace("Z", "+00:00"))
     except ValueError:
         return problems  # timestamp_problems names it
-    if not captured - CLOCK_SLACK <= started <= captured + CAPTURE_SPAN:
+    try:
+        within = captured - CLOCK_SLACK <= started <= captured + CAPTURE_SPAN
+    except OverflowError:  # a capture id at the end of the calendar: refused as future above
+        return problems
+    if not within:
         problems.append(
             f"started_at: {document['started_at']!r} is not within {CAPTURE_SPAN.days} days after "
             f"its capture {capture!r} (a capture id is the time the capture started)"
