@@ -25,6 +25,7 @@ from pathlib import Path
 
 from evidence.layout import REPO_ROOT
 from harness.definitions import ServerDefinition
+from harness.process import Refused, run_helper
 
 ENVIRONMENTS_DIR = REPO_ROOT / ".venvs"
 PROJECT_REQUIREMENTS = REPO_ROOT / "sampleproject" / "requirements.txt"
@@ -67,9 +68,9 @@ def requirements_for(definition: ServerDefinition) -> list[str]:
 
 def _run(argv: list[str]) -> None:
     try:
-        completed = subprocess.run(
-            argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
-        )
+        completed = run_helper(argv, INSTALL_TIMEOUT_S)
+    except Refused as error:
+        raise InstallError(str(error)) from error
     except subprocess.TimeoutExpired as error:
         raise InstallError(f"{' '.join(argv[:3])} timed out after {error.timeout} s") from error
     if completed.returncode != 0:

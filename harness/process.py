@@ -243,11 +243,52 @@ def _running(process: psutil.Process) -> bool:
         return False
 
 
+class Refused(Exception):
+    """Nothing new starts once the run is being stopped."""
+
+
+# Process groups of helper commands (environment installs) running now.
+_helper_groups: set[int] = set()
+
+
+def run_helper(argv: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """Run a helper command (an installer) in its own process group, so that ``end_all`` can end
+    it with everything it started (uv, the compilers it runs) on Ctrl-C; a helper that outlives
+    its timeout is killed the same way. Refused once the run is being stopped."""
+    if _closing.is_set():
+        raise Refused("not started: the run is being stopped")
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as helper:
+        _helper_groups.add(helper.pid)
+        try:
+            stdout, stderr = helper.communicate(timeout=timeout_s)
+        except BaseException:  # a timeout, or Ctrl-C in this thread: end the whole group
+            _kill_group(helper.pid)
+            helper.communicate()
+            raise
+        finally:
+            _helper_groups.discard(helper.pid)
+    return subprocess.CompletedProcess(argv, helper.returncode, stdout, stderr)
+
+
+def _kill_group(group: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
+
+
 def end_all(refuse_new: bool = True) -> None:
-    """Kill every server still running and (by default) refuse new ones from now on; safe to
-    call more than once."""
+    """Kill every server and helper still running and (by default) refuse new ones from now
+    on; safe to call more than once."""
     if refuse_new:
         _closing.set()
+    for group in list(_helper_groups):
+        _kill_group(group)
     for process in list(_live):
         process.kill()
 
