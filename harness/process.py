@@ -42,7 +42,7 @@ class StartError(Exception):
 
 @dataclass(frozen=True)
 class Shutdown:
-    signal: str
+    signal: str | None  # None: the server had already exited, so none was sent
     exited_after_s: float | None
     forced: bool
     exit_code: int | None
@@ -193,6 +193,9 @@ class ServerProcess:
         """Ask politely with the server's documented stop signal, then kill the whole group."""
         if self._popen is None:
             return Shutdown(self.stop_signal, None, forced=False, exit_code=None)
+        if self._popen.poll() is not None:  # crashed earlier: no signal is sent
+            self.kill()  # its workers may outlive it
+            return Shutdown(None, None, forced=False, exit_code=self._popen.returncode)
         self.remember_descendants()
         started = time.monotonic()
         forced = False

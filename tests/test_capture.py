@@ -186,11 +186,18 @@ def test_a_server_crashing_in_the_middle_of_a_check_is_recorded_with_its_log(
     runs = {path.stem: read_document(path, "run") for path in written}
     crashed = runs["crashes"]
     assert crashed["startup"]["ok"] is True
+    first, *later = crashed["checks"]
+    assert later, "the crash should leave checks after it"
     for result in crashed["checks"]:
         assert result["outcome"] == "error", result["summary"]
-        assert "exited" in result["summary"]
         assert "dying on purpose" in result["evidence"]["server_log_tail"]
+    assert "exited (code" in first["summary"] and "during the check" in first["summary"]
+    for result in later:  # not run again, and not said to have crashed during themselves
+        assert result["summary"].startswith("Not measured: the server had already exited")
+    # It was gone before the stop: no signal was sent, and the record does not claim one.
+    assert crashed["shutdown"]["signal"] is None
     assert all(result["outcome"] != "error" for result in runs["good"]["checks"])
+    assert runs["good"]["shutdown"]["signal"] == "SIGTERM"
     assert not processes_mentioning(str(environments_dir))
 
 

@@ -154,3 +154,12 @@ def test_bidi_and_invisible_characters_are_shown_not_obeyed(tmp_path: Path) -> N
     server_page = (site / "servers" / "uvicorn" / "index.html").read_text(encoding="utf-8")
     assert "[U+202E]evil[U+202C]" in server_page
     assert "<title>Uvicorn [U+202E]evil" in server_page
+
+
+def test_a_server_that_had_exited_is_not_said_to_have_been_stopped(tmp_path: Path) -> None:
+    run = synthetic.run("alpha")
+    run["shutdown"] = {"signal": None, "exited_after_s": None, "forced": False, "exit_code": 3}
+    synthetic.write_data(tmp_path, [run])
+    page = render_pages(load_evidence(tmp_path))["servers/alpha.md"]
+    assert "The server had already exited (exit code 3); no stop signal was sent." in page
+    assert "Stopped with" not in page

@@ -70,7 +70,19 @@ def result_record(check: Check, finding: Finding) -> dict[str, Any]:
 
 
 def run_check(check: Check, context: CheckContext) -> dict[str, Any]:
-    """Run one check; a crash, or the server dying under it, becomes an ``error`` result."""
+    """Run one check; a crash, or the server dying under it, becomes an ``error`` result, and a
+    server that died under an earlier check is not checked again."""
+    exited_before = context.shared.process.exit_code()
+    if exited_before is not None:
+        return result_record(
+            check,
+            Finding(
+                "error",
+                f"Not measured: the server had already exited (code {exited_before}) during an "
+                "earlier check.",
+                {"server_log_tail": log_tail(context.shared.log_path)},
+            ),
+        )
     try:
         finding = check.run(context)
     except Exception as error:  # a check must never stop the run
