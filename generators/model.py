@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evidence.validation import Evidence
+from generators.definitions import presented, presented_servers
 
 # Icon (a Material icon shortcode, rendered as inline SVG: no emoji font needed) and label; the
 # label is always shown next to the icon so outcomes never rely on colour or shape alone.
@@ -44,10 +45,13 @@ def row_order(document: dict[str, Any]) -> tuple:
     )
 
 
-def site_from(evidence: Evidence) -> Site:
+def site_from(evidence: Evidence, servers: dict[str, dict[str, Any]] | None = None) -> Site:
+    """The site's runs; what they say about each server comes from its definition."""
+    servers = presented_servers() if servers is None else servers
     newest: dict[str, tuple[dict[str, Any], str]] = {}
     for loaded in evidence.runs:
-        run, server_id = loaded.document, loaded.document["server"]["id"]
+        run = {**loaded.document, "server": presented(loaded.document["server"], servers)}
+        server_id = run["server"]["id"]
         current = newest.get(server_id)
         if current is None or (run["capture"], run["finished_at"]) > (
             current[0]["capture"],

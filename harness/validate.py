@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from evidence.layout import DEFAULT_DATA_DIR
 from evidence.schema import SCHEMA_VERSION
@@ -39,11 +40,52 @@ def validate(
     return errors + problems
 
 
+PRESENTED = ("name", "summary", "homepage", "docs", "notes")
+
+
+def presentation_notes(
+    data_root: Path = DEFAULT_DATA_DIR, definitions_dir: Path = DEFINITIONS_DIR
+) -> list[str]:
+    """The newest run file of each server (the one the site shows) where its server text differs
+    from today's definition. Not a problem (definitions change; files keep what was true when
+    they were measured), but the site shows the definition's text, so a reviewer of a
+    contributed file sees where the file's own differs."""
+    try:
+        definitions = load_definitions(definitions_dir)
+    except DefinitionError:
+        return []  # validate reports the definitions' problems
+    evidence, _ = check_data(data_root)
+    newest: dict[str, Any] = {}
+    for loaded in evidence.runs:
+        server_id = loaded.document["server"]["id"]
+        if (
+            server_id not in newest
+            or loaded.document["capture"] > newest[server_id].document["capture"]
+        ):
+            newest[server_id] = loaded
+    notes = []
+    for loaded in newest.values():
+        server = loaded.document["server"]
+        definition = definitions.get(server["id"])
+        if definition is None:
+            continue
+        record = definition.as_record()
+        for key in PRESENTED:
+            if server.get(key) != record.get(key):
+                notes.append(
+                    f"{loaded.path}: server/{key} differs from {definitions_dir / server['id']}"
+                    ".toml; the site shows the definition's"
+                )
+    return notes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.validate", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     args = parser.parse_args(argv)
     errors = validate(args.data_dir)
+    for line in presentation_notes(args.data_dir):
+        print(f"note: {line}")
     for line in errors:
         print(line, file=sys.stderr)
     if errors:

@@ -198,7 +198,8 @@ def test_failures_by_users_are_a_table_with_users_as_columns(pages: dict[str, st
     page = pages["benchmarks/locust-upstream.md"]
     assert "| Server | 10 users | 50 users | 100 users |" in page
     row = _row(page, "37.50<br>", "| Server | 10 users")
-    assert row[0] == "[Gunicorn sync](../servers/gunicorn-sync.md)"
+    # The name is the definition's, not the data file's ("Gunicorn sync").
+    assert row[0] == "[Gunicorn \\(sync workers\\)](../servers/gunicorn-sync.md)"
     assert row[1].startswith("0.00<br>") and row[3].startswith("37.50<br><small>37.50–37.50")
 
 
@@ -208,7 +209,7 @@ def test_a_variant_has_its_own_row_and_bar_beside_the_default(
     page = pages["benchmarks/locust-upstream.md"]
     row = _row(page, "12.50<br>", "| Server | 10 users")
     # Contributed text is escaped for Markdown: the hyphen shows as a hyphen.
-    assert row[0] == "[Gunicorn sync](../servers/gunicorn-sync.md) (threads\\-100)"
+    assert row[0] == "[Gunicorn \\(sync workers\\)](../servers/gunicorn-sync.md) (threads\\-100)"
     upstream_row = _row(page, "644<br>", "| configuration |")
     assert upstream_row[0].endswith("(upstream\\_async, threads\\-100)")
     labels = {
@@ -217,7 +218,7 @@ def test_a_variant_has_its_own_row_and_bar_beside_the_default(
         if "upstream" in chart.read_text().lower()
         for text in ET.fromstring(chart.read_text()).iter("{http://www.w3.org/2000/svg}text")
     }
-    assert {"Gunicorn sync, threads-100", "Gunicorn sync"} <= labels  # a bar each
+    assert {"Gunicorn (sync workers), threads-100", "Gunicorn (sync workers)"} <= labels
 
 
 def test_figures_of_two_machines_never_share_a_table_or_chart(built: Path) -> None:

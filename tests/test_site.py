@@ -12,6 +12,7 @@ from evidence.schema import SCHEMA_VERSION
 from evidence.validation import load_evidence
 from generators.escaping import safe_url
 from generators.render import render_pages
+from harness.validate import presentation_notes
 from tests import synthetic
 
 
@@ -137,7 +138,7 @@ def test_bidi_and_invisible_characters_are_shown_not_obeyed(tmp_path: Path) -> N
     """A contributed name with bidi overrides reached <title> and the navigation; every
     rendered string now shows such characters as [U+XXXX] instead."""
     data = tmp_path / "data"
-    run = synthetic.run("uvicorn", name=f"Uvicorn {BIDI}", summary=BIDI, notes=[BIDI])
+    run = synthetic.run("alpha", name=f"Alpha {BIDI}", summary=BIDI, notes=[BIDI])
     run["checks"][0]["summary"] = BIDI
     synthetic.write_data(data, [run])
     site = tmp_path / "site"
@@ -151,9 +152,9 @@ def test_bidi_and_invisible_characters_are_shown_not_obeyed(tmp_path: Path) -> N
             if char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b"
         }
         assert not hidden, (page, hidden)
-    server_page = (site / "servers" / "uvicorn" / "index.html").read_text(encoding="utf-8")
+    server_page = (site / "servers" / "alpha" / "index.html").read_text(encoding="utf-8")
     assert "[U+202E]evil[U+202C]" in server_page
-    assert "<title>Uvicorn [U+202E]evil" in server_page
+    assert "<title>Alpha [U+202E]evil" in server_page
 
 
 def test_a_server_that_had_exited_is_not_said_to_have_been_stopped(tmp_path: Path) -> None:
@@ -163,3 +164,18 @@ def test_a_server_that_had_exited_is_not_said_to_have_been_stopped(tmp_path: Pat
     page = render_pages(load_evidence(tmp_path))["servers/alpha.md"]
     assert "The server had already exited (exit code 3); no stop signal was sent." in page
     assert "Stopped with" not in page
+
+
+def test_a_data_file_cannot_rename_a_server_or_move_its_links(tmp_path: Path) -> None:
+    """What the site says about a defined server comes from harness/servers/<id>.toml; a
+    contributed file's own name, summary and links are noted by validate and not shown."""
+    run = synthetic.run("uvicorn", name="Totally Uvicorn", docs="https://evil.example/docs")
+    run["server"]["homepage"] = "https://evil.example/"
+    synthetic.write_data(tmp_path, [run])
+    pages = render_pages(load_evidence(tmp_path))
+    page = pages["servers/uvicorn.md"]
+    assert "evil.example" not in page and "Totally Uvicorn" not in pages["matrix.md"]
+    assert "uvicorn.dev" in page or "uvicorn.org" in page  # the definition's links
+    notes = presentation_notes(tmp_path)
+    assert any("server/homepage differs from" in note for note in notes)
+    assert any("server/name differs from" in note for note in notes)

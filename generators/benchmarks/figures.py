@@ -13,6 +13,7 @@ from typing import Any
 from evidence.metrics import lookup
 from evidence.validation import Evidence, Loaded
 from evidence.vocabulary import CALIBRATION_ID
+from generators.definitions import presented, presented_servers
 from generators.model import row_order
 
 # h2load and calibration name protocols alike, except nginx in front of the server: its client
@@ -20,6 +21,7 @@ from generators.model import row_order
 CEILING_PROTOCOL = {"nginx-h2+tls": "h2+tls"}
 # The calibration page names a headroom below this many times the fastest Django figure.
 HEADROOM_SENTENCE_BELOW = 3.0
+_SERVERS = presented_servers()
 
 
 def is_achieved_rate(name: str) -> bool:
@@ -260,6 +262,8 @@ def _file(
     loaded: Loaded, ceilings: dict[str, list[Ceiling]], server_pages: set[str]
 ) -> BenchmarkFile:
     document = loaded.document
+    if document["server"]["id"] != CALIBRATION_ID:  # the load tools have no definition
+        document = {**document, "server": presented(document["server"], _SERVERS)}
     by_key = {(c.tool, c.protocol): c for c in ceilings.get(document["capture"], [])}
     server_id = document["server"]["id"]
     figures = []

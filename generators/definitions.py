@@ -1,0 +1,41 @@
+"""What the site says about a server (name, summary, links, notes) comes from its reviewed
+definition in the repository, ``harness/servers/<id>.toml``, never from a data file: data files
+contribute measurements only, so a contributed file cannot rename a server or point its links
+elsewhere. The definitions are read as TOML files; no harness code is imported (the harness
+validates them, and ``nox -s validate`` notes data files that disagree)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from evidence.layout import REPO_ROOT
+
+DEFINITIONS_DIR = REPO_ROOT / "harness" / "servers"
+PRESENTED = {"name": str, "summary": str, "homepage": str, "docs": str, "notes": list}
+NO_DEFINITION = (
+    "No definition of this server is in the repository; only its measurements are shown."
+)
+
+
+def presented_servers(directory: Path = DEFINITIONS_DIR) -> dict[str, dict[str, Any]]:
+    """Server id -> the fields the site presents, from each readable definition."""
+    servers = {}
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue  # nox -s validate names the broken file
+        servers[path.stem] = {
+            key: raw[key] for key, kind in PRESENTED.items() if isinstance(raw.get(key), kind)
+        }
+    return servers
+
+
+def presented(server: dict[str, Any], servers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A data file's server block with what the site shows about it taken from its definition.
+    A server without one keeps its data file's text (escaped like all data); ``nox -s
+    validate`` refuses such files, so none reaches the published site."""
+    definition = servers.get(server["id"], {})
+    return {**server, **{key: value for key, value in definition.items() if key in server}}
