@@ -76,6 +76,20 @@ def presentation_notes(
                     f"{loaded.path}: server/{key} differs from {definitions_dir / server['id']}"
                     ".toml; the site shows the definition's"
                 )
+    # Check titles and questions on the site come from the newest runs: say where they differ
+    # from the harness's own checks, so a contributed file's wording is seen in review.
+    from harness.checks import all_checks  # imported late: checks import the launcher
+
+    checks = {check.id: check for check in all_checks()}
+    for loaded in newest.values():
+        for index, result in enumerate(loaded.document["checks"]):
+            check = checks.get(result["id"])
+            for key in ("title", "group", "question", "thresholds"):
+                if check is not None and result[key] != getattr(check, key):
+                    notes.append(
+                        f"{loaded.path}: checks/{index}/{key} differs from the harness's "
+                        f"{result['id']} check"
+                    )
     return notes
 
 

@@ -179,3 +179,7 @@ def test_a_data_file_cannot_rename_a_server_or_move_its_links(tmp_path: Path) ->
     notes = presentation_notes(tmp_path)
     assert any("server/homepage differs from" in note for note in notes)
     assert any("server/name differs from" in note for note in notes)
+    # The synthetic check's question is not the harness's wording: noted for the reviewer.
+    assert any(
+        "checks/0/question differs from the harness's concurrency-sync-sleep" in n for n in notes
+    )
