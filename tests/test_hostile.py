@@ -80,7 +80,8 @@ def _hostile_run(server_id: str, text: str) -> dict:
     check = document["checks"][0]
     check["title"] = text
     check["group"] = text
-    check["evidence"].update(question=text, thresholds=text, raw=text)
+    check.update(question=text, thresholds=text)
+    check["evidence"].update(raw=text)
     return document
 
 
@@ -117,22 +118,9 @@ def _hostile_calibration() -> dict:
 
 def test_hostile_strings_render_inert_on_every_page(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    servers = [
-        "uvicorn",
-        "daphne",
-        "hypercorn",
-        "granian-asgi",
-        "gunicorn-sync",
-        "runserver",
-        "uwsgi-threads",
-        "gunicorn-gthread",
-        "gunicorn-gevent",
-        "gunicorn-asgi",
-        "gunicorn-uvicorn",
-        "granian-wsgi",
-        "runserver-daphne",
-        "uwsgi-gevent",
-    ]
+    # Ids with no definition in the repository: their data files' own names and summaries are
+    # what the site shows (a defined server's text comes from its definition instead).
+    servers = [f"hostile-{index}" for index in range(14)]
     runs = [_hostile_run(server, text) for server, text in zip(servers, HOSTILE, strict=False)]
     benchmarks = [
         _hostile_benchmark(server, text, index)
