@@ -65,12 +65,21 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return tail[-LOG_TAIL_CHARS:]
 
 
-def listeners(port: int) -> list[int | None]:
-    """The processes listening on TCP ``port`` (None where the kernel does not tell whose)."""
+def _reaches(listening_ip: str, host: str) -> bool:
+    """Whether a socket listening on ``listening_ip`` can answer a client connecting to
+    ``host``: the same address, or a wildcard (IPv6's is dual-stack on Linux by default)."""
+    return listening_ip in (host, "0.0.0.0", "::", f"::ffff:{host}")  # noqa: S104
+
+
+def listeners(port: int, host: str = "127.0.0.1") -> list[int | None]:
+    """The processes listening on TCP ``port`` where a client of ``host`` can reach them (None
+    where the kernel does not tell whose)."""
     return [
         connection.pid
         for connection in psutil.net_connections(kind="tcp")
-        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port
+        if connection.status == psutil.CONN_LISTEN
+        and connection.laddr.port == port
+        and _reaches(connection.laddr.ip, host)
     ]
 
 
@@ -140,12 +149,12 @@ class ServerProcess:
         except psutil.Error:
             return set()
 
-    def check_port_is_ours(self, port: int) -> None:
+    def check_port_is_ours(self, port: int, host: str = "127.0.0.1") -> None:
         """StartError when a process outside this server's tree listens on ``port``: what
         answered may not have been this server (a port clash, or a second server sharing the
         port with SO_REUSEPORT), so nothing measured there could be trusted."""
         foreign = sorted(
-            (pid for pid in listeners(port) if pid not in self.tree_pids()),
+            (pid for pid in listeners(port, host) if pid not in self.tree_pids()),
             key=lambda pid: -1 if pid is None else pid,
         )
         if foreign:
@@ -175,7 +184,8 @@ class ServerProcess:
                     last_problem = f"{type(error).__name__}: {error}"
                 else:
                     if response.status_code == 200:
-                        self.check_port_is_ours(httpx.URL(url).port or 80)
+                        target = httpx.URL(url)
+                        self.check_port_is_ours(target.port or 80, target.host)
                         self.remember_descendants()
                         # Until the answer arrived: a server that listens before its app is
                         # loaded (Gunicorn's master, uWSGI) holds this first request meanwhile.

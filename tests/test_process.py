@@ -215,3 +215,25 @@ def test_free_port_never_hands_out_a_port_twice() -> None:
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
         ports = list(pool.map(lambda _: free_port(), range(3000)))
     assert len(set(ports)) == len(ports)
+
+
+def test_a_listener_on_another_address_is_no_clash(tmp_path: Path) -> None:
+    """A socket on ::1 with the same port number cannot answer a client of 127.0.0.1."""
+    import socket
+
+    other = socket.socket(socket.AF_INET6)
+    try:
+        other.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    other.listen()
+    port = other.getsockname()[1]
+    process = _process(tmp_path, "import time; time.sleep(60)")
+    process.start()
+    try:
+        process.check_port_is_ours(port, "127.0.0.1")
+        with pytest.raises(StartError, match="port clash"):
+            process.check_port_is_ours(port, "::1")
+    finally:
+        other.close()
+        process.stop(grace_s=1)
