@@ -23,6 +23,7 @@ from generators.benchmarks.figures import HEADROOM_SENTENCE_BELOW, Benchmarks, s
 from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine, settings_table
 from generators.benchmarks.scenario_pages import scenario_pages
 from generators.charts import concurrency_chart
+from generators.csv_export import benchmarks_csv, matrix_csv
 from generators.escaping import (
     code_block,
     finalize,
@@ -189,6 +190,8 @@ def render_pages(evidence: Evidence) -> dict[str, str]:
             export(benchmarks, site.machines), separators=(",", ":"), sort_keys=True
         )
         + "\n",
+        "data/matrix.csv": matrix_csv(site),
+        "data/benchmarks.csv": benchmarks_csv(benchmarks),
         "charts/concurrency.svg": concurrency_chart(site.runs),
         **benchmark_pages(env, benchmarks),
     }

@@ -374,3 +374,19 @@ def test_charts_are_svg_with_a_title_and_description(built: Path) -> None:
         assert root.get("role") == "img"
         assert root.find("{http://www.w3.org/2000/svg}title").text
         assert root.find("{http://www.w3.org/2000/svg}desc").text
+
+
+def test_the_benchmarks_csv_has_a_row_per_figure_and_metric(pages: dict[str, str]) -> None:
+    import csv
+    import io
+
+    export = json.loads(pages["data/benchmarks.json"])
+    rows = list(csv.DictReader(io.StringIO(pages["data/benchmarks.csv"])))
+    expected = sum(
+        len(result["metrics"]) if result["status"] == "ok" else 1 for result in export["results"]
+    )
+    assert len(rows) == expected
+    failed = [row for row in rows if row["status"] == "failed"]
+    assert failed and all(row["failure"] and row["median"] == "" for row in failed)
+    rate = next(row for row in rows if row["metric"] == "requests_per_s")
+    assert rate["stored_unit"] == "requests per second" and float(rate["median"]) > 0

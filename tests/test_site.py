@@ -183,3 +183,19 @@ def test_a_data_file_cannot_rename_a_server_or_move_its_links(tmp_path: Path) ->
     assert any(
         "checks/0/question differs from the harness's concurrency-sync-sleep" in n for n in notes
     )
+
+
+def test_the_csv_downloads_hold_every_result_and_cannot_run_formulas(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    alpha = synthetic.run("alpha", summary='=HYPERLINK("https://evil.example")')
+    synthetic.write_data(tmp_path, [alpha, synthetic.run("beta", name="Beta")])
+    pages = render_pages(load_evidence(tmp_path))
+    rows = list(csv.DictReader(io.StringIO(pages["data/matrix.csv"])))
+    assert [(row["server"], row["check"], row["outcome"]) for row in rows] == [
+        ("alpha", "concurrency-sync-sleep", "yes"),
+        ("beta", "concurrency-sync-sleep", "yes"),
+    ]
+    assert rows[0]["summary"] == '\'=HYPERLINK("https://evil.example")'  # shown as text
+    assert "Downloads:" in pages["matrix.md"] and "data/matrix.csv" in pages["matrix.md"]
