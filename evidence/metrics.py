@@ -13,6 +13,7 @@ Two families of names are composed from a registered base metric:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -137,6 +138,7 @@ class MetricName:
         return self.metric.label
 
 
+@functools.cache  # pages look the same few hundred names up once per table cell
 def lookup(name: str) -> MetricName | None:
     """What ``name`` means, or None when it is not registered."""
     if name in REGISTRY:

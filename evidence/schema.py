@@ -12,7 +12,6 @@ import jsonschema
 
 SCHEMA_VERSION = 2  # what the harness writes now; older versions are upgraded as they are read
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
-KINDS = ("machine", "run", "benchmark")
 
 
 @functools.cache

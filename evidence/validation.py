@@ -50,6 +50,20 @@ class Evidence:
     runs: list[Loaded] = field(default_factory=list)
     benchmarks: list[Loaded] = field(default_factory=list)
 
+    def newest_runs(self) -> dict[str, Loaded]:
+        """Server id -> its newest run file: the latest capture (capture ids are UTC times, and
+        validation refuses ids in the future), then the latest to finish. The site shows these."""
+        newest: dict[str, Loaded] = {}
+        for loaded in self.runs:
+            server_id, document = loaded.document["server"]["id"], loaded.document
+            current = newest.get(server_id)
+            if current is None or (document["capture"], document["finished_at"]) > (
+                current.document["capture"],
+                current.document["finished_at"],
+            ):
+                newest[server_id] = loaded
+        return newest
+
 
 @dataclass(frozen=True)
 class KnownIds:

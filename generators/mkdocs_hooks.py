@@ -25,7 +25,7 @@ from evidence.layout import DEFAULT_DATA_DIR
 from evidence.validation import check_data
 from generators.benchmarks.scenario_pages import benchmark_navigation
 from generators.escaping import navigation_title
-from generators.render import render_pages, server_ids
+from generators.render import render, server_ids
 
 _pages: dict[str, str] = {}
 
@@ -41,8 +41,9 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         raise PluginError("refusing to render invalid data:\n" + "\n".join(problems))
     try:
         _pages.clear()
-        _pages.update(render_pages(evidence))
-        servers = server_ids(evidence)
+        pages, site = render(evidence)
+        _pages.update(pages)
+        servers = server_ids(site)
     except DataError as error:
         raise PluginError(f"cannot render invalid data:\n{error}") from error
     for entry in config.nav or []:

@@ -48,16 +48,13 @@ def row_order(document: dict[str, Any]) -> tuple:
 def site_from(evidence: Evidence, servers: dict[str, dict[str, Any]] | None = None) -> Site:
     """The site's runs; what they say about each server comes from its definition."""
     servers = presented_servers() if servers is None else servers
-    newest: dict[str, tuple[dict[str, Any], str]] = {}
-    for loaded in evidence.runs:
-        run = {**loaded.document, "server": presented(loaded.document["server"], servers)}
-        server_id = run["server"]["id"]
-        current = newest.get(server_id)
-        if current is None or (run["capture"], run["finished_at"]) > (
-            current[0]["capture"],
-            current[0]["finished_at"],
-        ):
-            newest[server_id] = (run, loaded.source)
+    newest = {
+        server_id: (
+            {**loaded.document, "server": presented(loaded.document["server"], servers)},
+            loaded.source,
+        )
+        for server_id, loaded in evidence.newest_runs().items()
+    }
     runs = sorted((run for run, _ in newest.values()), key=row_order)
     checks: dict[str, dict[str, Any]] = {}
     for run in runs:

@@ -24,6 +24,7 @@ from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine,
 from generators.benchmarks.scenario_pages import scenario_pages
 from generators.charts import concurrency_chart
 from generators.csv_export import benchmarks_csv, matrix_csv
+from generators.definitions import presented_servers
 from generators.escaping import (
     code_block,
     finalize,
@@ -165,8 +166,16 @@ def benchmark_pages(env: jinja2.Environment, benchmarks: Benchmarks) -> dict[str
 
 
 def render_pages(evidence: Evidence) -> dict[str, str]:
-    site = site_from(evidence)
-    benchmarks = shown_benchmarks(evidence, {run["server"]["id"] for run in site.runs})
+    """Every page from ``evidence``."""
+    return render(evidence)[0]
+
+
+def render(evidence: Evidence) -> tuple[dict[str, str], Site]:
+    """Every page from ``evidence``, and the site they show (the MkDocs hook builds the
+    navigation from it)."""
+    servers = presented_servers()  # the definitions, read once per build
+    site = site_from(evidence, servers)
+    benchmarks = shown_benchmarks(evidence, {run["server"]["id"] for run in site.runs}, servers)
     env = environment(cv_limit=cv_thresholds(benchmarks))
     verdicts = all_verdicts(site.runs)
     common = {"site": site, "outcomes": OUTCOME_LABELS, "verdicts": verdicts}
@@ -204,7 +213,7 @@ def render_pages(evidence: Evidence) -> dict[str, str]:
             benchmarks=benchmarks.for_server(run["server"]["id"]),
             **common,
         )
-    return pages
+    return pages, site
 
 
 def change_history(
@@ -223,6 +232,6 @@ def change_history(
     ]
 
 
-def server_ids(evidence: Evidence) -> list[tuple[str, str]]:
+def server_ids(site: Site) -> list[tuple[str, str]]:
     """(id, name) of each server, in matrix order, for the navigation."""
-    return [(run["server"]["id"], run["server"]["name"]) for run in site_from(evidence).runs]
+    return [(run["server"]["id"], run["server"]["name"]) for run in site.runs]

@@ -12,12 +12,46 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from evidence.layout import DEFAULT_DATA_DIR
 from evidence.schema import SCHEMA_VERSION
-from evidence.validation import KnownIds, check_data
-from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
+from evidence.validation import Evidence, KnownIds, check_data
+from harness.definitions import (
+    DEFINITIONS_DIR,
+    DefinitionError,
+    ServerDefinition,
+    load_definitions,
+)
+
+if TYPE_CHECKING:  # harness.checks is imported late at run time: checks import the launcher
+    from harness.checks import Check
+
+PRESENTED = ("name", "summary", "homepage", "docs", "notes")
+CHECK_TEXT = ("title", "group", "question", "thresholds")
+
+
+def review(
+    data_root: Path = DEFAULT_DATA_DIR,
+    definitions_dir: Path = DEFINITIONS_DIR,
+    known_checks: set[str] | None = None,
+) -> tuple[list[str], list[str]]:
+    """The problems of ``data_root`` and the definitions, as 'file: field: problem' lines, and
+    the notes on shown run files whose text differs from the repository's; reads each once."""
+    from harness.checks import all_checks  # imported late: checks import the launcher
+
+    errors: list[str] = []
+    try:
+        definitions = load_definitions(definitions_dir)
+    except DefinitionError as error:
+        errors.extend(error.problems)
+        definitions = {}
+    checks = {check.id: check for check in all_checks()}
+    known = KnownIds(
+        frozenset(definitions), frozenset(checks if known_checks is None else known_checks)
+    )
+    evidence, problems = check_data(data_root, known)
+    return errors + problems, _notes(evidence, definitions, checks, definitions_dir)
 
 
 def validate(
@@ -26,65 +60,39 @@ def validate(
     known_checks: set[str] | None = None,
 ) -> list[str]:
     """Every problem in ``data_root`` and the definitions, as 'file: field: problem' lines."""
-    from harness.checks import all_checks  # imported late: checks import the launcher
-
-    errors: list[str] = []
-    try:
-        known_servers = frozenset(load_definitions(definitions_dir))
-    except DefinitionError as error:
-        errors.extend(error.problems)
-        known_servers = frozenset()
-    if known_checks is None:
-        known_checks = {check.id for check in all_checks()}
-    _, problems = check_data(data_root, KnownIds(known_servers, frozenset(known_checks)))
-    return errors + problems
-
-
-PRESENTED = ("name", "summary", "homepage", "docs", "notes")
+    return review(data_root, definitions_dir, known_checks)[0]
 
 
 def presentation_notes(
     data_root: Path = DEFAULT_DATA_DIR, definitions_dir: Path = DEFINITIONS_DIR
 ) -> list[str]:
-    """The newest run file of each server (the one the site shows) where its server text differs
-    from today's definition. Not a problem (definitions change; files keep what was true when
-    they were measured), but the site shows the definition's text, so a reviewer of a
-    contributed file sees where the file's own differs."""
-    try:
-        definitions = load_definitions(definitions_dir)
-    except DefinitionError:
-        return []  # validate reports the definitions' problems
-    evidence, _ = check_data(data_root)
-    newest: dict[str, Any] = {}
-    for loaded in evidence.runs:
-        server_id = loaded.document["server"]["id"]
-        if (
-            server_id not in newest
-            or loaded.document["capture"] > newest[server_id].document["capture"]
-        ):
-            newest[server_id] = loaded
+    return review(data_root, definitions_dir)[1]
+
+
+def _notes(
+    evidence: Evidence,
+    definitions: dict[str, ServerDefinition],
+    checks: dict[str, Check],
+    definitions_dir: Path,
+) -> list[str]:
+    """The newest run file of each server (the one the site shows) where its server or check
+    text differs from today's definition or check. Not a problem (definitions change; files
+    keep what was true when they were measured), but the site shows the definition's server
+    text, so a reviewer of a contributed file sees where the file's own differs."""
     notes = []
-    for loaded in newest.values():
+    for loaded in evidence.newest_runs().values():
         server = loaded.document["server"]
         definition = definitions.get(server["id"])
-        if definition is None:
-            continue
-        record = definition.as_record()
+        record = definition.as_record() if definition else {}
         for key in PRESENTED:
-            if server.get(key) != record.get(key):
+            if definition and server.get(key) != record.get(key):
                 notes.append(
                     f"{loaded.path}: server/{key} differs from {definitions_dir / server['id']}"
                     ".toml; the site shows the definition's"
                 )
-    # Check titles and questions on the site come from the newest runs: say where they differ
-    # from the harness's own checks, so a contributed file's wording is seen in review.
-    from harness.checks import all_checks  # imported late: checks import the launcher
-
-    checks = {check.id: check for check in all_checks()}
-    for loaded in newest.values():
         for index, result in enumerate(loaded.document["checks"]):
             check = checks.get(result["id"])
-            for key in ("title", "group", "question", "thresholds"):
+            for key in CHECK_TEXT:
                 if check is not None and result[key] != getattr(check, key):
                     notes.append(
                         f"{loaded.path}: checks/{index}/{key} differs from the harness's "
@@ -97,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.validate", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     args = parser.parse_args(argv)
-    errors = validate(args.data_dir)
-    for line in presentation_notes(args.data_dir):
+    errors, notes = review(args.data_dir)
+    for line in notes:
         print(f"note: {line}")
     for line in errors:
         print(line, file=sys.stderr)

@@ -21,7 +21,6 @@ from generators.model import row_order
 CEILING_PROTOCOL = {"nginx-h2+tls": "h2+tls"}
 # The calibration page names a headroom below this many times the fastest Django figure.
 HEADROOM_SENTENCE_BELOW = 3.0
-_SERVERS = presented_servers()
 
 
 def is_achieved_rate(name: str) -> bool:
@@ -225,7 +224,12 @@ def _latest(files: list[Loaded]) -> dict[tuple[str, str], Loaded]:
     return latest
 
 
-def shown_benchmarks(evidence: Evidence, server_pages: set[str]) -> Benchmarks:
+def shown_benchmarks(
+    evidence: Evidence, server_pages: set[str], servers: dict[str, dict[str, Any]] | None = None
+) -> Benchmarks:
+    """The shown files per machine; ``servers`` (``definitions.presented_servers``) says what
+    the pages call each server."""
+    servers = presented_servers() if servers is None else servers
     latest = _latest(evidence.benchmarks)
     calibrations = {
         (loaded.document["machine"], loaded.document["capture"]): loaded.document
@@ -241,7 +245,7 @@ def shown_benchmarks(evidence: Evidence, server_pages: set[str]) -> Benchmarks:
             if (machine_id, capture) in calibrations
         }
         files = [
-            _file(loaded, ceilings, server_pages)
+            _file(loaded, ceilings, server_pages, servers)
             for loaded in shown
             if loaded.document["server"]["id"] != CALIBRATION_ID
         ]
@@ -251,7 +255,9 @@ def shown_benchmarks(evidence: Evidence, server_pages: set[str]) -> Benchmarks:
             MachineBenchmarks(
                 machine=evidence.machines[machine_id],
                 files=files,
-                calibration=_file(calibration, ceilings, server_pages) if calibration else None,
+                calibration=(
+                    _file(calibration, ceilings, server_pages, servers) if calibration else None
+                ),
                 ceilings=ceilings,
             )
         )
@@ -259,11 +265,14 @@ def shown_benchmarks(evidence: Evidence, server_pages: set[str]) -> Benchmarks:
 
 
 def _file(
-    loaded: Loaded, ceilings: dict[str, list[Ceiling]], server_pages: set[str]
+    loaded: Loaded,
+    ceilings: dict[str, list[Ceiling]],
+    server_pages: set[str],
+    servers: dict[str, dict[str, Any]],
 ) -> BenchmarkFile:
     document = loaded.document
     if document["server"]["id"] != CALIBRATION_ID:  # the load tools have no definition
-        document = {**document, "server": presented(document["server"], _SERVERS)}
+        document = {**document, "server": presented(document["server"], servers)}
     by_key = {(c.tool, c.protocol): c for c in ceilings.get(document["capture"], [])}
     server_id = document["server"]["id"]
     figures = []
