@@ -119,7 +119,7 @@ class BenchmarkFile:
 @dataclass(frozen=True)
 class MachineBenchmarks:
     machine: dict[str, Any]
-    files: list[BenchmarkFile]  # latest per server, in matrix order; calibration not included
+    files: list[BenchmarkFile]  # newest per server and scenario, matrix order; no calibration
     calibration: BenchmarkFile | None  # the latest calibration on this machine
     ceilings: dict[str, list[Ceiling]]  # capture -> ceilings, for every capture shown
 
@@ -213,15 +213,24 @@ def ceilings_of(document: dict[str, Any]) -> list[Ceiling]:
     return sorted(best.values(), key=lambda ceiling: (ceiling.tool, ceiling.protocol))
 
 
-def _latest(files: list[Loaded]) -> dict[tuple[str, str], Loaded]:
-    """(machine, server) -> its newest file; capture ids are UTC times, so they sort."""
-    latest: dict[tuple[str, str], Loaded] = {}
+def _shown(files: list[Loaded]) -> list[tuple[Loaded, frozenset[str]]]:
+    """The files shown and which of their scenarios: for each (machine, server, scenario), the
+    newest file that measured it. A capture of one scenario (``--scenario locust-upstream``)
+    thus replaces that scenario's figures and leaves the others from older captures, each
+    labelled with its capture. Capture ids are UTC times, so they sort."""
+    by_server: dict[tuple[str, str], list[Loaded]] = {}
     for loaded in files:
         document = loaded.document
-        key = (document["machine"], document["server"]["id"])
-        if key not in latest or document["capture"] > latest[key].document["capture"]:
-            latest[key] = loaded
-    return latest
+        by_server.setdefault((document["machine"], document["server"]["id"]), []).append(loaded)
+    shown = []
+    for candidates in by_server.values():
+        claimed: set[str] = set()
+        for loaded in sorted(candidates, key=lambda one: one.document["capture"], reverse=True):
+            scenarios = {record["scenario"] for record in loaded.document["results"]} - claimed
+            if scenarios:
+                shown.append((loaded, frozenset(scenarios)))
+                claimed |= scenarios
+    return shown
 
 
 def shown_benchmarks(
@@ -230,33 +239,37 @@ def shown_benchmarks(
     """The shown files per machine; ``servers`` (``definitions.presented_servers``) says what
     the pages call each server."""
     servers = presented_servers() if servers is None else servers
-    latest = _latest(evidence.benchmarks)
+    shown_files = _shown(evidence.benchmarks)
     calibrations = {
         (loaded.document["machine"], loaded.document["capture"]): loaded.document
         for loaded in evidence.benchmarks
         if loaded.document["server"]["id"] == CALIBRATION_ID
     }
     result = []
-    for machine_id in sorted({machine for machine, _ in latest}):
-        shown = [loaded for (machine, _), loaded in latest.items() if machine == machine_id]
+    for machine_id in sorted({loaded.document["machine"] for loaded, _ in shown_files}):
+        shown = [pair for pair in shown_files if pair[0].document["machine"] == machine_id]
         ceilings = {
             capture: ceilings_of(calibrations[(machine_id, capture)])
-            for capture in sorted({loaded.document["capture"] for loaded in shown})
+            for capture in sorted({loaded.document["capture"] for loaded, _ in shown})
             if (machine_id, capture) in calibrations
         }
         files = [
-            _file(loaded, ceilings, server_pages, servers)
-            for loaded in shown
+            _file(loaded, ceilings, server_pages, servers, scenarios)
+            for loaded, scenarios in shown
             if loaded.document["server"]["id"] != CALIBRATION_ID
         ]
-        files.sort(key=lambda file: row_order(file.document))
-        calibration = latest.get((machine_id, CALIBRATION_ID))
+        files.sort(key=lambda file: (row_order(file.document), file.document["capture"]))
+        calibration = next(
+            (pair for pair in shown if pair[0].document["server"]["id"] == CALIBRATION_ID), None
+        )
         result.append(
             MachineBenchmarks(
                 machine=evidence.machines[machine_id],
                 files=files,
                 calibration=(
-                    _file(calibration, ceilings, server_pages, servers) if calibration else None
+                    _file(calibration[0], ceilings, server_pages, servers, calibration[1])
+                    if calibration
+                    else None
                 ),
                 ceilings=ceilings,
             )
@@ -269,6 +282,7 @@ def _file(
     ceilings: dict[str, list[Ceiling]],
     server_pages: set[str],
     servers: dict[str, dict[str, Any]],
+    scenarios: frozenset[str],
 ) -> BenchmarkFile:
     document = loaded.document
     if document["server"]["id"] != CALIBRATION_ID:  # the load tools have no definition
@@ -277,6 +291,10 @@ def _file(
     server_id = document["server"]["id"]
     figures = []
     for record in document["results"]:
+        if record["scenario"] not in scenarios:
+            continue  # a newer capture of this server measured it
+        if record["scenario"] not in scenarios:
+            continue  # a newer capture of this server measured it
         key = tool_protocol(record)
         figures.append(
             Figure(

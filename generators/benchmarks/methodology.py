@@ -26,6 +26,10 @@ SETTING_LABELS = {
     "polls_steps": "Locust steps, polls (users × seconds)",
     "upstream_steps": "Locust steps, slow upstream (users × seconds)",
     "locust_timeout_s": "Locust request timeout (slower counts as failed)",
+    "upstream_ramp_s": "Slow upstream: start of each step left out of its figures (the ramp)",
+    "upstream_spawn_rate": "Slow upstream: users started per second",
+    "upstream_timeout_s": "Slow upstream: Locust request timeout",
+    "upstream_repeats": "Slow upstream: runs of every figure",
     "calibration_duration_s": "Duration of each calibration run",
 }
 

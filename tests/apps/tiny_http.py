@@ -6,6 +6,7 @@ MODE: ``threaded`` (every request concurrent), ``serial`` (one request at a time
 ``two-at-a-time`` (at most two requests run at once), ``broken-sleep`` (sleep answers 500),
 ``dies-on-sleep`` (the whole process exits on the first sleep request, like a crash),
 ``dies-under-load`` (exits on its 30th request: a crash in the middle of a load test),
+``half-broken`` (every second request answers 500),
 ``slow-to-load`` (listens at once but holds its first request LOAD_S, like a Gunicorn master
 whose worker is still importing the app).
 Every path answers 200 JSON except ``/sleep...?seconds=S``, which sleeps S seconds first.
@@ -42,6 +43,8 @@ class Handler(BaseHTTPRequestHandler):
         if MODE == "dies-under-load" and next(SERVED) >= 30:
             print("tiny_http: dying on purpose under load", flush=True)
             os._exit(3)
+        if MODE == "half-broken" and next(SERVED) % 2 == 0:
+            status = 500
         if url.path.startswith("/sleep"):
             seconds = float(parse_qs(url.query).get("seconds", ["0"])[0])
             if MODE == "dies-on-sleep" and seconds:

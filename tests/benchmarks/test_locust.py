@@ -62,16 +62,16 @@ def test_every_step_gets_its_own_figures(tiny_server, tmp_path: Path, processes:
         step = steps[users]
         assert step["requests"] > 0
         assert step["failures"] == 0
-        assert step["requests_per_s"] == pytest.approx(step["requests"] / step["ran_s"], 1e-3)
-        assert metrics[f"step{users}_requests_per_s"] == step["requests_per_s"]
+        assert step["answered_per_s"] == pytest.approx(step["answered"] / step["ran_s"], 1e-3)
+        assert metrics[f"step{users}_answered_per_s"] == step["answered_per_s"]
     late = metrics["requests_total"] - steps[2]["requests"] - steps[4]["requests"]
     assert late >= 0
     in_steps = metrics["requests_total"] - late
     ran_s = steps[2]["ran_s"] + steps[4]["ran_s"]
-    assert metrics["requests_per_s"] == pytest.approx(in_steps / ran_s, 1e-3)
+    assert metrics["answered_per_s"] == pytest.approx(in_steps / ran_s, 1e-3)  # none failed
     assert metrics["failures_percent"] == 0
     assert metrics["highest_ok_users"] == 4
-    assert metrics["max_step_requests_per_s"] == max(s["requests_per_s"] for s in steps.values())
+    assert metrics["max_step_answered_per_s"] == max(s["answered_per_s"] for s in steps.values())
     assert metrics["latency_min_ms"] <= metrics["latency_p50_ms"] <= metrics["latency_max_ms"]
     assert measurement.details["locust_version"] == locust_version()
     assert ("--processes" in measurement.details["command"]) == (processes > 1)
@@ -96,6 +96,74 @@ def test_a_server_that_answers_500_fails_every_step(tiny_server, tmp_path: Path)
     assert measurement.metrics["highest_ok_users"] is None  # no step was clean
     assert list(measurement.details["requests_by_name"]) == ["/sleep?seconds=0.01"]
     assert "500" in measurement.details["failure_messages"][0]["message"]
+    assert_nothing_left(tmp_path)
+
+
+def test_rates_count_answered_requests_only(tiny_server, tmp_path: Path) -> None:
+    base_url, _ = tiny_server("half-broken")  # every second request answers 500
+    request = LocustRequest(LOCUSTFILES / "ceiling.py", base_url, ((3, 1.5),))
+
+    measurement = run_locust(request, tmp_path / "locust")
+
+    assert measurement.ok, measurement.failure
+    step, metrics = step_records(measurement)[3], measurement.metrics
+    assert 0 < step["failures"] < step["requests"]
+    assert step["answered"] == step["requests"] - step["failures"]
+    assert step["answered_per_s"] == pytest.approx(step["answered"] / step["ran_s"], 1e-3)
+    assert step["answered_per_s"] < step["sent_per_s"]
+    assert metrics["step3_answered_per_s"] == step["answered_per_s"]
+    assert metrics["failures_total"] > 0
+    assert "requests_per_s" not in metrics  # no rate of sent requests is published
+    assert_nothing_left(tmp_path)
+
+
+def test_a_failing_server_answers_nothing_per_second(tiny_server, tmp_path: Path) -> None:
+    base_url, _ = tiny_server("broken-sleep")
+    request = LocustRequest(
+        LOCUSTFILES / "upstream.py",
+        base_url,
+        ((2, 1.0),),
+        env={"SERVING_DJANGO_PATH": "/sleep?seconds=0.01"},
+    )
+
+    metrics = run_locust(request, tmp_path / "locust").metrics
+
+    assert metrics["failures_percent"] == 100
+    assert metrics["answered_per_s"] == 0
+    assert metrics["max_step_answered_per_s"] == 0
+
+
+def test_the_ramp_is_kept_apart_and_a_long_timeout_turns_queueing_into_latency(
+    tiny_server, tmp_path: Path
+) -> None:
+    # Two requests at a time, 0.2 s each: at most 10 answers a second, ever. Eight users
+    # without a wait queue up; with a timeout far above the queue's wait none fails.
+    base_url, _ = tiny_server("two-at-a-time")
+    request = LocustRequest(
+        LOCUSTFILES / "upstream.py",
+        base_url,
+        ((8, 3.0),),
+        timeout_s=30,
+        spawn_rate=8,
+        ramp_s=1.0,
+        env={"SERVING_DJANGO_PATH": "/sleep?seconds=0.2"},
+    )
+
+    measurement = run_locust(request, tmp_path / "locust")
+
+    assert measurement.ok, measurement.failure
+    step = step_records(measurement)[8]
+    assert step["ramp"]["seconds"] == 1.0
+    assert step["ramp"]["requests"] > 0
+    assert step["ran_s"] == pytest.approx(2.0, abs=0.01)  # the step's 3 s less its ramp
+    assert step["measured_from_s"] == 1.0
+    assert step["failures"] == 0
+    assert step["answered_per_s"] <= 2 / 0.2  # the server's physical ceiling
+    # Queued requests wait for a slot: the median waits longer than the work itself.
+    assert step["latency_p50_ms"] > 200
+    metrics = measurement.metrics
+    in_run = step["requests"] + step["ramp"]["requests"]
+    assert metrics["requests_total"] >= in_run  # the whole run: ramp, step and late requests
     assert_nothing_left(tmp_path)
 
 

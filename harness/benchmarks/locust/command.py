@@ -27,6 +27,7 @@ class LocustRequest:
     steps: tuple[tuple[int, float], ...]  # (users, seconds)
     timeout_s: float = 5.0
     spawn_rate: float | None = None  # None: _steps' default, fast enough to ramp in 0.5 s
+    ramp_s: float = 0.0  # the start of every step, kept apart from its figures (see _steps)
     processes: int = 1
     env: Mapping[str, str] = field(default_factory=dict)  # e.g. SERVING_DJANGO_PATH
 
@@ -39,6 +40,8 @@ class LocustRequest:
         if len(set(users)) != len(users):
             # Per-step metrics are named after their user count (step50_...).
             raise ValueError(f"each step needs its own user count: {self.steps}")
+        if not 0 <= self.ramp_s < min(seconds for _, seconds in self.steps):
+            raise ValueError(f"ramp_s must be >= 0 and shorter than every step: {self.ramp_s}")
         if self.processes < 1 or not self.timeout_s > 0:
             raise ValueError("processes must be >= 1 and timeout_s > 0")
 
@@ -90,6 +93,8 @@ def serving_django_variables(request: LocustRequest, out_dir: Path) -> dict[str,
     variables["SERVING_DJANGO_TIMEOUT_S"] = f"{request.timeout_s:g}"
     variables["SERVING_DJANGO_STEP_STATS"] = str(out_dir / STEPS_DIR)
     variables["SERVING_DJANGO_START_FILE"] = str(out_dir / START_FILE)
+    if request.ramp_s:
+        variables["SERVING_DJANGO_RAMP_S"] = f"{request.ramp_s:g}"
     if request.spawn_rate is not None:
         variables["SERVING_DJANGO_SPAWN_RATE"] = f"{request.spawn_rate:g}"
     return variables

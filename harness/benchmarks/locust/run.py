@@ -161,6 +161,7 @@ def measurement_from_outputs(
     metrics = total_metrics(totals, steps, request)
     metrics.update(step_metrics(records, request))
     details["steps"] = records
+    details["started_at"] = steps.started_at if steps is not None else None
     details["step_files"] = steps.files if steps is not None else 0
     details["requests_by_name"] = dict(totals.by_name)
     details["failure_messages"] = message_list(totals.messages, TOP_FAILURES)

@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.benchmarks.locust.command import LocustRequest
 
-STEP_FILE_SCHEMA_VERSION = 1
+STEP_FILE_SCHEMA_VERSION = 2  # 2: each step has its ramp (_steps.py)
 
 
 class Histogram:
@@ -84,9 +84,15 @@ class Histogram:
             "latency_min_ms": rounded(self.min_ms),
             "latency_p50_ms": rounded(self.percentile_ms(0.50)),
             "latency_p95_ms": rounded(self.percentile_ms(0.95)),
+            "latency_p99_ms": rounded(self.percentile_ms(0.99)),
             "latency_avg_ms": rounded(average),
             "latency_max_ms": rounded(self.max_ms),
         }
+
+    @property
+    def answered(self) -> int:
+        """Requests that got the answer their task expects (Locust's successes)."""
+        return self.requests - self.failures
 
     @property
     def failures_percent(self) -> float | None:
@@ -125,7 +131,10 @@ class StepStats:
     users: int
     seconds: float
     ran_s: float = 0.0
+    start_s: float = 0.0  # since the run started
     all: Histogram = field(default_factory=Histogram)
+    ramp: Histogram = field(default_factory=Histogram)
+    ramp_s: float = 0.0
     settling: Histogram = field(default_factory=Histogram)
     settling_s: float | None = None
 
@@ -137,15 +146,18 @@ class Steps:
     steps: list[StepStats]
     late: Histogram
     files: int
+    started_at: float | None = None  # time.time() when the steps' clock started
 
     @property
     def requests(self) -> int:
-        return sum(step.all.requests for step in self.steps) + self.late.requests
+        in_steps = sum(step.all.requests + step.ramp.requests for step in self.steps)
+        return in_steps + self.late.requests
 
     def totals(self) -> Histogram:
-        """Every request of the run: the steps' and the late ones."""
+        """Every request of the run: the steps' (ramps included) and the late ones."""
         totals = Histogram()
-        for part in [*(step.all for step in self.steps), self.late]:
+        parts = [*(step.all for step in self.steps), *(step.ramp for step in self.steps)]
+        for part in [*parts, self.late]:
             totals.include(part)
         return totals
 
@@ -179,10 +191,16 @@ def read_steps(directory: Path, request: LocustRequest, notes: list[str]) -> Ste
 def merge_document(merged: Steps, document: Mapping[str, Any]) -> None:
     for step, record in zip(merged.steps, document["steps"], strict=True):
         add_summary(step.all, record)
+        add_summary(step.ramp, record["ramp"])
+        step.ramp_s = record["ramp"]["seconds"]
         add_summary(step.settling, record["settling"])
         step.settling_s = record["settling"]["seconds"]
         # Workers started within moments of each other; the longest is the step's duration.
         step.ran_s = max(step.ran_s, record["ran_s"])
+        step.start_s = record["start_s"]
+    started_at = document.get("started_at")
+    if started_at is not None and (merged.started_at is None or started_at < merged.started_at):
+        merged.started_at = started_at
     add_summary(merged.late, document["late_requests"])
     merged.files += 1
 
@@ -202,45 +220,65 @@ def add_summary(histogram: Histogram, record: Mapping[str, Any]) -> None:
 
 
 def run_seconds(steps: Steps | None, request: LocustRequest) -> float:
+    """How long the steps were in force, ramps included (the whole run, as an article's)."""
     if steps is None:
         return request.total_s
-    return sum(step.ran_s for step in steps.steps) or request.total_s
+    return sum(step.ran_s + step.ramp_s for step in steps.steps) or request.total_s
 
 
-def step_requests(totals: Histogram, steps: Steps | None) -> int:
-    """Requests sent during the steps (late ones excluded), for the run's rate."""
-    return totals.requests if steps is None else steps.requests - steps.late.requests
+def answered_in_steps(totals: Histogram, steps: Steps | None) -> int:
+    """Answered requests sent during the steps (ramps in, late ones out), for the run's rate."""
+    if steps is None:
+        return totals.answered
+    return sum(step.all.answered + step.ramp.answered for step in steps.steps)
 
 
 def total_metrics(
     totals: Histogram, steps: Steps | None, request: LocustRequest
 ) -> dict[str, float | int | None]:
+    """The whole run, ramps included. The only rate is of answered requests: a failed or
+    timed-out request is counted in ``failures_total``, never as throughput."""
     return {
         "requests_total": totals.requests,
+        "failures_total": totals.failures,
         "failures_percent": totals.failures_percent,
         # Over the steps' time, like the per-step rates. Locust's own span (first to last
         # request) comes out short in --processes runs, where workers report late.
-        "requests_per_s": rounded(step_requests(totals, steps) / run_seconds(steps, request)),
+        "answered_per_s": rounded(answered_in_steps(totals, steps) / run_seconds(steps, request)),
         **totals.latency_metrics(),
     }
 
 
+def rate(count: int, seconds: float) -> float | None:
+    # A step that Locust stopped before (-t, Ctrl-C) has no rate.
+    return rounded(count / seconds) if seconds else None
+
+
 def step_summaries(steps: Steps) -> list[dict[str, Any]]:
-    """One record per step: its figures, failure messages by count and the settling part."""
+    """One record per step (after its ramp): its figures, failure messages by count, and the
+    ramp and settling parts summarised apart."""
     records = []
     for step in steps.steps:
         record: dict[str, Any] = {
             "users": step.users,
             "seconds": step.seconds,
             "ran_s": step.ran_s,
+            "measured_from_s": step.start_s + step.ramp_s,  # since the run started
             "requests": step.all.requests,
+            "answered": step.all.answered,
             "failures": step.all.failures,
-            # A step that Locust stopped before (-t, Ctrl-C) has no rate.
-            "requests_per_s": rounded(step.all.requests / step.ran_s) if step.ran_s else None,
+            "answered_per_s": rate(step.all.answered, step.ran_s),
+            "sent_per_s": rate(step.all.requests, step.ran_s),  # answered + failed
             "failures_percent": step.all.failures_percent,
             **step.all.latency_metrics(),
             "requests_by_name": dict(step.all.by_name),
             "failure_messages": message_list(step.all.messages),
+            "ramp": {
+                "seconds": step.ramp_s,
+                "requests": step.ramp.requests,
+                "failures": step.ramp.failures,
+                **step.ramp.latency_metrics(),
+            },
             "settling": {
                 "seconds": step.settling_s,
                 "requests": step.settling.requests,
@@ -259,14 +297,16 @@ def single_step_from_totals(
     if len(request.steps) != 1:
         return []
     users, seconds = request.steps[0]
-    notes.append("the single step's figures are the run's totals")
+    notes.append("the single step's figures are the run's totals (its ramp included)")
     return [
         {
             "users": users,
             "seconds": seconds,
             "requests": totals.requests,
+            "answered": totals.answered,
             "failures": totals.failures,
-            "requests_per_s": rounded(totals.requests / seconds),
+            "answered_per_s": rate(totals.answered, seconds),
+            "sent_per_s": rate(totals.requests, seconds),
             "failures_percent": totals.failures_percent,
             **totals.latency_metrics(),
         }
@@ -277,7 +317,8 @@ def step_metrics(
     records: list[dict[str, Any]], request: LocustRequest
 ) -> dict[str, float | int | None]:
     """Flat per-step keys (so that repeats' medians are taken key by key), every step's keys
-    present even when not measured, plus the best step's rate and the highest clean step."""
+    present even when not measured, plus the best step's answered rate and the highest clean
+    step."""
     metrics: dict[str, float | int | None] = {}
     by_users = {record["users"]: record for record in records}
     for users, _ in request.steps:
@@ -285,18 +326,19 @@ def step_metrics(
         for name in STEP_METRIC_NAMES:
             metrics[f"step{users}_{name}"] = record.get(name)
     clean = [r["users"] for r in records if r["requests"] and r["failures"] == 0]
-    rates = [r["requests_per_s"] for r in records if r["requests_per_s"] is not None]
+    rates = [r["answered_per_s"] for r in records if r["answered_per_s"] is not None]
     # None: no step ran without failures (or no per-step figures; the notes say which).
     metrics["highest_ok_users"] = max(clean) if clean else None
-    metrics["max_step_requests_per_s"] = max(rates) if rates else None
+    metrics["max_step_answered_per_s"] = max(rates) if rates else None
     return metrics
 
 
 STEP_METRIC_NAMES = (
-    "requests_per_s",
+    "answered_per_s",
     "failures_percent",
     "latency_p50_ms",
     "latency_p95_ms",
+    "latency_p99_ms",
     "latency_avg_ms",
     "latency_min_ms",
     "latency_max_ms",

@@ -13,6 +13,10 @@ SERVING_DJANGO_SPAWN_RATE / --serving-django-spawn-rate (default: reach any step
     Users started (or stopped) per second between steps. In distributed runs Locust's master
     waits for a ramp to finish before it looks at the clock again, so a slow ramp shifts every
     later step; keep ramps under a second.
+SERVING_DJANGO_RAMP_S / --serving-django-ramp (default 0)
+    Seconds at the start of every step whose requests are kept apart (as the step's ``ramp``)
+    and left out of its figures: the time users take to arrive and queues take to fill, so a
+    step's figures describe its steady state. The step's ``ran_s`` is what remains.
 SERVING_DJANGO_TIMEOUT_S / --serving-django-timeout (default 5)
     Connection and network timeout of every request, in seconds (Locust's own default is 60).
 SERVING_DJANGO_STEP_STATS (no option: it is a path on the machine that sends the load)
@@ -65,6 +69,7 @@ from locust.user.task import LOCUST_STATE_STOPPING
 STEPS_ENV = "SERVING_DJANGO_STEPS"
 SPAWN_RATE_ENV = "SERVING_DJANGO_SPAWN_RATE"
 TIMEOUT_ENV = "SERVING_DJANGO_TIMEOUT_S"
+RAMP_ENV = "SERVING_DJANGO_RAMP_S"
 STEP_STATS_ENV = "SERVING_DJANGO_STEP_STATS"
 START_FILE_ENV = "SERVING_DJANGO_START_FILE"
 
@@ -75,7 +80,7 @@ SETTLING_S = 0.5
 START_WAIT_S = 300.0  # a server that starts slower than this has failed its start long before
 START_POLL_S = 0.02
 MAX_CLOCK_GAP_S = 5.0
-FILE_SCHEMA_VERSION = 1
+FILE_SCHEMA_VERSION = 2  # 2: each step has its ramp
 # Bounds on what one process keeps: failure texts can embed anything (URLs, addresses).
 MAX_MESSAGES_KEPT = 1000
 MESSAGES_WRITTEN = 50
@@ -101,6 +106,7 @@ class Plan:
     steps: tuple[Step, ...]
     spawn_rate: float
     timeout_s: float
+    ramp_s: float = 0.0
 
     @property
     def total_s(self) -> float:
@@ -152,7 +158,10 @@ def plan_from_options(options: Any) -> Plan:
     if rate is None and not chosen_steps:
         rate = _defaults["spawn_rate"]
     timeout = getattr(options, "serving_django_timeout", None) or DEFAULT_TIMEOUT_S
-    return Plan(steps, float(rate or default_spawn_rate(steps)), float(timeout))
+    ramp = float(getattr(options, "serving_django_ramp", None) or 0.0)
+    if ramp < 0 or any(ramp >= step.seconds for step in steps):
+        raise ValueError(f"{RAMP_ENV}: {ramp:g} s must be >= 0 and shorter than every step")
+    return Plan(steps, float(rate or default_spawn_rate(steps)), float(timeout), ramp)
 
 
 @events.init_command_line_parser.add_listener
@@ -171,6 +180,13 @@ def _add_options(parser: Any) -> None:
         type=float,
         default=None,
         help="users per second between steps (default: reach each step in 0.5 s)",
+    )
+    parser.add_argument(
+        "--serving-django-ramp",
+        env_var=RAMP_ENV,
+        type=float,
+        default=None,
+        help="seconds at the start of each step left out of its figures (default 0)",
     )
     parser.add_argument(
         "--serving-django-timeout",
@@ -257,12 +273,14 @@ class StepRecorder:
     started_at: float | None = None  # time.time() at test start, like a request's start_time
     stopped_at: float | None = None
     steps: list[Summary] = field(default_factory=list)
+    ramps: list[Summary] = field(default_factory=list)
     settling: list[Summary] = field(default_factory=list)
     late: Summary = field(default_factory=Summary)
 
     def start(self, plan: Plan, started_at: float) -> None:
         self.plan, self.started_at, self.stopped_at = plan, started_at, None
         self.steps = [Summary() for _ in plan.steps]
+        self.ramps = [Summary() for _ in plan.steps]
         self.settling = [Summary() for _ in plan.steps]
         self.late = Summary()
 
@@ -271,10 +289,13 @@ class StepRecorder:
             self.stopped_at = time.time()
 
     def ran_s(self, step: Step) -> float:
-        """How long the step was in force: a stop (-t, Ctrl-C) can cut it short."""
+        """How long the step was in force after its ramp: a stop (-t, Ctrl-C) can cut it short."""
+        assert self.plan is not None
+        ramp = self.plan.ramp_s
         if self.started_at is None or self.stopped_at is None:
-            return step.seconds
-        return min(step.seconds, max(0.0, self.stopped_at - self.started_at - step.start_s))
+            return step.seconds - ramp
+        in_force = min(step.seconds, max(0.0, self.stopped_at - self.started_at - step.start_s))
+        return max(0.0, in_force - ramp)
 
     def add(self, sent_at: float, name: str, ms: float | None, failure: str | None) -> None:
         if self.plan is None or self.started_at is None:
@@ -284,14 +305,19 @@ class StepRecorder:
         if index is None:
             self.late.add(name, ms, failure)
             return
+        into_step = offset - self.plan.steps[index].start_s
+        if into_step < self.plan.ramp_s:
+            self.ramps[index].add(name, ms, failure)
+            return
         self.steps[index].add(name, ms, failure)
-        if offset - self.plan.steps[index].start_s < SETTLING_S:
+        if into_step - self.plan.ramp_s < SETTLING_S:
             self.settling[index].add(name, ms, failure)
 
     def as_record(self) -> dict[str, Any]:
         assert self.plan is not None
         steps = []
-        for step, summary, settling in zip(self.plan.steps, self.steps, self.settling, strict=True):
+        parts = zip(self.plan.steps, self.steps, self.ramps, self.settling, strict=True)
+        for step, summary, ramp, settling in parts:
             record = {
                 "users": step.users,
                 "seconds": step.seconds,
@@ -299,6 +325,7 @@ class StepRecorder:
                 "ran_s": round(self.ran_s(step), 3),
             }
             record.update(summary.as_record())
+            record["ramp"] = {"seconds": self.plan.ramp_s, **ramp.as_record()}
             record["settling"] = {"seconds": SETTLING_S, **settling.as_record()}
             steps.append(record)
         return {

@@ -1,7 +1,7 @@
 """Users loading the slow-upstream aggregation page (three upstream calls of 300, 600, 150 ms).
 
-The page is SERVING_DJANGO_PATH (or --serving-django-path), default /upstream/sequential; the
-threadpool and async variants are /upstream/threadpool and /upstream/async.
+The page is SERVING_DJANGO_PATH (or --serving-django-path), default /upstream/threadpool (the
+article's sync view); /upstream/async is its async view, /upstream/sequential calls one by one.
 
 How the article measured it, mirrored here (facts only, no code copied):
 - maerteijn/django-sync-or-async, ``Makefile`` target ``locust`` (commit cb3801c):
@@ -17,8 +17,8 @@ So: FastHttpUser, no wait, and by default one step of 100 users held 30 s, reach
 per second (the ramp takes the first 10 s of the step, as in the article's runs). The harness
 sets its own steps through SERVING_DJANGO_STEPS.
 
-    SERVING_DJANGO_PATH=/upstream/async locust -f harness/benchmarks/locustfiles/upstream.py \\
-        --headless -H http://127.0.0.1:8000
+    SERVING_DJANGO_PATH=/upstream/async SERVING_DJANGO_RAMP_S=10 \\
+        locust -f harness/benchmarks/locustfiles/upstream.py --headless -H http://127.0.0.1:8000
 """
 
 from typing import Any
@@ -27,7 +27,7 @@ import _steps
 from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-DEFAULT_PATH = "/upstream/sequential"
+DEFAULT_PATH = "/upstream/threadpool"  # the article's sync view
 
 _steps.set_defaults(steps="100:30", spawn_rate=10)
 

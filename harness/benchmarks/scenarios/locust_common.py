@@ -4,8 +4,10 @@ for every repeat."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from harness.benchmarks.cpu import CpuSampler
 from harness.benchmarks.figures import figure_record, measure_in_rounds
 from harness.benchmarks.locust.command import LOCUSTFILES, LocustRequest
 from harness.benchmarks.locust.run import started_locust
@@ -24,14 +26,23 @@ def _locust_scenario(
     params: dict[str, Any],
     env: dict[str, str] | None = None,
     kind: str = "http",
+    *,
+    ramp_s: float = 0.0,
+    spawn_rate: float | None = None,
+    timeout_s: float | None = None,
+    repeats: int | None = None,
 ) -> None:
     """Each repeat on a freshly started server: an overloaded run leaves a queue that takes
     longer to drain (100 requests of a second each, on 8 threads) than a restart."""
+    timeout_s = timeout_s or bench.settings.locust_timeout_s
     params = {
         "tool": "locust",
         "locustfile": f"harness/benchmarks/locustfiles/{locustfile}",
         "steps": [{"users": users, "seconds": seconds} for users, seconds in steps],
-        "request_timeout_s": bench.settings.locust_timeout_s,
+        # The first ramp_s of every step is left out of its figures (users arriving).
+        "ramp_s": ramp_s,
+        "spawn_rate": spawn_rate,
+        "request_timeout_s": timeout_s,
         "processes": 1,
         **params,
         **bench.common_params(),
@@ -44,7 +55,9 @@ def _locust_scenario(
             locustfile=LOCUSTFILES / locustfile,
             host=base_url(kind, port),
             steps=tuple(steps),
-            timeout_s=bench.settings.locust_timeout_s,
+            timeout_s=timeout_s,
+            spawn_rate=spawn_rate,
+            ramp_s=ramp_s,
             env=env or {},
         )
         try:
@@ -52,9 +65,30 @@ def _locust_scenario(
                 started_locust(request, bench.scratch) as locust,
                 bench.server(kind, port=port) as instance,
             ):
-                return {figure: checked(instance, locust.measure())}
+                pids = {"server": instance.process.pid, "locust": locust.process.pid}
+                with CpuSampler(pids) as cpu:
+                    measurement = locust.measure()
+                add_cpu_per_step(measurement, cpu)
+                return {figure: checked(instance, measurement)}
         except ServerGone as gone:
             return {figure: Measurement(failure=str(gone)[:2000])}
 
-    repeats = measure_in_rounds([figure], run_round, bench.settings)[figure]
-    bench.add(figure_record(scenario, figure, params, repeats))
+    settings = bench.settings
+    if repeats is not None:
+        settings = replace(settings, repeats=repeats, max_repeats=max(repeats, 1))
+    measured = measure_in_rounds([figure], run_round, settings, "answered_per_s")[figure]
+    bench.add(figure_record(scenario, figure, params, measured))
+
+
+def add_cpu_per_step(measurement: Measurement, cpu: CpuSampler) -> None:
+    """Each step's CPU use (server and Locust, % of one core) over its measured part."""
+    started_at = measurement.details.get("started_at")
+    if not measurement.ok or started_at is None:
+        return
+    for record in measurement.details.get("steps", []):
+        start = started_at + record["measured_from_s"]
+        end = start + record["ran_s"]
+        for role in ("server", "locust"):
+            value = cpu.percent(role, start, end)
+            record[f"{role}_cpu_percent"] = value
+            measurement.metrics[f"step{record['users']}_{role}_cpu_percent"] = value

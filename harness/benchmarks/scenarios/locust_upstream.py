@@ -1,5 +1,11 @@
-"""The ``locust-upstream`` scenario: a page that waits on a slow upstream service, on the
-server as defined and on each of its declared variants."""
+"""The ``locust-upstream`` scenario: the article "Django sync or async, that's the question"
+(maerteijn, January 2025) reproduced with its own protocol, on the server as defined and on each
+of its declared variants.
+
+The article's views: a sync view that makes the three upstream calls (300, 600, 150 ms) in
+parallel with a ThreadPoolExecutor (floor about 600 ms), and an async view that awaits them with
+asyncio.gather. Its load: Locust FastHttpUser, no wait, 10 users a second up to 100. Its
+timeout: Locust's default 60 s, so a saturated server shows as latency, not as failures."""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ from harness.benchmarks.scenarios.bench import ServerBench
 from harness.benchmarks.scenarios.locust_common import _locust_scenario
 from harness.definitions import VARIANT_PREFIX
 
-# The slow-upstream page each interface is built for: sync views call the upstream one call
-# after the other; the async view awaits the three calls at once.
-UPSTREAM_VIEW = {"wsgi": "upstream_sequential", "asgi": "upstream_async"}
+# The article's view for each interface: both finish in about the longest delay; the sync one
+# holds a worker thread (and three pool threads) for it, the async one holds nothing.
+UPSTREAM_VIEW = {"wsgi": "upstream_threadpool", "asgi": "upstream_async"}
 
 
 def locust_upstream(bench: ServerBench) -> None:
@@ -27,8 +33,15 @@ def locust_upstream(bench: ServerBench) -> None:
         bench.add(failed_figure("locust-upstream", view, params, reason))
         return
     env = {"SERVING_DJANGO_PATH": bench.endpoints[view]}
-    steps = bench.settings.upstream_steps
-    _locust_scenario(bench, "locust-upstream", view, "upstream.py", steps, params, env)
+    settings = bench.settings
+    steps = settings.upstream_steps
+    protocol = {
+        "ramp_s": settings.upstream_ramp_s,
+        "spawn_rate": settings.upstream_spawn_rate,
+        "timeout_s": settings.upstream_timeout_s,
+        "repeats": settings.upstream_repeats,
+    }
+    _locust_scenario(bench, "locust-upstream", view, "upstream.py", steps, params, env, **protocol)
     for variant in bench.definition.variants.values():
         kind = f"{VARIANT_PREFIX}{variant.name}"
         described = {
@@ -39,5 +52,5 @@ def locust_upstream(bench: ServerBench) -> None:
         }
         figure = f"{view}, {variant.name}"
         _locust_scenario(
-            bench, "locust-upstream", figure, "upstream.py", steps, described, env, kind
+            bench, "locust-upstream", figure, "upstream.py", steps, described, env, kind, **protocol
         )

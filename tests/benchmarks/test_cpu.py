@@ -1,0 +1,50 @@
+"""CPU sampling of real process trees (a busy child and an idle one)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from harness.benchmarks.cpu import CpuSampler, window_percent
+
+BUSY = "import time\nend = time.monotonic() + 3\nwhile time.monotonic() < end: pass"
+IDLE = "import time; time.sleep(3)"
+
+
+def test_a_busy_tree_uses_more_cpu_than_an_idle_one() -> None:
+    # The busy loop runs in a grandchild, so only a sampler that sums the tree sees it.
+    busy = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {BUSY!r}])",
+        ]
+    )
+    idle = subprocess.Popen([sys.executable, "-c", IDLE])
+    try:
+        time.sleep(0.5)  # both children started
+        with CpuSampler({"busy": busy.pid, "idle": idle.pid}, interval_s=0.1) as cpu:
+            start = time.time()
+            time.sleep(1.5)
+            end = time.time()
+        assert cpu.percent("busy", start, end) > cpu.percent("idle", start, end)
+    finally:
+        busy.kill()
+        idle.kill()
+        busy.wait()
+        idle.wait()
+
+
+def test_a_window_with_fewer_than_two_samples_has_no_figure() -> None:
+    assert window_percent([(10.0, 1.0)], 9.0, 11.0) is None
+    assert window_percent([(10.0, 1.0), (12.0, 2.0)], 9.0, 11.0) is None
+    assert window_percent([(10.0, 1.0), (11.0, 1.5), (12.0, 2.0)], 10.0, 12.0) == 50.0
+
+
+def test_a_tree_that_exits_keeps_its_samples() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    with CpuSampler({"child": child.pid}, interval_s=0.1) as cpu:
+        child.wait()
+        time.sleep(0.3)
+    assert cpu.samples["child"]  # sampled while it ran, then left alone
