@@ -101,6 +101,8 @@ METRICS = (
     # CPU time over wall time while a Locust step was measured; 100 % is one core busy.
     Metric("server_cpu_percent", PERCENT, "server CPU % of a core"),
     Metric("locust_cpu_percent", PERCENT, "Locust CPU % of a core"),
+    Metric("nginx_cpu_percent", PERCENT, "nginx CPU % of a core"),
+    Metric("postgres_cpu_percent", PERCENT, "PostgreSQL CPU % of a core"),
     # Start-up and memory
     Metric("ready_s", SECONDS, "ready s", ("resources",)),
     Metric("processes", COUNT, "processes"),

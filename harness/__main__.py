@@ -28,6 +28,16 @@ from harness.progress import Progress
 from harness.provenance import capture_id, machine_id, machine_record, memory_class
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="servers captured at the same time; no timed check runs during an "
         "environment install (default: %(default)s)",
+    )
+    capture.add_argument(
+        "--locust-workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run Locust as one master and N local workers (default 1: one Locust process); "
+        "the figures add up the workers' own per-step files",
     )
     capture.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     capture.add_argument(
@@ -184,6 +202,7 @@ def capture_command(args: argparse.Namespace) -> int:
         run_checks=everything or bool(args.check),
         scenarios=SCENARIOS if everything else args.scenario,
         jobs=max(1, args.jobs),
+        locust_workers=args.locust_workers,
     )
     print(
         f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "

@@ -45,6 +45,7 @@ class Capture:
     run_checks: bool = True
     scenarios: Sequence[str] = ()  # benchmark scenarios to run after the checks; empty: none
     jobs: int = 1  # servers captured at the same time (checks only; benchmarks run alone)
+    locust_workers: int = 1  # Locust processes under one master (1: Locust alone)
     machine: MachineLock = field(default_factory=MachineLock)
     # The code that runs is the code at the start: read git once, before any server runs.
     git_commit: str | None = field(default_factory=git_commit)

@@ -30,9 +30,10 @@ class PrepareError(Exception):
         self.reason, self.log = reason, log
 
 
-def prepare_database(launcher: Launcher) -> None:
-    """Migrate a fresh SQLite database and load the sample polls, in the server's own env."""
-    variables = launcher.variables(dev_mode=False, extra={})
+def prepare_database(launcher: Launcher, extra: dict[str, str] | None = None) -> None:
+    """Migrate a fresh database (SQLite, or the DATABASE_URL in ``extra``) and load the sample
+    polls, in the server's own environment."""
+    variables = launcher.variables(dev_mode=False, extra=extra or {})
     for argv in (["manage.py", "migrate", "--noinput"], ["manage.py", "load_polls"]):
         try:
             completed = subprocess.run(

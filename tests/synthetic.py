@@ -207,8 +207,8 @@ def h2load_figure(
 def locust_metrics(failures_by_users: dict[int, float], rate: float) -> dict[str, float]:
     """One SYNTHETIC Locust repeat: totals plus flat per-step keys."""
     metrics = {
-        "requests_per_s": rate * 0.9,
-        "max_step_requests_per_s": rate,
+        "answered_per_s": rate * 0.9,
+        "max_step_answered_per_s": rate,
         "failures_percent": sum(failures_by_users.values()) / len(failures_by_users),
         "latency_p50_ms": 900.0,
         "latency_p95_ms": 1100.0,
@@ -221,7 +221,7 @@ def locust_metrics(failures_by_users: dict[int, float], rate: float) -> dict[str
     }
     for users, failed in failures_by_users.items():
         metrics[f"step{users}_failures_percent"] = failed
-        metrics[f"step{users}_requests_per_s"] = rate * users / max(failures_by_users)
+        metrics[f"step{users}_answered_per_s"] = rate * users / max(failures_by_users)
         metrics[f"step{users}_latency_p95_ms"] = 1000.0 + users
     return metrics
 

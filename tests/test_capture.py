@@ -299,3 +299,74 @@ def test_a_machine_file_differing_by_a_little_memory_is_this_machine(tmp_path: P
     committed["memory_bytes"] += 4 * 2**30  # another size class is other hardware
     write_document(data.machine_path(identifier), committed, "machine")
     assert "memory_bytes differ" in (record_machine(data, identifier) or "")
+
+
+def test_the_slow_upstream_reproduction_runs_end_to_end_with_two_locust_workers(
+    tmp_path: Path, environments_dir: Path
+) -> None:
+    # Tiny scale (the quick profile's 5 users), but the article's view, ramp and answered-only
+    # rates, on a real Django server calling the real upstream service, and Locust as one
+    # master with two local workers whose per-step files are added up.
+    definitions = load_definitions(_definitions(tmp_path / "servers", "good"))
+    capture = Capture(
+        "20260101T000000Z",
+        "test-machine",
+        replace(PROFILES["quick"], start_timeout_s=30, stop_grace_s=5),
+        DataDir(tmp_path / "data"),
+        environments_dir,
+        run_checks=False,
+        scenarios=("locust-upstream",),
+        locust_workers=2,
+    )
+    written = run_capture(capture, list(definitions.values()), Progress(1))
+
+    (figure,) = read_document(written[0], "benchmark")["results"]
+    assert figure["status"] == "ok", figure["failure"]
+    assert figure["params"]["path"] == "/upstream/threadpool"  # the article's sync view
+    assert figure["params"]["processes"] == 2
+    assert figure["params"]["ramp_s"] > 0
+    metrics = figure["metrics"]
+    assert metrics["step5_answered_per_s"] > 0
+    assert metrics["failures_percent"] == 0
+    assert "requests_per_s" not in metrics  # no rate of sent requests
+    assert isinstance(metrics["step5_server_cpu_percent"], float)
+    (repeat,) = figure["repeats"]
+    assert repeat["step_files"] == 2  # one per worker, added up
+    assert repeat["steps"][0]["ramp"]["requests"] > 0  # the ramp, kept apart
+    assert not processes_mentioning(str(environments_dir))
+    assert not processes_mentioning("locustfiles/upstream.py")
+
+
+def test_the_polls_reproduction_runs_on_postgresql_behind_nginx(
+    tmp_path: Path, environments_dir: Path
+) -> None:
+    # Tiny scale (5 and 10 users), but the article's stack: PostgreSQL started for the server,
+    # migrated and loaded in its environment, nginx in front; and our SQLite figure beside it.
+    definitions = load_definitions(_definitions(tmp_path / "servers", "good"))
+    capture = Capture(
+        "20260101T000000Z",
+        "test-machine",
+        replace(PROFILES["quick"], start_timeout_s=30, stop_grace_s=5),
+        DataDir(tmp_path / "data"),
+        environments_dir,
+        run_checks=False,
+        scenarios=("locust-polls",),
+    )
+    written = run_capture(capture, list(definitions.values()), Progress(1))
+
+    figures = {
+        figure["figure"]: figure for figure in read_document(written[0], "benchmark")["results"]
+    }
+    article = figures["polls vote, PostgreSQL behind nginx"]
+    assert article["status"] == "ok", article["failure"]
+    assert article["params"]["database_server"]["version"].startswith("postgres (PostgreSQL)")
+    assert article["params"]["proxy"].startswith("nginx")
+    metrics = article["metrics"]
+    assert metrics["failures_percent"] == 0, article["repeats"][0]["failure_messages"]
+    assert metrics["step10_answered_per_s"] > 0
+    for role in ("server", "locust", "nginx", "postgres"):
+        assert f"step10_{role}_cpu_percent" in metrics
+    assert figures["polls vote, SQLite"]["params"]["setup"] == "ours, not the article's"
+    assert not processes_mentioning(str(environments_dir))
+    assert not processes_mentioning("serving-django-postgres-")
+    assert not processes_mentioning("nginx.conf")

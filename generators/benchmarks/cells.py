@@ -192,3 +192,13 @@ def headline(figure: Figure) -> Markup:
         if one.name in figure.record["metrics"]
     ]
     return Markup("<br>").join(parts) if parts else Markup("no metric recorded")
+
+
+def captures_shown(figures: list[Figure]) -> list[str]:
+    """ "Server: capture (profile)" for each server and capture the figures come from, once."""
+    shown: list[str] = []
+    for figure in figures:
+        text = f"{figure.server['name']}: {figure.capture} ({figure.profile})"
+        if text not in shown:
+            shown.append(text)
+    return shown

@@ -30,6 +30,11 @@ SETTING_LABELS = {
     "upstream_spawn_rate": "Slow upstream: users started per second",
     "upstream_timeout_s": "Slow upstream: Locust request timeout",
     "upstream_repeats": "Slow upstream: runs of every figure",
+    "polls_article_steps": "Polls, the article's setup: Locust steps (users × seconds)",
+    "polls_article_ramp_s": "Polls, the article's setup: start of each step left out (the ramp)",
+    "polls_article_timeout_s": "Polls, the article's setup: Locust request timeout",
+    "polls_article_repeats": "Polls, the article's setup: runs of every figure",
+    "locust_processes": "Locust worker processes (1: Locust alone; more: one master and workers)",
     "calibration_duration_s": "Duration of each calibration run",
 }
 

@@ -37,8 +37,9 @@ SCENARIO_PAGES = {
         "How many simulated users voting in the polls app (SQLite) before requests fail?",
     ),
     "locust-upstream": (
-        "Slow upstream calls",
-        "Users on a page that calls a slow external API three times: latency and throughput.",
+        "Slow upstream calls (the “Django sync or async” article reproduced)",
+        "Users on a page that calls a slow external API three times: how many answers a "
+        "second, and how long each waits, with the article's protocol and its table beside ours.",
     ),
 }
 

@@ -103,7 +103,9 @@ def benchmark_server(
     progress: Progress,
     upstream: UpstreamService | None,
 ) -> dict[str, Any]:
-    settings = BENCHMARK_SETTINGS[capture.profile.name]
+    settings = replace(
+        BENCHMARK_SETTINGS[capture.profile.name], locust_processes=capture.locust_workers
+    )
     base_env = upstream.base_env() if upstream else {}
     started_at = now_iso()
     setup: dict[str, Any] = {"ok": False, "error": None, "log_tail": ""}
@@ -182,7 +184,9 @@ def _run_scenarios(bench: ServerBench) -> None:
 def calibrate(
     capture: Capture, definitions: dict[str, ServerDefinition], pinning: Pinning, progress: Progress
 ) -> dict[str, Any]:
-    settings = BENCHMARK_SETTINGS[capture.profile.name]
+    settings = replace(
+        BENCHMARK_SETTINGS[capture.profile.name], locust_processes=capture.locust_workers
+    )
     started_at = now_iso()
     definition = definitions.get(CALIBRATION_SERVER)
     setup: dict[str, Any] = {"ok": True, "error": None, "log_tail": ""}

@@ -53,7 +53,14 @@ class BenchmarkSettings:
     upstream_spawn_rate: float
     upstream_timeout_s: float
     upstream_repeats: int
+    # The polls article's setup (PostgreSQL, nginx): users 100 to 700, each step's ramp left out.
+    polls_article_steps: tuple[tuple[int, float], ...]
+    polls_article_ramp_s: float
+    polls_article_timeout_s: float
+    polls_article_repeats: int
     calibration_duration_s: float
+    # Locust worker processes under one master (Locust's --processes); 1: a single process.
+    locust_processes: int = 1
 
     def as_record(self) -> dict[str, Any]:
         """What every benchmark file stores of how it was measured (pages read it from there,
@@ -85,6 +92,10 @@ BENCHMARK_SETTINGS = {
         upstream_spawn_rate=10,
         upstream_timeout_s=10,
         upstream_repeats=1,
+        polls_article_steps=((5, 2.0), (10, 2.0)),
+        polls_article_ramp_s=0.5,
+        polls_article_timeout_s=10,
+        polls_article_repeats=1,
         calibration_duration_s=0.5,
     ),
     "standard": BenchmarkSettings(
@@ -109,6 +120,11 @@ BENCHMARK_SETTINGS = {
         upstream_spawn_rate=10,
         upstream_timeout_s=60,
         upstream_repeats=2,
+        # 5 s for users to arrive (and their first, randomly offset, waits), then 30 s measured.
+        polls_article_steps=tuple((users, 35.0) for users in range(100, 701, 100)),
+        polls_article_ramp_s=5,
+        polls_article_timeout_s=60,
+        polls_article_repeats=1,
         calibration_duration_s=2.0,
     ),
     "full": BenchmarkSettings(
@@ -132,6 +148,10 @@ BENCHMARK_SETTINGS = {
         upstream_spawn_rate=10,
         upstream_timeout_s=60,
         upstream_repeats=3,
+        polls_article_steps=tuple((users, 65.0) for users in range(100, 701, 100)),
+        polls_article_ramp_s=5,
+        polls_article_timeout_s=60,
+        polls_article_repeats=2,
         calibration_duration_s=5.0,
     ),
 }

@@ -31,11 +31,12 @@ Per-step statistics bucket every request by the step in force when it was *sent*
 time since the test started), so requests sent during a ramp count for the step being ramped
 to, and a request that times out in the next step still counts for the step that sent it.
 Requests sent after the last step ended (users finishing their task while Locust stops) are
-counted apart as ``late_requests``. Requests sent in the first ``SETTLING_S`` of every step stay
-in that step's figures and are also summarised on their own (``settling``): that is where a
-ramp would distort latency (new users sending their first request together), so readers can
-check that it did not. Locustfiles with a wait time avoid the burst by starting each user at
-a random point of a wait (see polls.py).
+counted apart as ``late_requests``, and those sent during a step's ramp
+(``--serving-django-ramp``) as that step's ``ramp``. Requests sent in the first ``SETTLING_S``
+after the ramp stay in the step's figures and are also summarised on their own (``settling``):
+that is where a ramp would distort latency (new users sending their first request together),
+so readers can check that it did not. Locustfiles with a wait time avoid the burst by starting
+each user at a random point of a wait (see polls.py).
 
 Distributed runs (``--master`` / ``--worker`` on several machines): the master sends the
 options above to its workers, so workers bucket with the master's steps. Each worker needs

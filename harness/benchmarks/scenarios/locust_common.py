@@ -3,7 +3,8 @@ for every repeat."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -12,9 +13,11 @@ from harness.benchmarks.figures import figure_record, measure_in_rounds
 from harness.benchmarks.locust.command import LOCUSTFILES, LocustRequest
 from harness.benchmarks.locust.run import started_locust
 from harness.benchmarks.measurement import Measurement
+from harness.benchmarks.nginx import NginxInstance, NginxUnavailable, running_nginx
 from harness.benchmarks.scenarios.bench import ServerBench, ServerGone, checked
-from harness.launcher import base_url
+from harness.launcher import Instance, base_url
 from harness.network import free_port
+from harness.process import StartError
 
 
 def _locust_scenario(
@@ -31,6 +34,9 @@ def _locust_scenario(
     spawn_rate: float | None = None,
     timeout_s: float | None = None,
     repeats: int | None = None,
+    server_env: dict[str, str] | None = None,
+    behind_nginx: bool = False,
+    extra_pids: dict[str, int] | None = None,
 ) -> None:
     """Each repeat on a freshly started server: an overloaded run leaves a queue that takes
     longer to drain (100 requests of a second each, on 8 threads) than a restart."""
@@ -43,29 +49,43 @@ def _locust_scenario(
         "ramp_s": ramp_s,
         "spawn_rate": spawn_rate,
         "request_timeout_s": timeout_s,
-        "processes": 1,
+        "processes": bench.settings.locust_processes,
         **params,
         **bench.common_params(),
     }
 
-    def run_round(pending: Sequence[str]) -> dict[str, Measurement]:
-        # Locust starts first and waits for its cue, so its imports overlap the server's start.
-        port = free_port()
-        request = LocustRequest(
+    def request_for(host: str) -> LocustRequest:
+        return LocustRequest(
             locustfile=LOCUSTFILES / locustfile,
-            host=base_url(kind, port),
+            host=host,
             steps=tuple(steps),
             timeout_s=timeout_s,
             spawn_rate=spawn_rate,
             ramp_s=ramp_s,
+            processes=bench.settings.locust_processes,
             env=env or {},
         )
+
+    def run_round(pending: Sequence[str]) -> dict[str, Measurement]:
         try:
-            with (
-                started_locust(request, bench.scratch) as locust,
-                bench.server(kind, port=port) as instance,
-            ):
-                pids = {"server": instance.process.pid, "locust": locust.process.pid}
+            with ExitStack() as stack:
+                pids = dict(extra_pids or {})
+                if behind_nginx:
+                    instance = stack.enter_context(bench.server(kind, env=server_env))
+                    proxy = stack.enter_context(nginx_in_front(bench, instance))
+                    pids["nginx"] = proxy.process.pid
+                    locust = stack.enter_context(
+                        started_locust(request_for(proxy.base_url), bench.scratch)
+                    )
+                else:
+                    # Locust starts first and waits for its cue, so its imports overlap the
+                    # server's start.
+                    port = free_port()
+                    locust = stack.enter_context(
+                        started_locust(request_for(base_url(kind, port)), bench.scratch)
+                    )
+                    instance = stack.enter_context(bench.server(kind, env=server_env, port=port))
+                pids.update(server=instance.process.pid, locust=locust.process.pid)
                 with CpuSampler(pids) as cpu:
                     measurement = locust.measure()
                 add_cpu_per_step(measurement, cpu)
@@ -80,15 +100,37 @@ def _locust_scenario(
     bench.add(figure_record(scenario, figure, params, measured))
 
 
+@contextmanager
+def nginx_in_front(bench: ServerBench, instance: Instance) -> Iterator[NginxInstance]:
+    """nginx (plain HTTP/1.1, pinned with the server) proxying to ``instance``; ServerGone
+    with the reason when it cannot be started."""
+    port = int(instance.base_url.rsplit(":", 1)[1])
+    with ExitStack() as stack:
+        try:
+            proxy = stack.enter_context(
+                running_nginx(
+                    bench.scratch / f"nginx-{bench.launches}",
+                    upstream_port=port,
+                    tls=None,
+                    http2=False,
+                    prefix=bench.pinning.server_prefix(),
+                )
+            )
+        except (NginxUnavailable, StartError) as error:
+            raise ServerGone(f"nginx could not be started: {error}") from error
+        yield proxy
+
+
 def add_cpu_per_step(measurement: Measurement, cpu: CpuSampler) -> None:
-    """Each step's CPU use (server and Locust, % of one core) over its measured part."""
+    """Each step's CPU use (server, Locust, and nginx or PostgreSQL where they ran; % of one
+    core) over its measured part."""
     started_at = measurement.details.get("started_at")
     if not measurement.ok or started_at is None:
         return
     for record in measurement.details.get("steps", []):
         start = started_at + record["measured_from_s"]
         end = start + record["ran_s"]
-        for role in ("server", "locust"):
+        for role in cpu.pids:
             value = cpu.percent(role, start, end)
             record[f"{role}_cpu_percent"] = value
             measurement.metrics[f"step{record['users']}_{role}_cpu_percent"] = value

@@ -1,0 +1,47 @@
+"""PostgreSQL as the harness runs it: Debian's server in a scratch cluster, as the postgres
+user, on 127.0.0.1; ended with its backends when the block ends, also on an exception."""
+
+from __future__ import annotations
+
+import psutil
+import psycopg
+import pytest
+
+from harness import postgres
+from harness.postgres import PostgresUnavailable, running_postgres
+
+pytestmark = pytest.mark.skipif(
+    postgres.find_bin_dir() is None, reason="PostgreSQL is not installed (postgresql-15)"
+)
+
+
+def test_a_scratch_cluster_answers_and_ends_with_every_backend() -> None:
+    with running_postgres() as instance:
+        with psycopg.connect(instance.url) as connection:
+            (version,) = connection.execute("SHOW server_version").fetchone()
+            (database,) = connection.execute("SELECT current_database()").fetchone()
+        tree = [
+            psutil.Process(instance.process.pid),
+            *psutil.Process(instance.process.pid).children(recursive=True),
+        ]
+        assert f" {version.split()[0]} " in instance.version
+        assert database == "polls"
+        assert instance.as_record()["server"] == "PostgreSQL"
+    _, alive = psutil.wait_procs(tree, timeout=5)
+    assert not alive
+
+
+def test_it_is_ended_when_the_block_fails() -> None:
+    with pytest.raises(RuntimeError), running_postgres() as instance:
+        pid = instance.process.pid
+        raise RuntimeError("the figure failed")
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_machine_without_postgresql_is_told_what_to_install(monkeypatch) -> None:
+    monkeypatch.setattr(postgres, "find_bin_dir", lambda: None)
+    with (
+        pytest.raises(PostgresUnavailable, match="apt-get install postgresql-15"),
+        running_postgres(),
+    ):
+        pass

@@ -1,0 +1,140 @@
+"""The article tables beside ours: rows matched to our figures, and the sentences that say
+where we agree, computed from (synthetic) figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generators.benchmarks import reproductions
+from generators.benchmarks.figures import Figure
+from generators.benchmarks.reproductions import (
+    SourceError,
+    article_for,
+    compared_rows,
+    findings,
+)
+
+
+def upstream_figure(
+    server: str, variant: str, answered: float, cpu: float = 50.0, ok: bool = True
+) -> Figure:
+    """A SYNTHETIC locust-upstream figure with a steady step of 100 users."""
+    metrics: dict[str, Any] = {
+        "step100_answered_per_s": answered,
+        "step100_latency_p95_ms": 100_000 / answered,
+        "step100_failures_percent": 0.0,
+        "step100_server_cpu_percent": cpu,
+    }
+    params = {"variant": variant} if variant else {}
+    return Figure(
+        record={"status": "ok" if ok else "failed", "params": params, "metrics": metrics},
+        server={"id": server, "name": server},
+        machine="m",
+        capture="20261202T000000Z",
+        profile="standard",
+        source="benchmarks/m/x.json",
+        has_page=True,
+        ceiling=None,
+        tool_protocol=None,
+    )
+
+
+ARTICLE_CONFIGURATIONS = [
+    ("uwsgi-threads", "threads-2"),
+    ("uwsgi-threads", "threads-100"),
+    ("uwsgi-gevent", ""),
+    ("gunicorn-gthread", "threads-100"),
+    ("gunicorn-gevent", ""),
+    ("uvicorn", ""),
+]
+
+
+def figures_with(rates: dict[tuple[str, str], float], cpu: float = 50.0) -> list[Figure]:
+    return [
+        upstream_figure(server, variant, rates.get((server, variant), 150.0), cpu)
+        for server, variant in ARTICLE_CONFIGURATIONS
+    ]
+
+
+def test_every_article_row_finds_our_figure_of_the_same_configuration() -> None:
+    article = article_for("locust-upstream")
+    assert article is not None
+    rows = compared_rows(article, figures_with({}))
+    assert [(row.figure.server["id"], row.figure.params.get("variant", "")) for row in rows] == (
+        ARTICLE_CONFIGURATIONS
+    )
+    assert rows[0].article.figures["max_rps"] == 3  # the article's small pool
+
+
+def test_the_small_pool_collapsing_agrees_with_the_article() -> None:
+    article = article_for("locust-upstream")
+    rates = {("uwsgi-threads", "threads-2"): 3.2}
+    sentences = findings(compared_rows(article, figures_with(rates)))
+    assert "answered 3.2 a second" in sentences[0]
+    assert all(": agrees with the article" in sentence for sentence in sentences[1:])
+    assert len(sentences) == 6
+
+
+def test_a_configuration_that_does_not_cope_differs_with_its_measured_reason() -> None:
+    article = article_for("locust-upstream")
+    rates = {("uwsgi-threads", "threads-2"): 3.2, ("uvicorn", ""): 20.0}
+    sentences = findings(compared_rows(article, figures_with(rates, cpu=99.0)))
+    uvicorn = next(sentence for sentence in sentences if sentence.startswith("Uvicorn"))
+    assert "differs with the article" in uvicorn
+    assert "CPU-bound" in uvicorn  # the measurement that explains it
+
+
+def test_a_missing_figure_is_said_not_compared() -> None:
+    article = article_for("locust-upstream")
+    figures = figures_with({})[1:]  # no 2-thread figure in this capture
+    sentences = findings(compared_rows(article, figures))
+    assert sentences == ["Not compared: no successful figure here for uWSGI, 1 process, 2 threads."]
+
+
+def test_a_malformed_source_file_is_named(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "broken.toml").write_text('scenario = "x"\n[[rows]]\nlabel = "a"\n')
+    monkeypatch.setattr(reproductions, "SOURCES_DIR", tmp_path)
+    reproductions.articles.cache_clear()
+    try:
+        with pytest.raises(SourceError, match=r"broken\.toml"):
+            reproductions.articles()
+    finally:
+        reproductions.articles.cache_clear()
+
+
+def polls_figure(server: str, interface: str, failures: dict[int, float]) -> Figure:
+    """A SYNTHETIC polls figure of the article's setup."""
+    metrics = {f"step{users}_failures_percent": value for users, value in failures.items()}
+    return Figure(
+        record={"status": "ok", "params": {"database": "PostgreSQL"}, "metrics": metrics},
+        server={"id": server, "name": server, "interface": interface},
+        machine="m",
+        capture="20261202T000000Z",
+        profile="standard",
+        source="benchmarks/m/x.json",
+        has_page=True,
+        ceiling=None,
+        tool_protocol=None,
+    )
+
+
+def test_the_wsgi_and_asgi_rows_are_medians_of_their_configurations() -> None:
+    figures = [
+        polls_figure("a", "wsgi", {100: 0.0, 700: 10.0}),
+        polls_figure("b", "wsgi", {100: 0.0, 700: 50.0}),
+        polls_figure("c", "wsgi", {100: 2.0}),  # stopped before 700 users
+        polls_figure("d", "asgi", {100: 0.0, 700: 5.0}),
+    ]
+    rows = reproductions.interface_failures(figures, [100, 700])
+    assert rows == {"WSGI": {100: 0.0, 700: 30.0}, "ASGI": {100: 0.0, 700: 5.0}}
+
+
+def test_the_polls_article_is_quoted_with_seven_steps_per_interface() -> None:
+    article = article_for("locust-polls")
+    assert article is not None
+    assert sorted(article.failures_by_users) == ["ASGI", "WSGI"]
+    assert list(article.failures_by_users["WSGI"]) == [100, 200, 300, 400, 500, 600, 700]
+    assert article.failures_by_users["WSGI"][700] == 50
