@@ -14,7 +14,7 @@ from typing import Any
 from evidence.files import DataError, dumps, read_json, write_atomically
 from evidence.metrics import unregistered_names
 from evidence.migrations import STEPS
-from evidence.schema import SCHEMA_VERSION, schema_errors
+from evidence.schema import SCHEMA_VERSION, has_schema, schema_errors
 
 OLDEST_VERSION = min(STEPS, default=SCHEMA_VERSION)
 
@@ -44,6 +44,8 @@ def upgraded(document: dict[str, Any], kind: str, where: str) -> tuple[dict[str,
     if problem is not None:
         return document, [problem]
     version = document["schema_version"]
+    if not has_schema(kind, version):
+        return document, [f"schema_version: {kind} files have no version {version}"]
     problems = schema_errors(document, kind, version)
     if problems:
         if version != SCHEMA_VERSION:

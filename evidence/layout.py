@@ -5,6 +5,9 @@
                                             one server's checks in one capture
     data/benchmarks/<machine>/<capture>/<server>.json
                                             its benchmark figures (and calibration.json)
+    data/captures/<machine>/<capture>.json  the capture as a whole: what it set out to
+                                            measure, and whether it finished (running,
+                                            interrupted, complete); older captures have none
 
 A capture is one invocation of the harness; its id is the UTC time it started, so two captures
 on one machine never share a directory and two machines never share a file. The JSON Schemas
@@ -20,8 +23,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 LAYOUT_TEXT = (
-    "data/machines/<machine>.json, data/runs/<machine>/<capture>/<server>.json or "
-    "data/benchmarks/<machine>/<capture>/<server>.json"
+    "data/machines/<machine>.json, data/runs/<machine>/<capture>/<server>.json, "
+    "data/benchmarks/<machine>/<capture>/<server>.json or data/captures/<machine>/<capture>.json"
 )
 # Files that may sit in data/ without being evidence.
 NOT_EVIDENCE = ("README.md",)
@@ -49,8 +52,15 @@ class DataDir:
     def benchmark_paths(self) -> Iterator[Path]:
         yield from sorted((self.root / "benchmarks").glob("*/*/*.json"))
 
+    def capture_path(self, machine_id: str, capture_id: str) -> Path:
+        return self.root / "captures" / machine_id / f"{capture_id}.json"
+
+    def capture_paths(self) -> Iterator[Path]:
+        yield from sorted((self.root / "captures").glob("*/*.json"))
+
     def kind_of(self, path: Path) -> str | None:
-        """ "machine", "run" or "benchmark" by where ``path`` lies; None outside the layout."""
+        """ "machine", "run", "benchmark" or "capture" by where ``path`` lies; None outside
+        the layout."""
         parts = path.relative_to(self.root).parts
         if path.suffix != ".json":
             return None
@@ -60,6 +70,8 @@ class DataDir:
             return "run"
         if len(parts) == 4 and parts[0] == "benchmarks":
             return "benchmark"
+        if len(parts) == 3 and parts[0] == "captures":
+            return "capture"
         return None
 
     def stray_files(self) -> Iterator[Path]:

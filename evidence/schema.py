@@ -14,6 +14,12 @@ SCHEMA_VERSION = 2  # what the harness writes now; older versions are upgraded a
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 
 
+def has_schema(kind: str, version: int) -> bool:
+    """Whether ``kind`` files exist at ``version`` (capture files begin at version 2)."""
+    folder = SCHEMAS_DIR if version == SCHEMA_VERSION else SCHEMAS_DIR / f"v{version}"
+    return (folder / f"{kind}.schema.json").is_file()
+
+
 @functools.cache
 def load_schema(kind: str, version: int = SCHEMA_VERSION) -> dict[str, Any]:
     """The schema of ``kind`` files at ``version`` (older ones are frozen in ``v<N>/``)."""

@@ -49,20 +49,50 @@ class Evidence:
     machines: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: list[Loaded] = field(default_factory=list)
     benchmarks: list[Loaded] = field(default_factory=list)
+    # (machine, capture) -> the capture's own file; captures before these files have none.
+    captures: dict[tuple[str, str], Loaded] = field(default_factory=dict)
+
+    def capture_state(self, machine: str, capture: str) -> str | None:
+        """running, interrupted or complete; None for a capture recorded without its file."""
+        loaded = self.captures.get((machine, capture))
+        return loaded.document["state"] if loaded else None
 
     def newest_runs(self) -> dict[str, Loaded]:
-        """Server id -> its newest run file: the latest capture (capture ids are UTC times, and
-        validation refuses ids in the future), then the latest to finish. The site shows these."""
+        """Server id -> the run file the site shows: its newest by recorded start time (then
+        by finish time), among files that validate (validation refuses capture ids in the
+        future and start times far from their capture id). ``NEWEST_RUN_RULE`` says so on
+        the pages."""
         newest: dict[str, Loaded] = {}
         for loaded in self.runs:
-            server_id, document = loaded.document["server"]["id"], loaded.document
+            server_id = loaded.document["server"]["id"]
             current = newest.get(server_id)
-            if current is None or (document["capture"], document["finished_at"]) > (
-                current.document["capture"],
-                current.document["finished_at"],
+            if current is None or recorded_order(loaded.document) > recorded_order(
+                current.document
             ):
                 newest[server_id] = loaded
         return newest
+
+
+NEWEST_RUN_RULE = (
+    "each server's newest run by its recorded start time, among the data files that validate "
+    "(a capture id in the future, or a start time more than two days after it, is refused)"
+)
+
+
+def moment(text: Any) -> datetime:
+    """A recorded ISO time as an aware datetime; the earliest time when it cannot be read
+    (validation reports the field)."""
+    try:
+        parsed = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def recorded_order(document: dict[str, Any]) -> tuple[datetime, datetime, str]:
+    """How files of one server are ordered in time: by the recorded start, then finish."""
+    started, finished = moment(document.get("started_at")), moment(document.get("finished_at"))
+    return started, finished, document["capture"]
 
 
 @dataclass(frozen=True)
@@ -232,6 +262,26 @@ def run_problems(
     return problems + timestamp_problems(document) + number_problems(document)
 
 
+def capture_problems(path: Path, document: dict[str, Any], machines: set[str]) -> list[str]:
+    """A capture's own file: named by its machine and id, and ended after it began."""
+    problems = []
+    machine, capture = path.parts[-2], path.stem
+    if document.get("machine") != machine:
+        problems.append(
+            f"machine: {document.get('machine')!r} must equal its directory {machine!r}"
+        )
+    if document.get("capture") != capture:
+        problems.append(
+            f"capture: {document.get('capture')!r} must equal the file name {capture!r}"
+        )
+    if document.get("machine") not in machines:
+        problems.append(f"machine: {document.get('machine')!r} has no data/machines/ file")
+    if document.get("state") == "complete" and document.get("finished_at") is None:
+        problems.append("finished_at: a complete capture needs the time it finished")
+    ended = {**document, "finished_at": document.get("finished_at") or document.get("started_at")}
+    return problems + capture_time_problems(document, datetime.now(UTC)) + timestamp_problems(ended)
+
+
 def _read(path: Path, kind: str) -> tuple[dict[str, Any] | None, list[str]]:
     try:
         raw = read_json(path)
@@ -270,6 +320,14 @@ def check_data(root: Path, known: KnownIds = KnownIds()) -> tuple[Evidence, list
                 if not problems:
                     into.append(Loaded(path, path.relative_to(root).as_posix(), document))
             errors += [f"{path}: {problem}" for problem in problems]
+    for path in data.capture_paths():
+        document, problems = _read(path, "capture")
+        if document is not None:
+            problems = capture_problems(path, document, machines)
+            if not problems:
+                loaded = Loaded(path, path.relative_to(root).as_posix(), document)
+                evidence.captures[(document["machine"], document["capture"])] = loaded
+        errors += [f"{path}: {problem}" for problem in problems]
     return evidence, errors
 
 

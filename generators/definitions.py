@@ -1,11 +1,14 @@
 """What the site says about a server (name, summary, links, notes) comes from its reviewed
-definition in the repository, ``harness/servers/<id>.toml``, never from a data file: data files
-contribute measurements only, so a contributed file cannot rename a server or point its links
-elsewhere. The definitions are read as TOML files; no harness code is imported (the harness
-validates them, and ``nox -s validate`` notes data files that disagree)."""
+definition in the repository, ``harness/servers/<id>.toml``, and what it says about a check
+(title, group, question, thresholds) from the check catalog, ``harness/checks/catalog.json``;
+never from a data file: data files contribute measurements only, so a contributed file cannot
+rename a server, retitle a column or point a link elsewhere. Both are read as files; no harness
+code is imported (the harness validates them and keeps the catalog up to date, and ``nox -s
+validate`` notes data files that disagree)."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,8 @@ from typing import Any
 from evidence.layout import REPO_ROOT
 
 DEFINITIONS_DIR = REPO_ROOT / "harness" / "servers"
+CHECK_CATALOG = REPO_ROOT / "harness" / "checks" / "catalog.json"
+CHECK_TEXT = {"title": str, "group": str, "question": str, "thresholds": str, "timed": bool}
 PRESENTED = {"name": str, "summary": str, "homepage": str, "docs": str, "notes": list}
 NO_DEFINITION = (
     "No definition of this server is in the repository; only its measurements are shown."
@@ -39,3 +44,26 @@ def presented(server: dict[str, Any], servers: dict[str, dict[str, Any]]) -> dic
     validate`` refuses such files, so none reaches the published site."""
     definition = servers.get(server["id"], {})
     return {**server, **{key: value for key, value in definition.items() if key in server}}
+
+
+class CatalogError(Exception):
+    """The check catalog cannot be read; the message names the file and the field."""
+
+
+def presented_checks(path: Path = CHECK_CATALOG) -> list[dict[str, Any]]:
+    """The harness's checks in matrix order, each with the text the site shows."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CatalogError(f"{path}: cannot be read: {error}") from error
+    checks = []
+    for index, item in enumerate(raw.get("checks", []) if isinstance(raw, dict) else []):
+        for key, kind in {"id": str, **CHECK_TEXT}.items():
+            if not isinstance(item, dict) or not isinstance(item.get(key), kind):
+                raise CatalogError(
+                    f"{path}: checks/{index}/{key}: missing or not a {kind.__name__}"
+                )
+        checks.append({key: item[key] for key in ("id", *CHECK_TEXT)})
+    if not checks:
+        raise CatalogError(f"{path}: checks: no check listed")
+    return checks

@@ -24,6 +24,7 @@ from evidence.files import DataError
 from evidence.layout import DEFAULT_DATA_DIR
 from evidence.validation import check_data
 from generators.benchmarks.scenario_pages import benchmark_navigation
+from generators.definitions import CatalogError
 from generators.escaping import navigation_title
 from generators.render import render, server_ids
 
@@ -46,6 +47,8 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         servers = server_ids(site)
     except DataError as error:
         raise PluginError(f"cannot render invalid data:\n{error}") from error
+    except CatalogError as error:
+        raise PluginError(f"cannot render the checks: {error}") from error
     for entry in config.nav or []:
         if isinstance(entry, dict) and "Servers" in entry:
             entry["Servers"] = [

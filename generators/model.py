@@ -3,11 +3,11 @@ server, the checks, and every run for the changes page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from evidence.validation import Evidence
-from generators.definitions import presented, presented_servers
+from evidence.validation import NEWEST_RUN_RULE, Evidence
+from generators.definitions import presented, presented_checks, presented_servers
 
 # Icon (a Material icon shortcode, rendered as inline SVG: no emoji font needed) and label; the
 # label is always shown next to the icon so outcomes never rely on colour or shape alone.
@@ -27,12 +27,37 @@ _INTERFACE_ORDER = {"wsgi": 0, "asgi": 1}
 class Site:
     runs: list[dict[str, Any]]  # the newest run of each server, in matrix order
     all_runs: list[dict[str, Any]]  # every run, for the changes page
-    checks: list[dict[str, Any]]  # id, title, group, question, thresholds, timed
+    checks: list[dict[str, Any]]  # id, title, group, question, thresholds, timed (catalog)
     machines: dict[str, dict[str, Any]]
     sources: dict[str, str]  # server id -> data file the run came from (relative to data/)
+    run_rule: str = NEWEST_RUN_RULE  # which run of each server is shown, said on the pages
+    # (machine, capture) -> running / interrupted / complete, from the captures' own files
+    capture_states: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def capture_state(self, run: dict[str, Any]) -> str | None:
+        """How far the run's capture got; None for captures recorded without their own file."""
+        return self.capture_states.get((run["machine"], run["capture"]))
 
     def result(self, run: dict[str, Any], check_id: str) -> dict[str, Any] | None:
         return next((item for item in run["checks"] if item["id"] == check_id), None)
+
+    def shown_captures(self) -> list[dict[str, Any]]:
+        """The captures the shown runs come from: machine, capture and its servers, newest
+        capture first, so a page can say which captures it shows."""
+        shown: dict[tuple[str, str], list[str]] = {}
+        for run in self.runs:
+            shown.setdefault((run["machine"], run["capture"]), []).append(run["server"]["id"])
+        return [
+            {
+                "machine": machine,
+                "capture": capture,
+                "servers": servers,
+                "state": self.capture_states.get((machine, capture)),
+            }
+            for (machine, capture), servers in sorted(
+                shown.items(), key=lambda item: item[0][1], reverse=True
+            )
+        ]
 
 
 def row_order(document: dict[str, Any]) -> tuple:
@@ -45,35 +70,45 @@ def row_order(document: dict[str, Any]) -> tuple:
     )
 
 
-def site_from(evidence: Evidence, servers: dict[str, dict[str, Any]] | None = None) -> Site:
-    """The site's runs; what they say about each server comes from its definition."""
+def site_from(
+    evidence: Evidence,
+    servers: dict[str, dict[str, Any]] | None = None,
+    catalog: list[dict[str, Any]] | None = None,
+) -> Site:
+    """The site's runs; what they say about each server comes from its definition, and what
+    they say about each check (title, group, question) from the check catalog."""
     servers = presented_servers() if servers is None else servers
+    catalog = presented_checks() if catalog is None else catalog
+    known = {check["id"]: check for check in catalog}
     newest = {
         server_id: (
-            {**loaded.document, "server": presented(loaded.document["server"], servers)},
+            {
+                **loaded.document,
+                "server": presented(loaded.document["server"], servers),
+                "checks": [presented_result(result, known) for result in loaded.document["checks"]],
+            },
             loaded.source,
         )
         for server_id, loaded in evidence.newest_runs().items()
     }
     runs = sorted((run for run, _ in newest.values()), key=row_order)
-    checks: dict[str, dict[str, Any]] = {}
-    for run in runs:
-        for result in run["checks"]:
-            checks.setdefault(
-                result["id"],
-                {
-                    "id": result["id"],
-                    "title": result["title"],
-                    "group": result["group"],
-                    "question": result["question"],
-                    "thresholds": result["thresholds"],
-                    "timed": result["timed"],
-                },
-            )
+    measured = {result["id"] for run in runs for result in run["checks"]}
     return Site(
         runs=runs,
         all_runs=[loaded.document for loaded in evidence.runs],
-        checks=list(checks.values()),
+        # The catalog's checks that some shown run measured, in its order. A check no longer in
+        # the catalog is not a column: ``nox -s validate`` refuses run files with unknown ids.
+        checks=[check for check in catalog if check["id"] in measured],
         machines=evidence.machines,
         sources={server_id: source for server_id, (_, source) in newest.items()},
+        capture_states={key: loaded.document["state"] for key, loaded in evidence.captures.items()},
     )
+
+
+def presented_result(result: dict[str, Any], known: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A run's check result with the catalog's title, group and question. The thresholds stay
+    the file's own: they are the rule this result was judged by when it was measured."""
+    check = known.get(result["id"])
+    if check is None:
+        return result
+    return {**result, **{key: check[key] for key in ("title", "group", "question")}}

@@ -1,5 +1,5 @@
 """Command line of the harness: ``python -m harness capture [--server ID] [--check ID]
-[--scenario ID] [--quick|--full]``.
+[--scenario ID] [--quick|--full]``, or ``capture --resume [CAPTURE]`` to continue one.
 
 With neither ``--check`` nor ``--scenario`` a capture runs every check and then every benchmark
 scenario; naming checks runs only those checks, naming scenarios only those scenarios, and naming
@@ -18,7 +18,14 @@ from evidence.layout import DEFAULT_DATA_DIR, DataDir
 from evidence.validation import check_data
 from evidence.vocabulary import SCENARIOS
 from harness.capture import run_capture
-from harness.capture_plan import Capture, NotWritable, check_writable
+from harness.capture_plan import (
+    COMPLETE,
+    INTERRUPTED,
+    RUNNING,
+    Capture,
+    NotWritable,
+    check_writable,
+)
 from harness.checks import all_checks
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from harness.environments import ENVIRONMENTS_DIR
@@ -26,6 +33,7 @@ from harness.process import end_all
 from harness.profiles import PROFILES
 from harness.progress import Progress
 from harness.provenance import capture_id, machine_id, machine_record, memory_class
+from harness.resume import CannotResume, resumed_capture
 
 
 def positive_int(text: str) -> int:
@@ -97,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="run Locust as one master and N local workers (default 1: one Locust process); "
         "the figures add up the workers' own per-step files",
+    )
+    capture.add_argument(
+        "--resume",
+        nargs="?",
+        const="newest",
+        metavar="CAPTURE",
+        help="continue an interrupted capture in its own folder (default: this machine's "
+        "newest unfinished one), measuring only the servers it has no file for yet, with its "
+        "own selection and profile; refused when the code differs",
     )
     capture.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     capture.add_argument(
@@ -175,10 +192,14 @@ def capture_command(args: argparse.Namespace) -> int:
     problem = unknown_ids("server", args.server, sorted(definitions), f" ({args.servers_dir})")
     problem = problem or unknown_ids("check", args.check, list(known_checks))
     problem = problem or unknown_ids("scenario", args.scenario, list(SCENARIOS))
+    if args.resume and (args.server or args.check or args.scenario or args.profile != "standard"):
+        problem = (
+            "--resume continues a capture with its own servers, checks, scenarios and profile; "
+            "give no --server, --check, --scenario, --quick or --full with it"
+        )
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    chosen = [definitions[server] for server in (args.server or sorted(definitions))]
     data = DataDir(args.data_dir)
     machine = machine_id()
     try:
@@ -190,27 +211,68 @@ def capture_command(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    checks = [known_checks[check] for check in args.check]
-    everything = not args.check and not args.scenario
-    capture = Capture(
-        capture_id(),
-        machine,
-        PROFILES[args.profile],
-        data,
-        args.environments_dir,
-        checks,
-        run_checks=everything or bool(args.check),
-        scenarios=SCENARIOS if everything else args.scenario,
-        jobs=max(1, args.jobs),
-        locust_workers=args.locust_workers,
-    )
+    if args.resume:
+        try:
+            capture, chosen = resumed_capture(
+                data,
+                machine,
+                None if args.resume == "newest" else args.resume,
+                definitions,
+                known_checks,
+                args.environments_dir,
+            )
+        except CannotResume as error:
+            print(f"error: cannot resume: {error}", file=sys.stderr)
+            return 2
+        _say_what_is_kept(capture, chosen)
+    else:
+        chosen = [definitions[server] for server in (args.server or sorted(definitions))]
+        everything = not args.check and not args.scenario
+        capture = Capture(
+            capture_id(),
+            machine,
+            PROFILES[args.profile],
+            data,
+            args.environments_dir,
+            [known_checks[check] for check in args.check],
+            run_checks=everything or bool(args.check),
+            scenarios=SCENARIOS if everything else args.scenario,
+            jobs=max(1, args.jobs),
+            locust_workers=args.locust_workers,
+            server_ids=tuple(definition.id for definition in chosen),
+        )
+        print(
+            f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "
+            f"profile {args.profile}",
+            file=sys.stderr,
+        )
+    return _run(capture, chosen)
+
+
+def _say_what_is_kept(capture: Capture, chosen: list) -> None:
+    kept = {
+        kind: sum(capture.has_file(kind, definition.id) for definition in chosen)
+        for kind in ("runs", "benchmarks")
+    }
     print(
-        f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "
-        f"profile {args.profile}",
+        f"resuming capture {capture.capture_id} on {capture.machine_id} (profile "
+        f"{capture.profile.name}): keeping {kept['runs']} run and {kept['benchmarks']} "
+        f"benchmark file(s) of {len(chosen)} server(s); measuring the rest",
         file=sys.stderr,
     )
-    progress = Progress(len(chosen))
-    written = run_capture(capture, chosen, progress)
+
+
+def _run(capture: Capture, chosen: list) -> int:
+    """Run the capture, its own file saying running, then complete or interrupted."""
+    capture.write_record(RUNNING)
+    try:
+        left = [d for d in chosen if not capture.has_file("runs", d.id)]
+        written = run_capture(capture, chosen, Progress(len(left)))
+    except BaseException:
+        capture.write_record(INTERRUPTED)
+        raise
+    capture.write_record(COMPLETE)
+    data, machine = capture.data, capture.machine_id
     print_changes(data, machine, capture.capture_id)
     for kind in ("runs", "benchmarks"):
         count = sum(1 for path in written if path.parts[-4] == kind)
@@ -242,8 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(
-            "\ninterrupted: stopping servers; run files already written are complete, "
-            "the server in progress was not recorded",
+            "\ninterrupted: stopping servers; the files already written are complete, the "
+            "server in progress was not recorded; `capture --resume` continues this capture",
             file=sys.stderr,
         )
         return 130

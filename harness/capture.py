@@ -54,9 +54,11 @@ def run_capture(
                 else f"upstream service unavailable, its checks will record why: {upstream.problem}"
             )
         checks_started = time.monotonic()
+        # A resumed capture measures only the servers whose files it does not hold yet.
+        to_check = [d for d in definitions if not capture.has_file("runs", d.id)]
         futures = [
             pool.submit(check_server, capture, definition, progress, upstream)
-            for definition in (definitions if capture.selected_checks() else ())
+            for definition in (to_check if capture.selected_checks() else ())
         ]
         try:
             for future in futures:

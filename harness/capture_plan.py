@@ -21,13 +21,15 @@ from evidence.vocabulary import SCENARIOS
 from harness import checks as checks_module
 from harness.checks import Check
 from harness.profiles import Profile
-from harness.provenance import git_commit, git_dirty, now_iso
+from harness.provenance import code_fingerprint, git_commit, git_dirty, now_iso
 from harness.scheduling import MachineLock
 
 # A capture writes about 3.5 MB (22 checks and every scenario on 14 configurations); refuse to
 # start with less room than several times that.
 MIN_FREE_BYTES = 50 * 2**20
 KINDS = ("runs", "benchmarks")
+# A capture's own file (data/captures/<machine>/<capture>.json) says how far it got.
+RUNNING, INTERRUPTED, COMPLETE = "running", "interrupted", "complete"
 
 
 class NotWritable(Exception):
@@ -45,11 +47,15 @@ class Capture:
     run_checks: bool = True
     scenarios: Sequence[str] = ()  # benchmark scenarios to run after the checks; empty: none
     jobs: int = 1  # servers captured at the same time (checks only; benchmarks run alone)
+    server_ids: Sequence[str] = ()  # the servers it sets out to capture, for its own file
     locust_workers: int = 1  # Locust processes under one master (1: Locust alone)
     machine: MachineLock = field(default_factory=MachineLock)
     # The code that runs is the code at the start: read git once, before any server runs.
     git_commit: str | None = field(default_factory=git_commit)
     git_dirty: bool | None = field(default_factory=git_dirty)
+    code_fingerprint: str | None = field(default_factory=code_fingerprint)
+    started_at: str = field(default_factory=now_iso)
+    resumed_at: tuple[str, ...] = ()  # when an interrupted capture was continued
     interrupted: threading.Event = field(default_factory=threading.Event)
     # Configurations this capture could not measure (id -> why): a start failure (recorded as
     # failed in its file) or a file that could not be written. The exit status says so.
@@ -75,6 +81,40 @@ class Capture:
         """The chosen scenarios, in the order they run."""
         return [scenario for scenario in SCENARIOS if scenario in self.scenarios]
 
+    def has_file(self, kind: str, name: str) -> bool:
+        """Whether this capture already holds ``name``'s file of ``kind`` (runs, benchmarks):
+        a resumed capture does not measure it again."""
+        if kind == "runs":
+            return self.data.run_path(self.machine_id, self.capture_id, name).exists()
+        return self.data.benchmark_path(self.machine_id, self.capture_id, name).exists()
+
+    def record(self, state: str) -> dict[str, Any]:
+        """The capture's own file: what it set out to measure, and how far it got."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "capture": self.capture_id,
+            "machine": self.machine_id,
+            "profile": self.profile.name,
+            "started_at": self.started_at,
+            "finished_at": None if state == RUNNING else now_iso(),
+            "state": state,
+            "selection": {
+                "servers": list(self.server_ids),
+                "checks": [check.id for check in self.selected_checks()],
+                "scenarios": self.selected_scenarios(),
+            },
+            "options": {"jobs": self.jobs, "locust_workers": self.locust_workers},
+            "git_commit": self.git_commit,
+            "git_dirty": self.git_dirty,
+            "code_fingerprint": self.code_fingerprint,
+            "resumed_at": list(self.resumed_at),
+            "not_captured": {name: why[:2000] for name, why in sorted(self.not_captured.items())},
+        }
+
+    def write_record(self, state: str) -> Path | None:
+        path = self.data.capture_path(self.machine_id, self.capture_id)
+        return self.write(path, self.record(state), "capture", "the capture's own file")
+
     def write(self, path: Path, document: dict[str, Any], kind: str, name: str) -> Path | None:
         """Write one file of this capture; a failure is reported with its path and reason and
         noted in ``not_captured``, and the capture goes on (the files already written stay)."""
@@ -91,7 +131,9 @@ class Capture:
 def check_writable(data: DataDir, machine_id: str) -> None:
     """NotWritable unless every folder a capture on this machine writes can take files and
     there is room: found before any server runs, not after every check has."""
-    folders = [data.root / "machines"] + [data.root / kind / machine_id for kind in KINDS]
+    folders = [data.root / "machines"] + [
+        data.root / kind / machine_id for kind in (*KINDS, "captures")
+    ]
     for folder in folders:
         # The nearest folder that exists: creating the others here would leave empty folders
         # behind when the capture is refused for another reason.

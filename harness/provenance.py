@@ -82,6 +82,34 @@ def git_dirty() -> bool | None:
     return None if status is None else bool(status)
 
 
+def code_fingerprint() -> str | None:
+    """A digest of the code as it is on disk: the commit, uncommitted changes and untracked
+    files (``data/`` left out). Two runs with the same fingerprint ran the same code, dirty
+    tree or not; a resumed capture must match the one it continues."""
+    commit = git_commit()
+    diff = _git_bytes("diff", "HEAD", "--binary", "--", ".", ":(exclude)data")
+    untracked = _git("ls-files", "--others", "--exclude-standard", "--", ".", ":(exclude)data")
+    if commit is None or diff is None or untracked is None:
+        return None
+    digest = hashlib.sha256(commit.encode() + b"\0" + diff)
+    for name in sorted(filter(None, untracked.splitlines())):
+        path = REPO_ROOT / name
+        digest.update(b"\0" + name.encode())
+        if path.is_file():
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _git_bytes(*args: str) -> bytes | None:
+    try:
+        completed = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, timeout=30, check=False
+        )
+    except OSError:
+        return None
+    return completed.stdout if completed.returncode == 0 else None
+
+
 def memory_class(size_bytes: int) -> int:
     """Memory as the machine id counts it: whole GiB. Machines of one kind report a few hundred
     KiB more or less (what the kernel reserves differs), and are still the same class."""

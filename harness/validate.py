@@ -98,6 +98,13 @@ def _notes(
                         f"{loaded.path}: checks/{index}/{key} differs from the harness's "
                         f"{result['id']} check"
                     )
+    for loaded in evidence.captures.values():
+        if loaded.document["state"] != "complete":
+            notes.append(
+                f"{loaded.path}: capture {loaded.document['capture']} is "
+                f"{loaded.document['state']}; its files are whole, and "
+                f"`python -m harness capture --resume {loaded.document['capture']}` continues it"
+            )
     return notes
 
 

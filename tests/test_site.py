@@ -199,3 +199,25 @@ def test_the_csv_downloads_hold_every_result_and_cannot_run_formulas(tmp_path: P
     ]
     assert rows[0]["summary"] == '\'=HYPERLINK("https://evil.example")'  # shown as text
     assert "Downloads:" in pages["matrix.md"] and "data/matrix.csv" in pages["matrix.md"]
+
+
+def test_the_run_shown_is_the_newest_by_recorded_start_and_the_pages_say_which(
+    tmp_path: Path,
+) -> None:
+    # A capture resumed a day later starts its files after a capture begun in between: the
+    # recorded start times decide, not the capture ids.
+    resumed = synthetic.run("alpha", outcome="yes", capture="20260101T000000Z")
+    resumed.update(started_at=synthetic.at("20260101T000000Z", 86400))
+    resumed.update(finished_at=synthetic.at("20260101T000000Z", 86460))
+    between = synthetic.run("alpha", outcome="no", capture="20260101T120000Z")
+    synthetic.write_data(tmp_path, [resumed, between, synthetic.run("beta", name="Beta")])
+    pages = render_pages(load_evidence(tmp_path))
+    export = json.loads(pages["data/matrix.json"])
+    assert [r["outcome"] for r in export["results"] if r["server"] == "alpha"] == ["yes"]
+    assert "newest run by its recorded start time" in pages["matrix.md"]
+    assert (
+        "`20260101T000000Z` on machine `synthetic-test-machine` (2 configurations)"
+        in (pages["matrix.md"])
+    )
+    source = "`data/runs/synthetic-test-machine/20260101T000000Z/alpha.json`"
+    assert f"`20260101T000000Z`, from {source}" in pages["servers/alpha.md"]

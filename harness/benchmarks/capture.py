@@ -240,7 +240,13 @@ def run_benchmarks(
     all_definitions: dict[str, ServerDefinition] | None = None,
 ) -> list[Path]:
     """Benchmark every definition (after calibration); returns the files written."""
-    scenarios = capture.selected_scenarios()
+    # A resumed capture measures only what it does not hold yet.
+    definitions = [d for d in definitions if not capture.has_file("benchmarks", d.id)]
+    scenarios = [
+        scenario
+        for scenario in capture.selected_scenarios()
+        if scenario != "calibration" or not capture.has_file("benchmarks", CALIBRATION_ID)
+    ]
     server_scenarios = [s for s in scenarios if s != "calibration"]
     pinning = choose_pinning()
     total = len(definitions) if server_scenarios else 0
