@@ -83,12 +83,15 @@ def benchmarks_csv(benchmarks: Benchmarks) -> str:
                 continue
             for name, value in sorted(figure.record["metrics"].items()):
                 meaning = lookup(name)
+                label = meaning.label if meaning else ""
+                if figure.counts_failures(name):
+                    label += " (answered and failed together: not a throughput)"
                 spread = figure.record["spread"].get(name) or {}
                 rows.append(
                     [
                         *first,
                         name,
-                        meaning.label if meaning else "",
+                        label,
                         meaning.metric.unit.stored if meaning else "",
                         "" if value is None else value,
                         spread.get("min", ""),

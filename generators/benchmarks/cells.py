@@ -72,6 +72,8 @@ def value_cell(figure: Figure, name: str) -> Markup:
         if name in figure.record["metrics"]:
             return Markup("n/a (not in every repeat)")
         return Markup("n/a")
+    if figure.counts_failures(name):
+        return Markup("{}").format(not_a_throughput(figure, name))
     cell = escape(number(value, name))
     spread = spread_text(figure, name)
     if spread:
@@ -87,6 +89,11 @@ def value_cell(figure: Figure, name: str) -> Markup:
             ' <span class="sd-ceiling">⚠ above half the load tool\'s ceiling ({} req/s)</span>'
         ).format(number(figure.ceiling.requests_per_s, "requests_per_s"))
     return cell
+
+
+def not_a_throughput(figure: Figure, name: str) -> str:
+    """What a page shows instead of a load tool's rate that counts failed requests."""
+    return f"not a throughput: up to {figure.failed_share(name) or 0:.1f} % of requests failed"
 
 
 def failure_cell(figure: Figure, limit: int = FAILURE_TEXT_LIMIT) -> Markup:

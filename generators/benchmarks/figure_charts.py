@@ -51,8 +51,10 @@ def figures_chart(
                 (f for f in group if all(f.params.get(k) == v for k, v in one.match)), None
             )
             value = found.metric(one.metric) if found and found.ok else None
+            if found is not None and found.ok and found.counts_failures(one.metric):
+                value = None  # the load tool's rate counts failed requests: no bar
             values.append(None if value is None else scaled(value, one.metric))
-            notes.append("not measured" if found is None else "failed" if not found.ok else "n/a")
+            notes.append(_why_no_bar(found, one.metric))
         label = group[0].server["name"] if by == "server" else group[0].record["figure"]
         if variant := group[0].params.get("variant"):
             label = f"{label}, {variant}"
@@ -69,6 +71,16 @@ def figures_chart(
         value_format=",.0f" if big and not units & {"%", "×"} else ".2f",
     )
     return Chart(title, svg)
+
+
+def _why_no_bar(found: Figure | None, metric: str) -> str:
+    if found is None:
+        return "not measured"
+    if not found.ok:
+        return "failed"
+    if found.counts_failures(metric):
+        return f"no throughput: {found.failed_share(metric):.0f} % failed"
+    return "n/a"
 
 
 def by_param_chart(

@@ -19,6 +19,9 @@ from generators.model import row_order
 # h2load and calibration name protocols alike, except nginx in front of the server: its client
 # side is HTTP/2 over TLS, which the load tool has to speak as fast as against h2+tls.
 CEILING_PROTOCOL = {"nginx-h2+tls": "h2+tls"}
+# The load tools' own rate: every finished request, answered or failed (h2load's "req/s", and
+# Locust's before December 2026). A throughput only where nothing failed.
+RATE_COUNTING_FAILURES = "requests_per_s"
 # The calibration page names a headroom below this many times the fastest Django figure.
 HEADROOM_SENTENCE_BELOW = 3.0
 
@@ -80,13 +83,36 @@ class Figure:
         )
 
     def best_rate(self) -> float | None:
-        """The highest requests/s this figure reports (Locust reports a total and per step)."""
+        """The highest throughput this figure reports (Locust reports a total and per step);
+        a rate that counts failed requests is not one."""
         rates = [
             value
             for name in self.record["metrics"]
-            if is_achieved_rate(name) and (value := self.metric(name)) is not None
+            if is_achieved_rate(name)
+            and not self.counts_failures(name)
+            and (value := self.metric(name)) is not None
         ]
         return max(rates) if rates else None
+
+    def failed_share(self, name: str) -> float | None:
+        """The highest share of requests (percent) that failed in any repeat of the runs rate
+        ``name`` comes from: ``failed_percent`` (h2load) or ``failures_percent`` (Locust),
+        with the rate's own prefix (``with_``, ``step300_``...)."""
+        prefix = name.removesuffix(RATE_COUNTING_FAILURES)
+        for key in (f"{prefix}failed_percent", f"{prefix}failures_percent"):
+            spread = self.record["spread"].get(key)
+            value = spread["max"] if spread else self.metric(key)
+            if isinstance(value, int | float):
+                return value
+        return None
+
+    def counts_failures(self, name: str) -> bool:
+        """Whether rate ``name`` is the load tool's rate of finished requests (answered and
+        failed together) from runs in which requests failed: then it is not a throughput and
+        no page shows it as one. ``answered_per_s`` counts answered requests only."""
+        if not name.endswith(RATE_COUNTING_FAILURES) or name.endswith("target_requests_per_s"):
+            return False
+        return (self.failed_share(name) or 0.0) > 0.0
 
     def steps(self, base: str) -> dict[int, str]:
         """Locust's per-step metrics of ``base``: users -> metric name."""

@@ -37,7 +37,7 @@ class Summary:
     application_protocol: str | None
     tls_protocol: str | None
     elapsed_s: float | None  # "finished in": warm-up included
-    requests_per_s: float | None  # done / main duration
+    requests_per_s: float | None  # done / main duration: answered and failed together
     counts: dict[str, int] | None  # total, started, done, succeeded, failed, errored, timeout
     status_codes: dict[str, int] | None  # s2xx, s3xx, s4xx, s5xx
     lines: tuple[str, ...]
@@ -173,6 +173,13 @@ def figures(
     }
     if request.target_requests_per_s is not None:
         metrics["target_requests_per_s"] = request.target_requests_per_s
+    done = counts.get("done")
+    if summary.requests_per_s is not None and done and failed is not None:
+        # h2load's rate is done / main duration; the answered share of done is a throughput.
+        answered = done - (failed - unparsed)
+        metrics["answered_per_s"] = summary.requests_per_s * answered / done
+    elif summary.requests_per_s is not None and done == 0:
+        metrics["answered_per_s"] = 0.0
     return metrics
 
 
