@@ -18,8 +18,9 @@ FIXED_RATE_MIN_PER_CLIENT = 5  # requests/s: fewer would leave too few requests 
 
 
 def _measured_maximum(bench: ServerBench, endpoint: str) -> float | None:
+    """The highest answered rate (a rate counting failed requests is no maximum to hold)."""
     rates = [
-        figure["metrics"].get("requests_per_s")
+        figure["metrics"].get("answered_per_s")
         for figure in bench.figures
         if figure["scenario"] == "h2load"
         and figure["status"] == "ok"
@@ -46,7 +47,7 @@ def fixed_rate_latency(bench: ServerBench, instance: Instance) -> None:
     maximum = _measured_maximum(bench, endpoint)
     if maximum is None:  # h2load was not selected (or failed): measure the maximum here
         probe = _h2load(bench, instance, instance.base_url, endpoint, 200, "http/1.1")
-        maximum = probe.metrics.get("requests_per_s") if probe.ok else None
+        maximum = probe.metrics.get("answered_per_s") if probe.ok else None
         params["maximum_measured_by"] = "this scenario (h2load, 200 clients, one run)"
     else:
         params["maximum_measured_by"] = "the h2load http/1.1 figures of this capture"
