@@ -25,6 +25,8 @@ PYTHON = "3.12"  # Django 6.1 needs Python 3.12 or newer
 def tests(session: nox.Session) -> None:
     """Run the test suite (sample project, harness with real servers, generators, site)."""
     session.install("-r", "requirements/tests.txt")
+    # axe-core, injected into pages by the accessibility audit: pinned by package-lock.json.
+    session.run("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", external=True)
     session.run("pytest", *session.posargs)
 
 

@@ -92,6 +92,8 @@ def horizontal_bars(
             colour = PALETTE[position % len(PALETTE)]
             if value is None:
                 note = bar.notes[position] if position < len(bar.notes) else "not measured"
+                if not note:  # left out on purpose; the page lists it under the chart
+                    continue
                 parts.append(
                     f'<text x="{label_width + 4}" y="{y + bar_height - 2}" {FONT} '
                     f'fill="{colour}">{_text(note)}</text>'

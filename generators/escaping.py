@@ -43,6 +43,14 @@ def html_text(value: Any) -> str:
     return html.escape(_shown(value), quote=True)
 
 
+def attribute_text(value: Any) -> Markup:
+    """Text for an HTML attribute inside Markdown (a tooltip, a data- label): HTML-escaped, and
+    Markdown's syntax characters written as character references, which the browser decodes in
+    the attribute while Markdown sees no syntax (a backslash escape would show in a tooltip)."""
+    text = html.escape(_shown(value).replace("\r", " ").replace("\n", " "), quote=True)
+    return Markup(_MARKDOWN_SYNTAX.sub(lambda match: f"&#{ord(match.group(1))};", text))
+
+
 def navigation_title(value: Any) -> str:
     """Text for MkDocs navigation and <title>: Material's template runs titles through
     ``striptags``, which *un*-escapes entities, so escaping cannot survive there. Characters

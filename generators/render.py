@@ -24,8 +24,9 @@ from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine,
 from generators.benchmarks.scenario_pages import scenario_pages
 from generators.charts import concurrency_chart
 from generators.csv_export import benchmarks_csv, matrix_csv
-from generators.definitions import presented_servers
+from generators.definitions import presented_checks, presented_servers
 from generators.escaping import (
+    attribute_text,
     code_block,
     finalize,
     html_text,
@@ -35,6 +36,7 @@ from generators.escaping import (
     slug,
 )
 from generators.model import OUTCOME_LABELS, Site, site_from
+from generators.needs import RANKING, load_needs, per_need
 from generators.recommendations import all_verdicts
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -84,6 +86,7 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         seconds=lambda value: "n/a" if value is None else f"{value:.2f} s",
         slug=slug,
         html=lambda value: Markup(html_text(value)),
+        attr=attribute_text,
         shell=shlex.join,
         commas=lambda items: Markup(", ").join(markdown_text(item) for item in items),
         inline_code=inline_code,
@@ -110,7 +113,13 @@ class ChartFiles:
     def __call__(self, chart: figure_charts.Chart) -> Markup:
         name = f"{self.stem}-{len(self.files) + 1}.svg"
         self.files[f"{self.directory}/{name}"] = chart.svg
-        return Markup(f"![{markdown_text(chart.title)}](charts/{name}){{ .sd-chart }}")
+        image = Markup(f"![{markdown_text(chart.title)}](charts/{name}){{ .sd-chart }}")
+        if not chart.left_out:
+            return image
+        listed = Markup("; ").join(markdown_text(item) for item in chart.left_out)
+        return image + Markup(
+            "\n\n<small>No bar, because this capture's profile does not measure them: {}.</small>"
+        ).format(listed)
 
 
 def matrix_export(site: Site) -> dict[str, Any]:
@@ -192,6 +201,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str], Site]:
         ),
         "servers/index.md": env.get_template("servers_index.md.j2").render(**common),
         "recommendations.md": env.get_template("recommendations.md.j2").render(**common),
+        "pick.md": pick_page(env, site),
         "changes.md": env.get_template("changes.md.j2").render(
             history=change_history(site, benchmark_documents), **common
         ),
@@ -216,6 +226,17 @@ def render(evidence: Evidence) -> tuple[dict[str, str], Site]:
             **common,
         )
     return pages, site
+
+
+def pick_page(env: jinja2.Environment, site: Site) -> str:
+    """/pick/: the needs, and per need the configurations that satisfy it."""
+    needs = load_needs({check["id"] for check in presented_checks()})
+    return env.get_template("pick.md.j2").render(
+        needs=needs,
+        need_records=[need.as_record() for need in needs],
+        per_need=per_need(site.runs, needs),
+        ranking=RANKING,
+    )
 
 
 def change_history(

@@ -50,3 +50,27 @@ def test_the_concurrency_chart_reads_the_ten_request_batches() -> None:
     svg = concurrency_chart([run])
     assert "2.00" in svg
     assert "not measured" in svg  # the synthetic run has no async concurrency result
+
+
+def test_bars_the_profile_never_measured_are_listed_once_not_drawn_empty(tmp_path) -> None:
+    from evidence.validation import load_evidence
+    from generators.render import render_pages
+
+    # gunicorn-sync has 1 and 200 clients; alpha only 200: its 1-client bar is not in its plan.
+    sweep = [synthetic.h2load_figure([500.0] * 3, clients=c) for c in (1, 200)]
+    only_200 = [synthetic.h2load_figure([400.0] * 3, clients=200)]
+    synthetic.write_data(
+        tmp_path,
+        [synthetic.run("alpha"), synthetic.run("beta", name="Beta")],
+        [
+            synthetic.benchmark("alpha", sweep),
+            synthetic.benchmark("beta", only_200, name="Beta"),
+        ],
+    )
+    pages = render_pages(load_evidence(tmp_path))
+    charts = [svg for name, svg in pages.items() if name.startswith("benchmarks/charts/h2load")]
+    assert charts and not any("not measured" in svg for svg in charts)
+    assert (
+        "No bar, because this capture's profile does not measure them: Beta: 1 clients."
+        in (pages["benchmarks/h2load.md"])
+    )

@@ -45,7 +45,7 @@ def test_the_newest_capture_of_a_server_wins(tmp_path: Path) -> None:
 def test_each_matrix_cell_links_to_its_evidence_anchor(tmp_path: Path) -> None:
     synthetic.write_data(tmp_path, [synthetic.run("alpha", outcome="partial")])
     pages = render_pages(load_evidence(tmp_path))
-    assert "(servers/alpha.md#concurrency-sync-sleep" in pages["matrix.md"]
+    assert 'href="../servers/alpha/#concurrency-sync-sleep"' in pages["matrix.md"]
     assert "{: #concurrency-sync-sleep }" in pages["servers/alpha.md"]
 
 

@@ -145,6 +145,7 @@ def test_a_cell_opens_its_evidence(site, browser) -> None:
     export = json.loads((site_dir / "data" / "matrix.json").read_text())
     result = export["results"][-1]
     page, problems = _open(browser, base + "matrix/")
+    page.locator("input[name='sd-group'][value='']").check()  # every check, not one group
     href = f"../{result['evidence_page']}"
     page.locator(f"a[href='{href}']").first.click()
     page.wait_for_load_state("networkidle")
@@ -204,3 +205,172 @@ def test_benchmark_pages_draw_every_chart_without_console_errors(
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "benchmarks-h2load.png"), full_page=True)
     assert problems == []
+
+
+# ---- A reader's first two minutes: the matrix at 1366 and 390 px, pick by need, accessibility
+
+
+def _open_at(browser, url: str, width: int, height: int = 800):
+    page, problems = _open(browser, "about:blank")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(url, wait_until="networkidle")
+    return page, problems
+
+
+def _choose_group(page, group: str) -> None:
+    page.locator(f"input[name='sd-group'][value='{group}']").check()
+
+
+def test_the_matrix_header_stays_in_view_while_scrolling_at_1366(site, browser) -> None:
+    base, _ = site
+    page, problems = _open_at(browser, base + "matrix/", 1366, 768)
+    first = page.locator("table.sd-matrix thead th").first
+    # One group (the default): the table fits, so the page scrolls and the header sticks
+    # under the site's header bar.
+    assert page.locator(".sd-matrix-wrap.sd-fits").count() == 1
+    page.evaluate(
+        "window.scrollTo(0, document.querySelector('table.sd-matrix tbody').getBoundingClientRect()"
+        ".top + window.scrollY - 60 + 200)"
+    )
+    page.wait_for_timeout(300)
+    box = first.bounding_box()
+    assert box is not None and 0 <= box["y"] <= 120, box
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "matrix-1366-group-scrolled.png"))
+    # All checks: the box scrolls both ways, the header row and the server column stay.
+    _choose_group(page, "")
+    wrap = page.locator(".sd-matrix-wrap")
+    wrap.scroll_into_view_if_needed()
+    wrap.evaluate("box => { box.scrollTop = box.scrollHeight; box.scrollLeft = box.scrollWidth; }")
+    page.wait_for_timeout(300)
+    wrap_box, header_box = wrap.bounding_box(), first.bounding_box()
+    assert wrap_box is not None and header_box is not None
+    assert abs(header_box["y"] - wrap_box["y"]) <= 2, (header_box, wrap_box)
+    assert abs(header_box["x"] - wrap_box["x"]) <= 2  # the server column stayed at the left
+    page.screenshot(path=str(ARTIFACTS / "matrix-1366-all-scrolled.png"))
+    assert problems == []
+
+
+def test_every_check_of_every_configuration_is_reachable_at_390_without_page_scroll(
+    site, browser
+) -> None:
+    base, site_dir = site
+    export = json.loads((site_dir / "data" / "matrix.json").read_text())
+    page, problems = _open_at(browser, base + "matrix/", 390, 844)
+    groups = page.locator("input[name='sd-group']").evaluate_all(
+        "inputs => inputs.map(input => input.value)"
+    )
+    seen = set()
+    for group in groups:
+        _choose_group(page, group)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, group
+        for cell in page.locator("table.sd-matrix td[data-group]:visible").all():
+            box = cell.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, group
+            seen.add(cell.get_attribute("id"))
+    assert seen == {f"{r['server']}/{r['check']}" for r in export["results"]}
+    _choose_group(page, groups[0])
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "matrix-390.png"))
+    assert problems == []
+
+
+def test_a_deep_link_opens_its_cell_highlighted_in_its_group(site, browser) -> None:
+    base, site_dir = site
+    export = json.loads((site_dir / "data" / "matrix.json").read_text())
+    result = export["results"][-1]
+    check = next(c for c in export["checks"] if c["id"] == result["check"])
+    page, problems = _open_at(browser, f"{base}matrix/#{result['server']}/{result['check']}", 1366)
+    target = page.locator("table.sd-matrix .sd-target")
+    assert target.count() == 1
+    assert target.get_attribute("id") == f"{result['server']}/{result['check']}"
+    assert target.is_visible()
+    assert page.locator("input[name='sd-group']:checked").get_attribute("value") == check["group"]
+    assert target.locator("a").get_attribute("title") == result["summary"]
+    assert problems == []
+
+
+def _expected_picks(export: dict, need_ids: list[str]) -> list[str]:
+    from generators.needs import load_needs, ranked, satisfies
+
+    needs = [n for n in load_needs({c["id"] for c in export["checks"]}) if n.id in need_ids]
+    runs = [
+        {
+            "server": server,
+            "checks": [
+                {"id": r["check"], "outcome": r["outcome"]}
+                for r in export["results"]
+                if r["server"] == server["id"]
+            ],
+        }
+        for server in export["servers"]
+    ]
+    return [run["server"]["id"] for run in ranked([r for r in runs if satisfies(r, needs)])]
+
+
+def _picked(page, need_ids: list[str]) -> list[str]:
+    for need in need_ids:
+        page.locator(f"#sd-pick input[value='{need}']").check()
+    page.wait_for_timeout(100)
+    return page.locator("#sd-pick-result li").evaluate_all(
+        "items => items.map(item => item.dataset.server)"
+    )
+
+
+def test_pick_by_need_lists_what_matrix_json_supports(site, browser) -> None:
+    base, site_dir = site
+    export = json.loads((site_dir / "data" / "matrix.json").read_text())
+    wanted = ["websockets", "graceful-shutdown", "http2-no-proxy"]
+    page, problems = _open_at(browser, base + "pick/", 1366)
+    picked = _picked(page, wanted)
+    assert picked == _expected_picks(export, wanted)
+    assert picked, "the committed data has configurations with all three"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "pick.png"), full_page=True)
+    page.locator("#sd-pick input[value='development']").check()  # no production server reloads
+    page.wait_for_timeout(100)
+    assert _picked(page, []) == _expected_picks(export, [*wanted, "development"])
+    assert problems == []
+
+
+@pytest.mark.parametrize("outcome", ["yes", "partial"])
+def test_pick_by_need_follows_the_data(tmp_path: Path, browser, outcome: str) -> None:
+    data = tmp_path / "data"
+    synthetic.write_data(
+        data, [synthetic.run("alpha"), synthetic.run("beta", name="Beta", outcome=outcome)]
+    )
+    site_dir = tmp_path / "site"
+    build = synthetic.build_site(data, site_dir)
+    assert build.returncode == 0, build.stderr
+    for base, _ in _serve(site_dir):
+        page, problems = _open_at(browser, base + "pick/", 1366)
+        expected = ["alpha", "beta"] if outcome == "yes" else ["alpha"]
+        assert _picked(page, ["sync-under-load"]) == expected
+        assert problems == []
+
+
+AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AUDITED = ["", "matrix/", "pick/", "recommendations/", "servers/", "servers/uvicorn/"]
+AUDITED += ["methodology/", "changes/", "contributing/", "benchmarks/", "benchmarks/h2load/"]
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_every_page_type_passes_the_accessibility_audit(site, browser, width: int) -> None:
+    """axe-core (npm, pinned by package-lock.json; `npm ci` installs it) in the real browser:
+    no serious or critical violation on any page type."""
+    assert AXE.exists(), f"{AXE} is missing: run `npm ci` (scripts/nox -s tests does)"
+    base, _ = site
+    found = {}
+    for path in AUDITED:
+        page, _ = _open_at(browser, base + path, width)
+        page.add_script_tag(path=str(AXE))
+        results = page.evaluate("async () => await axe.run(document)")
+        serious = [
+            f"{v['id']} ({v['impact']}): {v['help']} e.g. {v['nodes'][0]['target']}"
+            for v in results["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        if serious:
+            found[path or "/"] = serious
+        page.close()
+    assert found == {}

@@ -14,6 +14,9 @@ from generators.charts import Bar, horizontal_bars
 class Chart:
     title: str  # from data in part: escaped wherever it is shown
     svg: str
+    # "Server: series, series" for bars the capture never measured (the profile's plan leaves
+    # them out): no empty "not measured" bar is drawn; the page lists them once under the chart.
+    left_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,11 @@ def figures_chart(
         key = (figure.server["id"], variant) if by == "server" else (figure.record["figure"], "")
         groups.setdefault(key, []).append(figure)
     bars = []
+    left_out = []
     for group in groups.values():
         values: list[float | None] = []
         notes: list[str] = []
+        missing = []
         for one in series:
             found = next(
                 (f for f in group if all(f.params.get(k) == v for k, v in one.match)), None
@@ -55,10 +60,14 @@ def figures_chart(
                 value = None  # the load tool's rate counts failed requests: no bar
             values.append(None if value is None else scaled(value, one.metric))
             notes.append(_why_no_bar(found, one.metric))
+            if found is None:
+                missing.append(one.label)
         label = group[0].server["name"] if by == "server" else group[0].record["figure"]
         if variant := group[0].params.get("variant"):
             label = f"{label}, {variant}"
         bars.append(Bar(label, tuple(values), tuple(notes)))
+        if missing:
+            left_out.append(f"{label}: {', '.join(missing)}")
     units = {unit_of(one.metric) for one in series}
     big = any(v is not None and v >= 100 for bar in bars for v in bar.values)
     svg = horizontal_bars(
@@ -70,12 +79,12 @@ def figures_chart(
         reference=reference,
         value_format=",.0f" if big and not units & {"%", "×"} else ".2f",
     )
-    return Chart(title, svg)
+    return Chart(title, svg, tuple(left_out))
 
 
 def _why_no_bar(found: Figure | None, metric: str) -> str:
     if found is None:
-        return "not measured"
+        return ""  # not in the capture's plan: listed once under the chart, no empty bar
     if not found.ok:
         return "failed"
     if found.counts_failures(metric):
