@@ -25,7 +25,10 @@ def main() -> int:
     for relative, content in pages.items():
         target = args.out_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
+        if isinstance(content, bytes):  # the capture archives
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
     print(f"wrote {len(pages)} pages to {args.out_dir}")
     return 0
 

@@ -20,6 +20,7 @@ from markupsafe import Markup
 _MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+_CAPTURE_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 
 
 def _shown(value: Any) -> str:
@@ -62,6 +63,13 @@ def slug(value: Any) -> Markup:
     """An id used inside a link or anchor; ids are validated by the schema, checked again here."""
     if not isinstance(value, str) or not _SLUG.match(value):
         raise ValueError(f"not a valid id for a link: {value!r}")
+    return Markup(value)
+
+
+def capture_id(value: Any) -> Markup:
+    """A capture id used inside a link (``YYYYMMDDTHHMMSSZ``, as the schema requires)."""
+    if not isinstance(value, str) or not _CAPTURE_ID.match(value):
+        raise ValueError(f"not a valid capture id for a link: {value!r}")
     return Markup(value)
 
 

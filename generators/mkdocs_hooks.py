@@ -28,7 +28,7 @@ from generators.definitions import CatalogError
 from generators.escaping import navigation_title
 from generators.render import render, server_ids
 
-_pages: dict[str, str] = {}
+_pages: dict[str, str | bytes] = {}
 
 
 def data_root() -> Path:

@@ -25,6 +25,7 @@ from generators.benchmarks.scenario_pages import scenario_pages
 from generators.charts import concurrency_chart
 from generators.csv_export import benchmarks_csv, matrix_csv
 from generators.definitions import presented_checks, presented_servers
+from generators.downloads import capture_archives, captures_with_files
 from generators.escaping import (
     attribute_text,
     code_block,
@@ -176,12 +177,12 @@ def benchmark_pages(env: jinja2.Environment, benchmarks: Benchmarks) -> dict[str
     return pages
 
 
-def render_pages(evidence: Evidence) -> dict[str, str]:
+def render_pages(evidence: Evidence) -> dict[str, str | bytes]:
     """Every page from ``evidence``."""
     return render(evidence)[0]
 
 
-def render(evidence: Evidence) -> tuple[dict[str, str], Site]:
+def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
     """Every page from ``evidence``, and the site they show (the MkDocs hook builds the
     navigation from it)."""
     servers = presented_servers()  # the definitions, read once per build
@@ -191,12 +192,14 @@ def render(evidence: Evidence) -> tuple[dict[str, str], Site]:
     verdicts = all_verdicts(site.runs)
     common = {"site": site, "outcomes": OUTCOME_LABELS, "verdicts": verdicts}
     benchmark_documents = [loaded.document for loaded in evidence.benchmarks]
-    pages = {
+    downloads = captures_with_files(evidence)
+    pages: dict[str, str | bytes] = {
         "index.md": env.get_template("index.md.j2").render(**common),
         "matrix.md": env.get_template("matrix.md.j2").render(**common),
         "methodology.md": env.get_template("methodology.md.j2").render(
             pinning=pinning_by_machine(benchmarks),
             settings=settings_table(benchmarks),
+            downloads=downloads,
             **common,
         ),
         "servers/index.md": env.get_template("servers_index.md.j2").render(**common),
@@ -215,6 +218,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str], Site]:
         "data/benchmarks.csv": benchmarks_csv(benchmarks),
         "charts/concurrency.svg": concurrency_chart(site.runs),
         **benchmark_pages(env, benchmarks),
+        **capture_archives(downloads),
     }
     server_template = env.get_template("server.md.j2")
     for run in site.runs:

@@ -221,3 +221,38 @@ def test_the_run_shown_is_the_newest_by_recorded_start_and_the_pages_say_which(
     )
     source = "`data/runs/synthetic-test-machine/20260101T000000Z/alpha.json`"
     assert f"`20260101T000000Z`, from {source}" in pages["servers/alpha.md"]
+
+
+def test_each_capture_is_downloadable_as_one_reproducible_archive(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    data = tmp_path / "data"
+    synthetic.write_data(
+        data,
+        [synthetic.run("alpha"), synthetic.run("alpha", capture="20260202T000000Z")],
+        [synthetic.benchmark("alpha", [synthetic.h2load_figure([700.0] * 3)])],
+    )
+    pages = render_pages(load_evidence(data))
+    archive = pages[f"data/captures/{synthetic.MACHINE_ID}/{synthetic.CAPTURE_ID}.zip"]
+    assert isinstance(archive, bytes)
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        names = sorted(opened.namelist())
+        assert names == sorted(
+            [
+                f"data/machines/{synthetic.MACHINE_ID}.json",
+                f"data/runs/{synthetic.MACHINE_ID}/{synthetic.CAPTURE_ID}/alpha.json",
+                f"data/benchmarks/{synthetic.MACHINE_ID}/{synthetic.CAPTURE_ID}/alpha.json",
+            ]
+        )
+        run = f"data/runs/{synthetic.MACHINE_ID}/{synthetic.CAPTURE_ID}/alpha.json"
+        assert opened.read(run) == (data / run.removeprefix("data/")).read_bytes()
+    assert (
+        render_pages(load_evidence(data))[
+            f"data/captures/{synthetic.MACHINE_ID}/{synthetic.CAPTURE_ID}.zip"
+        ]
+        == archive
+    )  # the same data gives the same bytes
+    methodology = pages["methodology.md"]
+    assert f"(data/captures/{synthetic.MACHINE_ID}/20260202T000000Z.zip)" in methodology
+    assert "To cite a figure" in methodology

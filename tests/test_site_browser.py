@@ -374,3 +374,19 @@ def test_every_page_type_passes_the_accessibility_audit(site, browser, width: in
             found[path or "/"] = serious
         page.close()
     assert found == {}
+
+
+def test_every_download_link_resolves_in_the_built_site(site, browser) -> None:
+    base, _ = site
+    page, problems = _open_at(browser, base + "methodology/", 1366)
+    links = page.locator("#downloads ~ * a[href*='data/']").evaluate_all(
+        "links => links.map(link => link.href)"
+    )
+    archives = [link for link in links if link.endswith(".zip")]
+    assert archives and any(link.endswith(".csv") for link in links)
+    for link in links:
+        response = page.request.get(link)
+        assert response.status == 200, link
+        if link.endswith(".zip"):
+            assert response.body()[:2] == b"PK", link
+    assert problems == []
