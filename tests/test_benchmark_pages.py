@@ -249,7 +249,7 @@ def test_only_the_latest_capture_of_each_machine_and_server_is_shown(
 ) -> None:
     export = json.loads(pages["data/benchmarks.json"])
     assert {r["capture"] for r in export["results"]} == {synthetic.CAPTURE_ID}
-    assert not any("99,999" in text for text in pages.values())
+    assert not any("99,999" in text for text in pages.values() if isinstance(text, str))
 
 
 def test_benchmarks_json_has_the_public_shape(pages: dict[str, str]) -> None:
@@ -396,3 +396,25 @@ def test_the_benchmarks_csv_has_a_row_per_figure_and_metric(pages: dict[str, str
     assert failed and all(row["failure"] and row["median"] == "" for row in failed)
     rate = next(row for row in rows if row["metric"] == "requests_per_s")
     assert rate["stored_unit"] == "requests per second" and float(rate["median"]) > 0
+
+
+def test_each_figure_shows_its_change_since_the_previous_capture_of_its_profile(
+    tmp_path: Path,
+) -> None:
+    earlier = synthetic.benchmark("alpha", [synthetic.h2load_figure([1000.0, 990.0, 1010.0])])
+    later_id, other_id = "20260102T000000Z", "20260103T000000Z"
+    later = synthetic.benchmark(
+        "alpha", [synthetic.h2load_figure([1200.0, 1190.0, 1210.0])], capture=later_id
+    )
+    synthetic.write_data(tmp_path, [synthetic.run("alpha")], [earlier, later])
+    page = render_pages(load_evidence(tmp_path))["benchmarks/h2load.md"]
+    assert f"+20.0 % since {synthetic.CAPTURE_ID}" in page
+    assert "within the spread" not in page.split(f"since {synthetic.CAPTURE_ID}")[1][:30]
+    # A newer capture of another profile is not compared with them.
+    full = synthetic.benchmark(
+        "alpha", [synthetic.h2load_figure([500.0, 505.0, 495.0])], capture=other_id
+    )
+    full["profile"] = "standard"
+    synthetic.write_data(tmp_path, [], [full])
+    page = render_pages(load_evidence(tmp_path))["benchmarks/h2load.md"]
+    assert " % since " not in page

@@ -78,6 +78,12 @@ def value_cell(figure: Figure, name: str) -> Markup:
     spread = spread_text(figure, name)
     if spread:
         cell += Markup("<br><small>{}</small>").format(spread)
+    change = figure.change(name) if metric(name).metric.compared else None
+    if change is not None:
+        percent, moved, capture = change
+        cell += Markup("<br><small>{:+.1f} % since {}{}</small>").format(
+            percent, capture, "" if moved else ", within the spread"
+        )
     flag = figure.flag(name)
     if flag is not None:
         cell += Markup(' <span class="sd-flag">⚠ CV {} % &gt; {} %</span>').format(

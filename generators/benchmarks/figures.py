@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from evidence.compare import moved_beyond_spread
 from evidence.metrics import lookup
 from evidence.validation import Evidence, Loaded
 from evidence.vocabulary import CALIBRATION_ID
@@ -56,6 +57,9 @@ class Figure:
     has_page: bool  # the server has a /servers/<id>/ page (a run of its checks exists)
     ceiling: Ceiling | None  # of this figure's load tool and protocol, same capture
     tool_protocol: tuple[str, str] | None  # what the ceiling is looked up by
+    # The same figure (server, scenario, name) in the newest earlier capture of this machine
+    # with the same profile, measured ok: (capture id, its record). Pages show the change.
+    previous: tuple[str, dict[str, Any]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -93,6 +97,24 @@ class Figure:
             and (value := self.metric(name)) is not None
         ]
         return max(rates) if rates else None
+
+    def change(self, name: str) -> tuple[float, bool, str] | None:
+        """Metric ``name`` against the previous capture: (change in percent of the earlier
+        median, whether each median lies outside the other's range, the earlier capture); None
+        without a comparable earlier figure or where a rate counts failed requests."""
+        if self.previous is None or self.counts_failures(name):
+            return None
+        capture, record = self.previous
+        before, after = record["spread"].get(name), self.record["spread"].get(name)
+        if not before or not after or not before["median"]:
+            return None
+        earlier = Figure(
+            record, self.server, self.machine, capture, self.profile, "", False, None, None
+        )
+        if earlier.counts_failures(name):
+            return None
+        percent = (after["median"] - before["median"]) / before["median"] * 100
+        return percent, moved_beyond_spread(before, after), capture
 
     def failed_share(self, name: str) -> float | None:
         """The highest share of requests (percent) that failed in any repeat of the runs rate
@@ -259,6 +281,38 @@ def _shown(files: list[Loaded]) -> list[tuple[Loaded, frozenset[str]]]:
     return shown
 
 
+FigureKey = tuple[str, str, str, str]  # machine, server, scenario, figure
+
+
+def _history(files: list[Loaded]) -> dict[FigureKey, list[tuple[str, str, dict[str, Any]]]]:
+    """Every ok figure by (machine, server, scenario, figure): (capture, profile, record)."""
+    history: dict[FigureKey, list[tuple[str, str, dict[str, Any]]]] = {}
+    for loaded in files:
+        document = loaded.document
+        for record in document["results"]:
+            if record["status"] != "ok":
+                continue
+            key = (document["machine"], document["server"]["id"], record["scenario"])
+            entry = (document["capture"], document["profile"], record)
+            history.setdefault((*key, record["figure"]), []).append(entry)
+    return history
+
+
+def _previous_figure(
+    history: dict[FigureKey, list[tuple[str, str, dict[str, Any]]]],
+    document: dict[str, Any],
+    record: dict[str, Any],
+) -> tuple[str, dict[str, Any]] | None:
+    """The newest earlier capture's ok figure of the same key and profile."""
+    key = (document["machine"], document["server"]["id"], record["scenario"], record["figure"])
+    earlier = [
+        (capture, other)
+        for capture, profile, other in history.get(key, [])
+        if capture < document["capture"] and profile == document["profile"]
+    ]
+    return max(earlier, key=lambda pair: pair[0], default=None)
+
+
 def shown_benchmarks(
     evidence: Evidence, server_pages: set[str], servers: dict[str, dict[str, Any]] | None = None
 ) -> Benchmarks:
@@ -266,6 +320,7 @@ def shown_benchmarks(
     the pages call each server."""
     servers = presented_servers() if servers is None else servers
     shown_files = _shown(evidence.benchmarks)
+    history = _history(evidence.benchmarks)
     calibrations = {
         (loaded.document["machine"], loaded.document["capture"]): loaded.document
         for loaded in evidence.benchmarks
@@ -280,7 +335,7 @@ def shown_benchmarks(
             if (machine_id, capture) in calibrations
         }
         files = [
-            _file(loaded, ceilings, server_pages, servers, scenarios)
+            _file(loaded, ceilings, server_pages, servers, scenarios, history)
             for loaded, scenarios in shown
             if loaded.document["server"]["id"] != CALIBRATION_ID
         ]
@@ -293,7 +348,7 @@ def shown_benchmarks(
                 machine=evidence.machines[machine_id],
                 files=files,
                 calibration=(
-                    _file(calibration[0], ceilings, server_pages, servers, calibration[1])
+                    _file(calibration[0], ceilings, server_pages, servers, calibration[1], history)
                     if calibration
                     else None
                 ),
@@ -309,6 +364,7 @@ def _file(
     server_pages: set[str],
     servers: dict[str, dict[str, Any]],
     scenarios: frozenset[str],
+    history: dict[tuple, list[tuple[str, str, dict[str, Any]]]] | None = None,
 ) -> BenchmarkFile:
     document = loaded.document
     if document["server"]["id"] != CALIBRATION_ID:  # the load tools have no definition
@@ -334,6 +390,7 @@ def _file(
                 # A calibration figure is the ceiling; it is not warned about against itself.
                 ceiling=None if server_id == CALIBRATION_ID else by_key.get(key),
                 tool_protocol=key,
+                previous=_previous_figure(history or {}, document, record),
             )
         )
     return BenchmarkFile(document, loaded.source, figures, server_id in server_pages)
