@@ -52,6 +52,7 @@ def _context(launched: tuple[Launcher, Instance], behaviour: str) -> CheckContex
         "stream_async": f"/{behaviour}/stream",
         "sse": f"/{behaviour}/sse",
         "sse_page": f"/{behaviour}/sse/page",
+        "json_sync": "/json/sync",
     }
     return CheckContext(TINY, endpoints, PROFILES["quick"], shared, launcher)
 
@@ -78,20 +79,29 @@ def test_a_failing_stream_is_a_no_with_its_status(launched) -> None:
 @pytest.mark.parametrize(
     ("behaviour", "outcome", "words"),
     [
-        ("live", "yes", "Live: 5 events"),
-        ("buffered", "partial", "Buffered: all 5 events"),
+        ("live", "yes", "Live: first event after"),
+        ("buffered", "no", "Buffered: no event arrived in 6 s of an endless stream"),
         ("wrong-type", "partial", "served as text/plain"),
         ("broken", "no", "HTTP 500"),
     ],
 )
-def test_sse_needs_live_events_and_the_event_stream_type(
+def test_sse_needs_events_of_an_endless_stream_as_they_come(
     launched, behaviour: str, outcome: str, words: str
 ) -> None:
     result = run_check(CHECK["sse"], _context(launched, behaviour))
     assert result["outcome"] == outcome, result["summary"]
     assert words in result["summary"]
+    evidence = result["evidence"]
+    assert evidence["instance"]["kind"] == "http"  # its own instance, not the shared one
+    assert evidence["query"].startswith("count=0&")  # endless
     if behaviour == "wrong-type":
-        assert "text/event-stream" in result["evidence"]["client_refused"]
+        assert "text/event-stream" in evidence["client_refused"]
+    if behaviour == "live":
+        assert evidence["events_received"] >= 8  # about one every 0.5 s for 6 s
+        assert evidence["after_client_left"]["answered"] is True
+    if behaviour == "buffered":
+        assert evidence["events_received"] == 0 and evidence["limit_reached"] is True
+        assert isinstance(evidence["rss_growth_bytes"], int)
 
 
 @pytest.mark.parametrize(

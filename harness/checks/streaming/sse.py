@@ -1,4 +1,5 @@
-"""The sse check: does an SSE client (httpx-sse) receive the events live, as text/event-stream?"""
+"""The sse check: does an SSE client (httpx-sse) receive the events of an endless stream as they
+are produced, as text/event-stream? A buffered endless stream sends nothing, ever."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import uuid
 from typing import Any
 
 import httpx
+import psutil
 from httpx_sse import EventSource, SSEError, aconnect_sse
 
 from harness.checks import Check, CheckContext, Finding
@@ -20,26 +22,30 @@ from harness.checks.streaming._shared import (
     problem,
     response_facts,
 )
-from harness.checks.streaming.timing import (
-    SSE_EVENTS,
-    SSE_INTERVAL_S,
-    SSE_SPAN_S,
-    STREAM_TIMEOUT_S,
-    classify_arrivals,
-    timing_phrase,
-    timing_rule,
-)
+from harness.launcher import Instance
+from harness.process import StartError
 
 SSE_CONTENT_TYPE = "text/event-stream"
 
+# A real event stream is endless: the client watches one for a while and judges what it saw.
+# A server (or Django's WSGI handler) that buffers a response sends nothing of an endless one,
+# ever, while the worker serving it stays busy.
+ENDLESS_INTERVAL_S = 0.5
+WATCH_S = 6.0
+FIRST_EVENT_WITHIN_S = 2.0
+LIVE_SHARE = 0.5  # of the events the view produced while watched, at least this many arrived
+ANSWER_PROBE_S = 3.0  # after the client leaves: does the instance still answer a request?
+
 SSE_THRESHOLDS = (
-    f"{SSE_EVENTS} events, {SSE_INTERVAL_S:g} s apart, read with httpx-sse. "
-    + timing_rule("event", SSE_SPAN_S)
-    + f" Outcome: yes = all events live with Content-Type {SSE_CONTENT_TYPE}; partial = all "
-    "events but buffered or irregular, or live with another Content-Type (which httpx-sse "
-    "refuses; the check then reads the stream anyway to time it); no = missing events, an "
-    f"error status, neither live nor {SSE_CONTENT_TYPE}, or not complete within "
-    f"{STREAM_TIMEOUT_S:g} s."
+    f"An endless stream (an event every {ENDLESS_INTERVAL_S:g} s) on an instance of its own, "
+    f"read with httpx-sse for {WATCH_S:g} s; meanwhile the server's memory (RSS of its process "
+    f"tree) is sampled, and after the client leaves the instance is asked for /json/sync "
+    f"(within {ANSWER_PROBE_S:g} s) to show whether the stream still holds its worker. "
+    f"Outcome: yes = the first event within {FIRST_EVENT_WITHIN_S:g} s, at least "
+    f"{LIVE_SHARE:.0%} of the events produced while watched, as {SSE_CONTENT_TYPE}; partial = "
+    "events arrive but late, in bursts, or with another Content-Type (which httpx-sse refuses; "
+    "the check then reads the stream anyway to time it); no = an error status, or no event at "
+    f"all within {WATCH_S:g} s (the stream is buffered: a browser would receive nothing, ever)."
 )
 
 
@@ -128,35 +134,100 @@ def _is_event_stream(content_type: str | None) -> bool:
 
 
 def judge_sse(record: dict[str, Any]) -> tuple[str, str]:
+    """The outcome of watching an endless stream for ``WATCH_S`` seconds."""
     events = record["events"]
-    if record["status"] != 200:
+    held = _held_phrase(record)
+    waited_in_vain = record["status"] is None and record["limit_reached"] and not record["error"]
+    if record["status"] != 200 and not waited_in_vain:
         reason = record["error"] or f"HTTP {record['status']}"
         return "no", f"No events: {reason}."
-    if len(events) < SSE_EVENTS:
-        reason = (
-            f"not complete within {STREAM_TIMEOUT_S:g} s"
-            if record["limit_reached"]
-            else record["error"] or "the stream ended"
+    if not events:
+        got = "not even the response headers" if waited_in_vain else "headers, then no event"
+        return "no", (
+            f"Buffered: no event arrived in {WATCH_S:g} s of an endless stream ({got}); the "
+            f"response is held until it ends, which an event stream never does, so a browser "
+            f"receives nothing, ever{held}."
         )
-        return "no", f"Incomplete: {len(events)} of {SSE_EVENTS} events arrived ({reason})."
-    arrivals = [event["at_s"] for event in events]
-    kind = classify_arrivals(arrivals, SSE_SPAN_S)
-    record["classification"] = kind
-    timing = timing_phrase(kind, len(events), "event", arrivals, SSE_INTERVAL_S)
-    if _is_event_stream(record["content_type"]):
-        return ("yes" if kind == "live" else "partial"), f"{timing}, as {SSE_CONTENT_TYPE}."
-    served_as = f"served as {record['content_type'] or 'no Content-Type'}"
-    refused = " (httpx-sse refuses such a stream; read anyway)" if record["client_refused"] else ""
-    return ("partial" if kind == "live" else "no"), f"{timing}, but {served_as}{refused}."
+    first = events[0]["at_s"]
+    produced = max(1, int((WATCH_S - first) / ENDLESS_INTERVAL_S))
+    timing = (
+        f"first event after {first:.2f} s, {record['events_received']} in {WATCH_S:g} s "
+        f"(one produced every {ENDLESS_INTERVAL_S:g} s)"
+    )
+    if first > FIRST_EVENT_WITHIN_S:
+        return "partial", f"Late: {timing}{held}."
+    if record["events_received"] < LIVE_SHARE * produced:
+        return "partial", f"In bursts: {timing}{held}."
+    if not _is_event_stream(record["content_type"]):
+        served_as = f"served as {record['content_type'] or 'no Content-Type'}"
+        refused = ""
+        if record["client_refused"]:
+            refused = " (httpx-sse refuses such a stream; read anyway)"
+        return "partial", f"Live: {timing}, but {served_as}{refused}."
+    return "yes", f"Live: {timing}, as {SSE_CONTENT_TYPE}."
+
+
+def _held_phrase(record: dict[str, Any]) -> str:
+    after = record.get("after_client_left") or {}
+    grew = record.get("rss_growth_bytes")
+    parts = []
+    if after.get("answered") is False:
+        parts.append(f"the instance did not answer another request within {ANSWER_PROBE_S:g} s")
+    if isinstance(grew, int) and grew > 0:
+        parts.append(f"its memory grew by {grew / 2**20:.1f} MiB while watched")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _tree_rss(pid: int) -> int | None:
+    try:
+        root = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return None
+
+
+def _answers(url: str) -> dict[str, Any]:
+    began = time.monotonic()
+    try:
+        response = httpx.get(url, timeout=ANSWER_PROBE_S)
+    except httpx.HTTPError as error:
+        return {"answered": False, "error": problem(error)}
+    return {"answered": True, "status": response.status_code, "after_s": time.monotonic() - began}
+
+
+def _watch(instance: Instance, url: str) -> dict[str, Any]:
+    rss_before = _tree_rss(instance.process.pid)
+    record = asyncio.run(read_events(url, WATCH_S))
+    rss_after = _tree_rss(instance.process.pid)
+    record.update(
+        watched_s=WATCH_S,
+        rss_before_bytes=rss_before,
+        rss_after_bytes=rss_after,
+        rss_growth_bytes=(
+            rss_after - rss_before if rss_before is not None and rss_after is not None else None
+        ),
+    )
+    return record
 
 
 def _run_sse(context: CheckContext) -> Finding:
+    if context.launcher is None:
+        return Finding("error", "No launcher to start an instance of its own for this check.")
     stream = f"sse-{uuid.uuid4().hex[:12]}"
-    query = f"count={SSE_EVENTS}&interval={SSE_INTERVAL_S:g}&id={stream}"
-    record = asyncio.run(read_events(context.url("sse", query), STREAM_TIMEOUT_S))
+    query = f"count=0&interval={ENDLESS_INTERVAL_S:g}&id={stream}"
+    try:
+        with context.launcher.launch("http") as instance:
+            record = _watch(instance, instance.url(context.endpoints["sse"], query))
+            record["after_client_left"] = _answers(instance.url(context.endpoints["json_sync"]))
+    except StartError as error:
+        return Finding(
+            "error",
+            f"The instance for this check did not start: {error.reason}"[:500],
+            {"log_tail": error.log_tail},
+        )
     outcome, summary = judge_sse(record)
     evidence = {
-        "instance": context.shared.describe(),
+        "instance": instance.describe(),
         "path": context.endpoints["sse"],
         "query": query,
         **record,
@@ -170,8 +241,8 @@ CHECK = Check(
     title="Server-sent events",
     group=GROUP,
     question=(
-        "Does an SSE client (httpx-sse) receive the events of an async stream live, "
-        "served as text/event-stream?"
+        "Does an SSE client (httpx-sse) receive the events of an endless async stream as they "
+        "are produced, served as text/event-stream?"
     ),
     thresholds=SSE_THRESHOLDS,
     run=_run_sse,
