@@ -3,7 +3,8 @@
 
 With neither ``--check`` nor ``--scenario`` a capture runs every check and then every benchmark
 scenario; naming checks runs only those checks, naming scenarios only those scenarios, and naming
-both runs both selections."""
+both runs both selections. ``all`` names every check (``--check all``: the checks phase alone)
+or every scenario."""
 
 from __future__ import annotations
 
@@ -64,14 +65,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ID",
-        help="run only this check (repeatable); default: all, unless --scenario is given",
+        help="run only this check (repeatable; 'all' for every check); default: all, unless "
+        "--scenario is given",
     )
     capture.add_argument(
         "--scenario",
         action="append",
         default=[],
         metavar="ID",
-        help=f"run only this benchmark scenario (repeatable; {', '.join(SCENARIOS)}); "
+        help=f"run only this benchmark scenario (repeatable; {', '.join(SCENARIOS)}, or 'all'); "
         "default: all, unless --check is given",
     )
     speed = capture.add_mutually_exclusive_group()
@@ -189,6 +191,9 @@ def unknown_ids(kind: str, asked: list[str], known: list[str], where: str = "") 
 def capture_command(args: argparse.Namespace) -> int:
     definitions = load_definitions(args.servers_dir)
     known_checks = {check.id: check for check in all_checks()}
+    # "all" names every check (or scenario): `--check all` runs the checks phase alone.
+    args.check = list(known_checks) if "all" in args.check else args.check
+    args.scenario = list(SCENARIOS) if "all" in args.scenario else args.scenario
     problem = unknown_ids("server", args.server, sorted(definitions), f" ({args.servers_dir})")
     problem = problem or unknown_ids("check", args.check, list(known_checks))
     problem = problem or unknown_ids("scenario", args.scenario, list(SCENARIOS))

@@ -187,3 +187,19 @@ def test_the_pages_say_when_a_shown_run_comes_from_an_interrupted_capture(tmp_pa
     capture.write_record("complete")
     pages = render_pages(load_evidence(data.root))
     assert "interrupted" not in pages["matrix.md"]
+
+
+def test_check_all_names_every_check_and_no_scenario(tmp_path: Path, monkeypatch) -> None:
+    """`--check all` is the checks phase alone: every check, no benchmark scenario."""
+    import harness.__main__ as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "_run", lambda capture, chosen: seen.update(capture=capture) or 0)
+    monkeypatch.setenv("SERVING_DJANGO_MACHINE", MACHINE)
+    code = cli.main(
+        ["capture", "--check", "all", "--data-dir", str(tmp_path / "data"), "--server", "uvicorn"]
+    )
+    assert code == 0
+    capture = seen["capture"]
+    assert [c.id for c in capture.selected_checks()] == [c.id for c in all_checks()]
+    assert capture.selected_scenarios() == []
