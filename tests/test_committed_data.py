@@ -132,6 +132,11 @@ def _page_misses(evidence: Evidence, pages: dict[str, str]) -> dict[str, set[str
                         if not_a_throughput(figure, name) not in page:
                             missing.setdefault(scenario, set()).add(name)
                         continue
+                    # A latency the run could not observe is withheld, and says why.
+                    if (why := figure.unobservable(name)) is not None:
+                        if why not in page:
+                            missing.setdefault(scenario, set()).add(name)
+                        continue
                     if number(value, name) not in page:
                         missing.setdefault(scenario, set()).add(name)
     return missing
@@ -182,6 +187,8 @@ def test_server_pages_show_each_figure_s_headline_metrics(
                     value = figure.metric(metric.name)
                     if figure.counts_failures(metric.name):
                         assert not_a_throughput(figure, metric.name) in page, file.source
+                    elif (why := figure.unobservable(metric.name)) is not None:
+                        assert why in page, (file.source, metric.name)
                     elif value is not None:
                         assert number(value, metric.name) in page, (file.source, metric.name)
 

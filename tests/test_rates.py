@@ -81,3 +81,34 @@ def test_the_h2load_page_and_chart_publish_no_rate_of_failed_requests(tmp_path: 
     assert "not a throughput" in pages["servers/alpha.md"]
     rows = [line for line in pages["data/benchmarks.csv"].splitlines() if ",851" in line]
     assert rows and all("not a throughput" in line for line in rows)
+
+
+def test_a_latency_the_window_could_not_observe_is_not_published_as_measured() -> None:
+    base = {"tool": "h2load", "duration_s": 1.0}
+
+    def figure(metrics: dict[str, float]) -> Figure:
+        record = synthetic.figure("h2load", "f", base, [metrics])
+        return Figure(record, {"id": "x", "name": "X"}, "m", "c", "quick", "s", False, None, None)
+
+    slow = figure({"latency_p50_ms": 620.0, "latency_p99_ms": 983.0, "requests_total": 5000})
+    assert "cut off by the 1 s window: at least 620 ms" in str(value_cell(slow, "latency_p50_ms"))
+    few = figure({"latency_p50_ms": 3.0, "latency_p99_ms": 5.2, "requests_total": 315})
+    assert "3.00" in str(value_cell(few, "latency_p50_ms"))  # 157 requests above a p50
+    assert "too few requests: 315 in all, about 3 above it" in str(
+        value_cell(few, "latency_p99_ms")
+    )
+    enough = figure({"latency_p99_ms": 5.2, "requests_total": 5000})
+    assert str(value_cell(enough, "latency_p99_ms")).startswith("5.20")
+    # Locust figures have windows of their own (30 s steps): the rule is h2load's.
+    locust = Figure(
+        synthetic.figure("locust-upstream", "f", {"tool": "locust"}, [{"latency_p95_ms": 900.0}]),
+        {"id": "x", "name": "X"},
+        "m",
+        "c",
+        "quick",
+        "s",
+        False,
+        None,
+        None,
+    )
+    assert locust.unobservable("latency_p95_ms") is None

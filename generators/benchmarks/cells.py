@@ -74,6 +74,8 @@ def value_cell(figure: Figure, name: str) -> Markup:
         return Markup("n/a")
     if figure.counts_failures(name):
         return Markup("{}").format(not_a_throughput(figure, name))
+    if (why := figure.unobservable(name)) is not None:
+        return Markup("<small>{}</small>").format(why)
     cell = escape(number(value, name))
     spread = spread_text(figure, name)
     if spread:

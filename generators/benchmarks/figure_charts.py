@@ -56,8 +56,12 @@ def figures_chart(
                 (f for f in group if all(f.params.get(k) == v for k, v in one.match)), None
             )
             value = found.metric(one.metric) if found and found.ok else None
-            if found is not None and found.ok and found.counts_failures(one.metric):
-                value = None  # the load tool's rate counts failed requests: no bar
+            if (
+                found is not None
+                and found.ok
+                and (found.counts_failures(one.metric) or found.unobservable(one.metric))
+            ):
+                value = None  # not a throughput, or a latency the run could not observe
             values.append(None if value is None else scaled(value, one.metric))
             notes.append(_why_no_bar(found, one.metric))
             if found is None:
@@ -89,6 +93,8 @@ def _why_no_bar(found: Figure | None, metric: str) -> str:
         return "failed"
     if found.counts_failures(metric):
         return f"no throughput: {found.failed_share(metric):.0f} % failed"
+    if found.unobservable(metric):
+        return "not observable in the window"
     return "n/a"
 
 

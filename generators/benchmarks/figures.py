@@ -20,6 +20,12 @@ from generators.model import row_order
 # h2load and calibration name protocols alike, except nginx in front of the server: its client
 # side is HTTP/2 over TLS, which the load tool has to speak as fast as against h2+tls.
 CEILING_PROTOCOL = {"nginx-h2+tls": "h2+tls"}
+# Latency percentiles of a timed h2load run, and their share of requests above them. A run
+# sees only requests that end inside its window, so a percentile near the window is cut off
+# by it; and a percentile needs enough requests above it to mean anything.
+PERCENTILES = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
+CENSORED_FROM_SHARE = 0.5  # a latency of half the window or more is cut off by it
+MIN_REQUESTS_ABOVE = 5  # a percentile needs at least this many requests above it
 # The load tools' own rate: every finished request, answered or failed (h2load's "req/s", and
 # Locust's before December 2026). A throughput only where nothing failed.
 RATE_COUNTING_FAILURES = "requests_per_s"
@@ -97,6 +103,27 @@ class Figure:
             and (value := self.metric(name)) is not None
         ]
         return max(rates) if rates else None
+
+    def unobservable(self, name: str) -> str | None:
+        """Why latency ``name`` of a timed h2load run is not published as measured, or None:
+        it is half the measurement window or more (slower answers could not end inside the
+        window, so the distribution is cut off), or too few requests lie above a percentile."""
+        value, window_s = self.metric(name), self.params.get("duration_s")
+        if (
+            value is None
+            or self.params.get("tool") != "h2load"
+            or not isinstance(window_s, int | float)
+            or not (name in PERCENTILES or name == "latency_max_ms")
+        ):
+            return None
+        if value >= CENSORED_FROM_SHARE * window_s * 1000:
+            return f"cut off by the {window_s:g} s window: at least {value:,.0f} ms"
+        total, share = self.metric("requests_total"), PERCENTILES.get(name)
+        if share is not None and total is not None and total * (1 - share) < MIN_REQUESTS_ABOVE:
+            return (
+                f"too few requests: {total:,.0f} in all, about {total * (1 - share):.0f} above it"
+            )
+        return None
 
     def change(self, name: str) -> tuple[float, bool, str] | None:
         """Metric ``name`` against the previous capture: (change in percent of the earlier
