@@ -112,6 +112,10 @@ METRICS = (
     Metric("locust_cpu_percent", PERCENT, "Locust CPU % of a core"),
     Metric("nginx_cpu_percent", PERCENT, "nginx CPU % of a core"),
     Metric("postgres_cpu_percent", PERCENT, "PostgreSQL CPU % of a core"),
+    # Peaks while a Locust step was measured: what a server that queues without using its
+    # core waits on (its threads; PostgreSQL's connection limit, max_connections).
+    Metric("server_threads_peak", COUNT, "server threads at peak"),
+    Metric("postgres_connections_peak", COUNT, "PostgreSQL client connections at peak"),
     # Start-up and memory
     Metric("ready_s", SECONDS, "ready s", ("resources",)),
     Metric("processes", COUNT, "processes"),

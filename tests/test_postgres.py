@@ -45,3 +45,18 @@ def test_a_machine_without_postgresql_is_told_what_to_install(monkeypatch) -> No
         running_postgres(),
     ):
         pass
+
+
+def test_the_sampler_counts_client_connections_not_the_server_s_own_processes() -> None:
+    from harness.benchmarks.cpu import tree_counts
+
+    with running_postgres() as instance:
+        _, idle = tree_counts(instance.process.pid)
+        connections = [psycopg.connect(instance.url) for _ in range(3)]
+        try:
+            _, busy = tree_counts(instance.process.pid)
+        finally:
+            for connection in connections:
+                connection.close()
+    assert idle == 0  # checkpointer, walwriter... are not clients
+    assert busy == 3

@@ -21,6 +21,30 @@ import psutil
 
 DEFAULT_INTERVAL_S = 0.5
 Sample = tuple[float, float]  # (time.time(), CPU seconds)
+# (time.time(), threads of the tree, client connections of a PostgreSQL tree): what a server
+# that queues without using its core is waiting on (its threads, or the database's
+# connection limit, max_connections).
+Count = tuple[float, int, int]
+
+
+def tree_counts(pid: int) -> tuple[int, int]:
+    """Threads of ``pid``'s tree, and how many of its processes are PostgreSQL backends
+    serving a client over TCP (their title reads ``postgres: USER DB HOST(PORT) ...``)."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess as error:
+        raise ProcessLookupError(f"process {pid} is gone") from error
+    threads = connections = 0
+    for process in processes:
+        try:
+            threads += process.num_threads()
+            title = " ".join(process.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if title.startswith("postgres: ") and "(" in title:
+            connections += 1
+    return threads, connections
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -51,6 +75,7 @@ class CpuSampler:
         self.pids = dict(pids)
         self.interval_s = interval_s
         self.samples: dict[str, list[Sample]] = {role: [] for role in self.pids}
+        self.counts: dict[str, list[Count]] = {role: [] for role in self.pids}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
 
@@ -72,7 +97,9 @@ class CpuSampler:
         while alive:
             for role, pid in list(alive.items()):
                 try:
-                    self.samples[role].append((time.time(), tree_cpu_seconds(pid)))
+                    now = time.time()
+                    self.samples[role].append((now, tree_cpu_seconds(pid)))
+                    self.counts[role].append((now, *tree_counts(pid)))
                 except (ProcessLookupError, psutil.Error):
                     del alive[role]
             if self._stop.wait(self.interval_s):
@@ -80,6 +107,14 @@ class CpuSampler:
 
     def percent(self, role: str, start: float, end: float) -> float | None:
         return window_percent(self.samples[role], start, end)
+
+    def peak_threads(self, role: str, start: float, end: float) -> int | None:
+        inside = [threads for at, threads, _ in self.counts[role] if start <= at <= end]
+        return max(inside) if inside else None
+
+    def peak_connections(self, role: str, start: float, end: float) -> int | None:
+        inside = [connections for at, _, connections in self.counts[role] if start <= at <= end]
+        return max(inside) if inside else None
 
 
 def window_percent(samples: Sequence[Sample], start: float, end: float) -> float | None:

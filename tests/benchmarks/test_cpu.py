@@ -48,3 +48,22 @@ def test_a_tree_that_exits_keeps_its_samples() -> None:
         child.wait()
         time.sleep(0.3)
     assert cpu.samples["child"]  # sampled while it ran, then left alone
+
+
+def test_the_peak_of_a_tree_s_threads_is_kept() -> None:
+    threaded = "import threading, time\n" + "\n".join(
+        ["for _ in range(6): threading.Thread(target=time.sleep, args=(3,)).start()"]
+    )
+    child = subprocess.Popen([sys.executable, "-c", threaded])
+    try:
+        time.sleep(0.5)
+        with CpuSampler({"server": child.pid}, interval_s=0.1) as cpu:
+            start = time.time()
+            time.sleep(0.5)
+            end = time.time()
+        assert cpu.peak_threads("server", start, end) == 7  # the main thread and six more
+        assert cpu.peak_connections("server", start, end) == 0
+        assert cpu.peak_threads("server", end + 10, end + 20) is None  # no sample there
+    finally:
+        child.kill()
+        child.wait()

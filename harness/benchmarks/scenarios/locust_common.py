@@ -123,7 +123,8 @@ def nginx_in_front(bench: ServerBench, instance: Instance) -> Iterator[NginxInst
 
 def add_cpu_per_step(measurement: Measurement, cpu: CpuSampler) -> None:
     """Each step's CPU use (server, Locust, and nginx or PostgreSQL where they ran; % of one
-    core) over its measured part."""
+    core) over its measured part, with the peak of the server's threads and of PostgreSQL's
+    client connections (what a server that is not CPU-bound waits on)."""
     started_at = measurement.details.get("started_at")
     if not measurement.ok or started_at is None:
         return
@@ -134,3 +135,13 @@ def add_cpu_per_step(measurement: Measurement, cpu: CpuSampler) -> None:
             value = cpu.percent(role, start, end)
             record[f"{role}_cpu_percent"] = value
             measurement.metrics[f"step{record['users']}_{role}_cpu_percent"] = value
+        peaks = {
+            "server_threads_peak": cpu.peak_threads("server", start, end),
+            "postgres_connections_peak": (
+                cpu.peak_connections("postgres", start, end) if "postgres" in cpu.pids else None
+            ),
+        }
+        for name, value in peaks.items():
+            if value is not None:
+                record[name] = value
+                measurement.metrics[f"step{record['users']}_{name}"] = value
