@@ -23,7 +23,7 @@ PYTHON = "3.12"  # Django 6.1 needs Python 3.12 or newer
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (sample project, harness with real servers, generators, site)."""
+    """Run the test suite (sample project, harness with real servers, generators, site, a11y)."""
     session.install("-r", "requirements/tests.txt")
     # axe-core, injected into pages by the accessibility audit: pinned by package-lock.json.
     session.run("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", external=True)
@@ -47,7 +47,7 @@ def validate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def regenerate(session: nox.Session) -> None:
-    """Capture every server (-- --server/--check/--scenario ID, --quick, --full), build the site."""
+    """Capture every server (-- --server/--check/--scenario ID, --resume, --quick), build the site."""
     session.install("-r", "requirements/harness.txt", "-r", "requirements/docs.txt")
     session.run("python", "-m", "harness.validate")
     incomplete = False
