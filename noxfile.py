@@ -47,7 +47,7 @@ def validate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def regenerate(session: nox.Session) -> None:
-    """Capture every server (-- --server/--check/--scenario ID, --resume, --quick), build the site."""
+    """Capture every server (-- --server/--check/--scenario ID, --resume, --quick); build site/."""
     session.install("-r", "requirements/harness.txt", "-r", "requirements/docs.txt")
     session.run("python", "-m", "harness.validate")
     incomplete = False
