@@ -138,3 +138,32 @@ def test_the_polls_article_is_quoted_with_seven_steps_per_interface() -> None:
     assert sorted(article.failures_by_users) == ["ASGI", "WSGI"]
     assert list(article.failures_by_users["WSGI"]) == [100, 200, 300, 400, 500, 600, 700]
     assert article.failures_by_users["WSGI"][700] == 50
+
+
+def test_the_polls_findings_say_when_each_interface_fails_and_why() -> None:
+    article = article_for("locust-polls")
+    assert article is not None
+    failing = polls_figure("d", "asgi", {100: 0.0, 300: 20.0, 700: 60.0})
+    failing.record["metrics"].update(
+        step700_server_cpu_percent=70.0, step700_postgres_connections_peak=100
+    )
+    failing.record["repeats"] = [
+        {"failure_messages": [{"message": "vote form: answered 500", "count": 42}]}
+    ]
+    holding = polls_figure("w", "wsgi", {100: 0.0, 300: 0.0, 700: 0.0})
+    holding.record["metrics"].update(
+        step700_latency_p50_ms=7000.0, step700_postgres_connections_peak=1
+    )
+    sentences = reproductions.polls_findings(article, [failing, holding], [100, 300, 700])
+    assert sentences[0].endswith(
+        "Here (the median configuration of each interface): "
+        "WSGI never, up to 700 users, ASGI from 300 users."
+    )
+    assert "vote form: answered 500 (42)" in sentences[1]
+    assert "None of them was CPU-bound: the busiest used 70 %" in sentences[2]
+    assert "up to 100 client connections" in sentences[3] and "at most 1 under" in sentences[3]
+    assert "answered in 7.0 s (median, w)" in sentences[4]
+    # A CPU-bound failing server is not said to have had CPU to spare.
+    failing.record["metrics"]["step700_server_cpu_percent"] = 99.0
+    sentences = reproductions.polls_findings(article, [failing, holding], [100, 300, 700])
+    assert not any("CPU-bound" in sentence for sentence in sentences)

@@ -213,8 +213,77 @@ def interface_failures(figures: list[Figure], users: list[int]) -> dict[str, dic
     return rows
 
 
+def _first_failing(steps: dict[int, float]) -> str:
+    failing = [count for count, share in sorted(steps.items()) if share > 0]
+    return f"from {failing[0]} users" if failing else f"never, up to {max(steps)} users"
+
+
+def _peak(figures: list[Figure], base: str) -> float | None:
+    values = [
+        value
+        for figure in figures
+        for name in figure.steps(base).values()
+        if (value := figure.metric(name)) is not None
+    ]
+    return max(values) if values else None
+
+
+def polls_findings(article: Article, figures: list[Figure], users: list[int]) -> list[str]:
+    """The polls article against our figures: when each interface starts failing, what the
+    failures were, and what the servers were doing meanwhile; every number from the data."""
+    ours = interface_failures(figures, users)
+    if not ours:
+        return []
+    theirs = ", ".join(
+        f"{label} {_first_failing(steps)}" for label, steps in article.failures_by_users.items()
+    )
+    here = ", ".join(f"{label} {_first_failing(steps)}" for label, steps in ours.items())
+    sentences = [
+        f"The article's stacks failed: {theirs}. Here (the median configuration of each "
+        f"interface): {here}."
+    ]
+    failing = [f for f in figures if f.ok and (_peak([f], "failures_percent") or 0) > 0]
+    holding = [f for f in figures if f.ok and _peak([f], "failures_percent") == 0]
+    messages: dict[str, int] = {}
+    for figure in failing:
+        for repeat in figure.record.get("repeats", []):
+            for item in repeat.get("failure_messages") or []:
+                messages[item["message"]] = messages.get(item["message"], 0) + item["count"]
+    if failing:
+        top = sorted(messages.items(), key=lambda item: -item[1])[:3]
+        listed = "; ".join(f"{message} ({count:,})" for message, count in top)
+        names = ", ".join(sorted(str(f.server["name"]) for f in failing))
+        sentences.append(
+            f"Configurations with failures: {names}. Their failures, by message: {listed}."
+        )
+        cpu = _peak(failing, "server_cpu_percent")
+        if cpu is not None and cpu < CPU_BOUND_PERCENT:
+            sentences.append(
+                f"None of them was CPU-bound: the busiest used {cpu:.0f} % of its core in any "
+                "step, so the errors are not the cost of running out of CPU."
+            )
+        connections = _peak(failing, "postgres_connections_peak")
+        if connections is not None:
+            calm = _peak(holding, "postgres_connections_peak")
+            sentences.append(
+                f"PostgreSQL held up to {connections:.0f} client connections at once under them "
+                f"(its max_connections is 100)"
+                + (f", against at most {calm:.0f} under the others." if calm is not None else ".")
+            )
+    if holding:
+        names = ", ".join(sorted(str(f.server["name"]) for f in holding))
+        slowest = max((steady(f, "latency_p50_ms") or 0.0, str(f.server["name"])) for f in holding)
+        sentences.append(
+            f"Without a failure at any step: {names}. They queued instead: at the last step "
+            f"the slowest of them answered in {_seconds(slowest[0])} (median, {slowest[1]}), "
+            "within the article's 60 s timeout."
+        )
+    return sentences
+
+
 def template_globals() -> dict[str, Any]:
     return {
+        "polls_findings": polls_findings,
         "interface_failures": interface_failures,
         "article_for": article_for,
         "compared_rows": compared_rows,
