@@ -139,6 +139,7 @@ def test_hostile_strings_render_inert_on_every_page(tmp_path: Path) -> None:
     pages = [
         site / "index.html",
         site / "matrix" / "index.html",
+        site / "pick" / "index.html",
         site / "methodology" / "index.html",
         site / "changes" / "index.html",
         site / "servers" / "index.html",
