@@ -213,8 +213,12 @@ def interface_failures(figures: list[Figure], users: list[int]) -> dict[str, dic
     return rows
 
 
+FAILING_FROM_PERCENT = 1.0  # a step "fails" from this share of failed requests (the article's
+# figures are whole percents)
+
+
 def _first_failing(steps: dict[int, float]) -> str:
-    failing = [count for count, share in sorted(steps.items()) if share > 0]
+    failing = [count for count, share in sorted(steps.items()) if share >= FAILING_FROM_PERCENT]
     return f"from {failing[0]} users" if failing else f"never, up to {max(steps)} users"
 
 
@@ -239,8 +243,8 @@ def polls_findings(article: Article, figures: list[Figure], users: list[int]) ->
     )
     here = ", ".join(f"{label} {_first_failing(steps)}" for label, steps in ours.items())
     sentences = [
-        f"The article's stacks failed: {theirs}. Here (the median configuration of each "
-        f"interface): {here}."
+        f"The article's stacks failed (1 % of requests or more): {theirs}. Here (the median "
+        f"configuration of each interface): {here}."
     ]
     failing = [f for f in figures if f.ok and (_peak([f], "failures_percent") or 0) > 0]
     holding = [f for f in figures if f.ok and _peak([f], "failures_percent") == 0]
