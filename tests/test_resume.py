@@ -196,9 +196,12 @@ def test_check_all_names_every_check_and_no_scenario(tmp_path: Path, monkeypatch
     seen = {}
     monkeypatch.setattr(cli, "_run", lambda capture, chosen: seen.update(capture=capture) or 0)
     monkeypatch.setenv("SERVING_DJANGO_MACHINE", MACHINE)
-    code = cli.main(
+    # capture_command, not main(): main ends by stopping everything this process started,
+    # which would refuse every later test's processes.
+    args = cli._parser().parse_args(
         ["capture", "--check", "all", "--data-dir", str(tmp_path / "data"), "--server", "uvicorn"]
     )
+    code = cli.capture_command(args)
     assert code == 0
     capture = seen["capture"]
     assert [c.id for c in capture.selected_checks()] == [c.id for c in all_checks()]
