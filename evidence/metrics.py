@@ -87,22 +87,32 @@ METRICS = (
         achieved_rate=True,
     ),
     Metric("target_requests_per_s", REQUESTS_PER_S, "target requests/s"),
+    # Fixed-rate (open-model) runs: the answered rate over the rate asked for; below 95 % the
+    # server set the pace, and its latencies are those of a growing queue.
+    Metric("held_percent", PERCENT, "held % of the rate", ("fixed-rate-latency",)),
     Metric("requests_total", COUNT, "requests"),
     # Latency
     Metric("latency_min_ms", MILLISECONDS, "min ms"),
     Metric(
         "latency_p50_ms", MILLISECONDS, "p50 ms", ("h2load", "fixed-rate-latency"), compared=True
     ),
+    Metric("latency_p90_ms", MILLISECONDS, "p90 ms"),
     Metric("latency_p95_ms", MILLISECONDS, "p95 ms", _LOCUST),
     Metric("latency_avg_ms", MILLISECONDS, "average ms", ("locust-upstream",)),
     Metric(
         "latency_p99_ms", MILLISECONDS, "p99 ms", ("h2load", "fixed-rate-latency"), compared=True
     ),
+    Metric("latency_p99_9_ms", MILLISECONDS, "p99.9 ms", ("fixed-rate-latency",)),
     Metric("latency_max_ms", MILLISECONDS, "max ms"),
+    # How late the open-model generator itself sent requests after they were due (p99): its
+    # own delay is inside every latency it reports, so it must stay small beside them.
+    Metric("client_lag_p99_ms", MILLISECONDS, "generator lag p99 ms"),
     # Requests that did not succeed, as shares of all requests sent
     Metric("failed_percent", PERCENT, "failed %", ("h2load",)),
     Metric("errored_percent", PERCENT, "errored %"),
     Metric("timeout_percent", PERCENT, "timeout %"),
+    # Open-model runs: requests of the window still unanswered when the run stopped waiting.
+    Metric("unanswered_percent", PERCENT, "unanswered %", ("fixed-rate-latency",)),
     Metric("non2xx_percent", PERCENT, "non-2xx %", ("h2load",)),
     Metric("unparsed_status_percent", PERCENT, "unparsed status %"),
     Metric("failures_percent", PERCENT, "failures %", _LOCUST, compared=True),

@@ -69,6 +69,8 @@ def value_cell(figure: Figure, name: str) -> Markup:
         return Markup("failed")
     value = figure.metric(name)
     if value is None:
+        if (late := figure.unanswered(name)) is not None:
+            return Markup("<small>{}</small>").format(late)
         if name in figure.record["metrics"]:
             return Markup("n/a (not in every repeat)")
         return Markup("n/a")

@@ -23,7 +23,16 @@ CEILING_PROTOCOL = {"nginx-h2+tls": "h2+tls"}
 # Latency percentiles of a timed h2load run, and their share of requests above them. A run
 # sees only requests that end inside its window, so a percentile near the window is cut off
 # by it; and a percentile needs enough requests above it to mean anything.
-PERCENTILES = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
+PERCENTILES = {
+    "latency_p50_ms": 0.5,
+    "latency_p90_ms": 0.9,
+    "latency_p95_ms": 0.95,
+    "latency_p99_ms": 0.99,
+    "latency_p99_9_ms": 0.999,
+}
+# Load tools whose latencies are timed runs: h2load (a latency is cut off by its window) and
+# openload (answers are awaited after the window, so only the count above a percentile bounds it).
+WINDOWED_TOOLS = ("h2load", "openload")
 CENSORED_FROM_SHARE = 0.5  # a latency of half the window or more is cut off by it
 MIN_REQUESTS_ABOVE = 5  # a percentile needs at least this many requests above it
 # The load tools' own rate: every finished request, answered or failed (h2load's "req/s", and
@@ -105,18 +114,23 @@ class Figure:
         return max(rates) if rates else None
 
     def unobservable(self, name: str) -> str | None:
-        """Why latency ``name`` of a timed h2load run is not published as measured, or None:
+        """Why latency ``name`` of a timed run is not published as measured, or None. h2load:
         it is half the measurement window or more (slower answers could not end inside the
-        window, so the distribution is cut off), or too few requests lie above a percentile."""
-        value, window_s = self.metric(name), self.params.get("duration_s")
+        window, so the distribution is cut off). Both h2load and openload: too few requests
+        lie above a percentile to observe it."""
+        value, window_s, tool = (
+            self.metric(name),
+            self.params.get("duration_s"),
+            self.params.get("tool"),
+        )
         if (
             value is None
-            or self.params.get("tool") != "h2load"
+            or tool not in WINDOWED_TOOLS
             or not isinstance(window_s, int | float)
             or not (name in PERCENTILES or name == "latency_max_ms")
         ):
             return None
-        if value >= CENSORED_FROM_SHARE * window_s * 1000:
+        if tool == "h2load" and value >= CENSORED_FROM_SHARE * window_s * 1000:
             return f"cut off by the {window_s:g} s window: at least {value:,.0f} ms"
         total, share = self.metric("requests_total"), PERCENTILES.get(name)
         if share is not None and total is not None and total * (1 - share) < MIN_REQUESTS_ABOVE:
@@ -124,6 +138,20 @@ class Figure:
                 f"too few requests: {total:,.0f} in all, about {total * (1 - share):.0f} above it"
             )
         return None
+
+    def unanswered(self, name: str) -> str | None:
+        """Why an open-model latency has no number: it falls among requests still unanswered
+        when the run stopped waiting (openload records those latencies as None)."""
+        if self.params.get("tool") != "openload" or not (
+            name in PERCENTILES or name == "latency_max_ms"
+        ):
+            return None
+        if name not in self.record["metrics"] or self.metric(name) is not None:
+            return None
+        waited = self.params.get("drain_s")
+        late = self.metric("unanswered_percent")
+        share = f"{late:g} % of requests unanswered" if late else "requests timed out"
+        return f"later than the run waited ({waited:g} s after its window): {share}"
 
     def change(self, name: str) -> tuple[float, bool, str] | None:
         """Metric ``name`` against the previous capture: (change in percent of the earlier

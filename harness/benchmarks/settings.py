@@ -38,8 +38,15 @@ class BenchmarkSettings:
     other_endpoint_clients: tuple[int, ...]  # the other views over HTTP/1.1
     other_protocol_clients: tuple[int, ...]  # ... and over the other protocols
     other_protocol_endpoints: tuple[str, ...]
-    fixed_rate_fraction: float  # of the measured maximum
+    # fixed-rate-latency (openload): requests due on a fixed schedule at these fractions of
+    # the maximum that a closed-loop probe of fixed_rate_probe_s measured, over a pool of
+    # fixed_rate_connections; each window's answers are awaited fixed_rate_drain_s at most.
+    fixed_rate_fractions: tuple[float, ...]
+    fixed_rate_warmup_s: float
+    fixed_rate_probe_s: float
     fixed_rate_duration_s: float
+    fixed_rate_drain_s: float
+    fixed_rate_connections: int
     idle_bound: int  # most connections opened per idle-connections run
     idle_open_deadline_s: float
     idle_hold_s: float
@@ -80,8 +87,12 @@ BENCHMARK_SETTINGS = {
         other_endpoint_clients=(10,),
         other_protocol_clients=(10,),
         other_protocol_endpoints=("json_sync",),
-        fixed_rate_fraction=0.5,
+        fixed_rate_fractions=(0.5,),
+        fixed_rate_warmup_s=0.2,
+        fixed_rate_probe_s=0.5,
         fixed_rate_duration_s=0.5,
+        fixed_rate_drain_s=2,
+        fixed_rate_connections=5,
         idle_bound=20,
         idle_open_deadline_s=3,
         idle_hold_s=0.5,
@@ -107,8 +118,12 @@ BENCHMARK_SETTINGS = {
         other_endpoint_clients=(200,),
         other_protocol_clients=(200,),
         other_protocol_endpoints=("json_sync",),
-        fixed_rate_fraction=0.5,
-        fixed_rate_duration_s=1.0,
+        fixed_rate_fractions=(0.25, 0.5, 0.75),
+        fixed_rate_warmup_s=2,
+        fixed_rate_probe_s=5,
+        fixed_rate_duration_s=10,
+        fixed_rate_drain_s=10,
+        fixed_rate_connections=50,
         idle_bound=100,
         idle_open_deadline_s=1.5,
         idle_hold_s=0.5,
@@ -136,8 +151,12 @@ BENCHMARK_SETTINGS = {
         other_endpoint_clients=(1, 200, 500),
         other_protocol_clients=(1, 200, 500),
         other_protocol_endpoints=H2LOAD_ENDPOINTS,
-        fixed_rate_fraction=0.5,
-        fixed_rate_duration_s=10.0,
+        fixed_rate_fractions=(0.25, 0.5, 0.75, 0.9),
+        fixed_rate_warmup_s=5,
+        fixed_rate_probe_s=10,
+        fixed_rate_duration_s=30,
+        fixed_rate_drain_s=30,
+        fixed_rate_connections=50,
         idle_bound=5000,
         idle_open_deadline_s=60,
         idle_hold_s=5,

@@ -14,6 +14,8 @@ to see how a load tool counts each case. MODE decides how every path except ``/j
 ``stall``     ``200 OK`` for 0.2 s after the first such request, then never an answer again
 ``oneshot``   ``200 OK`` with ``Connection: close``, then the connection is closed (like
               Gunicorn's sync worker)
+``serial``    ``200 OK`` after 50 ms, one request at a time over all connections (a server
+              with one worker and no concurrency: 20 answers a second at most)
 """
 
 import asyncio
@@ -29,10 +31,12 @@ STATUS_LINES = {
     "slow": b"HTTP/1.1 200 OK",
     "stall": b"HTTP/1.1 200 OK",
     "oneshot": b"HTTP/1.1 200 OK",
+    "serial": b"HTTP/1.1 200 OK",
 }
 SLOW_S = 0.05
 STALL_AFTER_S = 0.2
 first_request_at: float | None = None
+one_at_a_time: asyncio.Lock | None = None
 
 
 def response(status_line: bytes, close: bool = False) -> bytes:
@@ -52,6 +56,11 @@ async def answer(path: bytes, writer: asyncio.StreamWriter) -> bool:
         return False
     if MODE == "slow":
         await asyncio.sleep(SLOW_S)
+    if MODE == "serial":
+        global one_at_a_time
+        one_at_a_time = one_at_a_time or asyncio.Lock()
+        async with one_at_a_time:
+            await asyncio.sleep(SLOW_S)
     if MODE == "stall":
         first_request_at = first_request_at or time.monotonic()
         if time.monotonic() - first_request_at > STALL_AFTER_S:

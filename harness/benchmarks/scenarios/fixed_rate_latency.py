@@ -1,82 +1,97 @@
-"""The ``fixed-rate-latency`` scenario: latency at a fixed fraction of the measured maximum
-rate, spread over many paced clients."""
+"""The ``fixed-rate-latency`` scenario: latency when requests arrive on a fixed schedule, at
+fractions of the highest rate the server answers, timed from when each request was due.
+
+Measured with openload (an open model, see ``harness.benchmarks.openload``), so a server that
+cannot keep up is charged for the queue it builds, and a rate it cannot hold is its result
+("held 62 % of the rate"), not a missing figure. The scale comes from a closed-loop probe with
+the same tool and pool of connections, measured first on the same server (figure
+``<view>-maximum``); each rate is then one figure (``<view>-50pct``), measured in rounds so that
+drift spreads over all of them.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from harness.benchmarks.figures import failed_figure, figure_record, measure_in_rounds
 from harness.benchmarks.measurement import Measurement
-from harness.benchmarks.scenarios.bench import ServerBench
-from harness.benchmarks.scenarios.h2load_common import _h2load, native_json
+from harness.benchmarks.openload.command import OpenloadRequest
+from harness.benchmarks.openload.run import run_openload
+from harness.benchmarks.scenarios.bench import ServerBench, checked
+from harness.benchmarks.scenarios.h2load_common import native_json, wait_until_answering
 from harness.launcher import Instance
 
-FIXED_RATE_MAX_CLIENTS = 50
-FIXED_RATE_MIN_PER_CLIENT = 5  # requests/s: fewer would leave too few requests per client
+SCENARIO = "fixed-rate-latency"
 
 
-def _measured_maximum(bench: ServerBench, endpoint: str) -> float | None:
-    """The highest answered rate (a rate counting failed requests is no maximum to hold)."""
-    rates = [
-        figure["metrics"].get("answered_per_s")
-        for figure in bench.figures
-        if figure["scenario"] == "h2load"
-        and figure["status"] == "ok"
-        and figure["params"]["protocol"] == "http/1.1"
-        and figure["params"]["endpoint"] == endpoint
-    ]
-    rates = [rate for rate in rates if rate]
-    return max(rates) if rates else None
+def rate_figure(endpoint: str, fraction: float) -> str:
+    return f"{endpoint}-{round(fraction * 100)}pct"
 
 
 def fixed_rate_latency(bench: ServerBench, instance: Instance) -> None:
-    endpoint = native_json(bench.definition)
     settings = bench.settings
+    endpoint = native_json(bench.definition)
+    url = instance.base_url + bench.endpoints[endpoint]
     params: dict[str, Any] = {
-        "tool": "h2load",
+        "tool": "openload",
+        "model": "open",
         "protocol": "http/1.1",
         "endpoint": endpoint,
         "path": bench.endpoints[endpoint],
-        "fraction_of_maximum": settings.fixed_rate_fraction,
+        "connections": settings.fixed_rate_connections,
         "duration_s": settings.fixed_rate_duration_s,
-        "warmup_s": settings.warmup_s,
+        "warmup_s": settings.fixed_rate_warmup_s,
+        "drain_s": settings.fixed_rate_drain_s,
         **bench.common_params(),
     }
-    maximum = _measured_maximum(bench, endpoint)
-    if maximum is None:  # h2load was not selected (or failed): measure the maximum here
-        probe = _h2load(bench, instance, instance.base_url, endpoint, 200, "http/1.1")
-        maximum = probe.metrics.get("answered_per_s") if probe.ok else None
-        params["maximum_measured_by"] = "this scenario (h2load, 200 clients, one run)"
-    else:
-        params["maximum_measured_by"] = "the h2load http/1.1 figures of this capture"
-    if not maximum:
-        reason = "no maximum rate was measured, so there is no fixed rate to hold"
-        bench.add(failed_figure("fixed-rate-latency", endpoint, params, reason))
+
+    def run(rate: float, duration_s: float) -> Measurement:
+        wait_until_answering(url, bench.launcher.tls.client_context())
+        request = OpenloadRequest(
+            url=url,
+            rate=rate,
+            connections=settings.fixed_rate_connections,
+            warmup_s=settings.fixed_rate_warmup_s,
+            duration_s=duration_s,
+            drain_s=settings.fixed_rate_drain_s,
+            timeout_s=settings.fixed_rate_drain_s,
+        )
+        return checked(instance, run_openload(request, bench.scratch))
+
+    maximum_figure = f"{endpoint}-maximum"
+    probe_params = {**params, "model": "closed", "duration_s": settings.fixed_rate_probe_s}
+    probes = measure_in_rounds(
+        [maximum_figure],
+        lambda pending: {maximum_figure: run(0, settings.fixed_rate_probe_s)},
+        settings,
+        metric="answered_per_s",
+    )[maximum_figure]
+    probe_record = figure_record(SCENARIO, maximum_figure, probe_params, probes)
+    bench.add(probe_record)
+    maximum = probe_record["metrics"].get("answered_per_s")
+    if probe_record["status"] != "ok" or not maximum:
+        reason = f"no maximum rate was measured, so there is no rate to hold ({maximum_figure})"
+        for fraction in settings.fixed_rate_fractions:
+            rate_params = {**params, "fraction_of_maximum": fraction}
+            bench.add(failed_figure(SCENARIO, rate_figure(endpoint, fraction), rate_params, reason))
         return
-    wanted = maximum * settings.fixed_rate_fraction
-    # Many clients at a low rate each: a client waits for its answer before the next request,
-    # so few fast clients would hide queueing delay (coordinated omission). h2load paces each
-    # client at a whole number of requests per second, so the target is rounded to that.
-    per_client = max(FIXED_RATE_MIN_PER_CLIENT, math.ceil(wanted / FIXED_RATE_MAX_CLIENTS))
-    clients = max(1, round(wanted / per_client))
-    target = clients * per_client
-    params.update(maximum_requests_per_s=maximum, target_requests_per_s=target, clients=clients)
+
+    rates = {
+        rate_figure(endpoint, fraction): (fraction, max(1.0, round(maximum * fraction, 1)))
+        for fraction in settings.fixed_rate_fractions
+    }
 
     def run_round(pending: Sequence[str]) -> dict[str, Measurement]:
-        return {
-            endpoint: _h2load(
-                bench,
-                instance,
-                instance.base_url,
-                endpoint,
-                clients,
-                "http/1.1",
-                rps_per_client=per_client,
-                duration_s=settings.fixed_rate_duration_s,
-            )
-        }
+        return {key: run(rates[key][1], settings.fixed_rate_duration_s) for key in pending}
 
-    repeats = measure_in_rounds([endpoint], run_round, settings, metric="latency_p50_ms")
-    bench.add(figure_record("fixed-rate-latency", endpoint, params, repeats[endpoint]))
+    repeats = measure_in_rounds(list(rates), run_round, settings, metric="latency_p50_ms")
+    for key, (fraction, rate) in rates.items():
+        rate_params = {
+            **params,
+            "fraction_of_maximum": fraction,
+            "maximum_requests_per_s": maximum,
+            "maximum_measured_by": f"{maximum_figure} (closed loop, same pool, median)",
+            "target_requests_per_s": rate,
+        }
+        bench.add(figure_record(SCENARIO, key, rate_params, repeats[key]))
