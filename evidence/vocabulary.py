@@ -17,7 +17,13 @@ SCENARIOS = (
     "idle-connections",
     "locust-polls",
     "locust-upstream",
+    "convergence",
 )
+# Scenarios a capture runs only when named (``--scenario convergence``): they check the
+# measurement rules rather than compare servers, and double the time of what they measure.
+OPT_IN_SCENARIOS = ("convergence",)
+# What a capture runs by default and with ``--scenario all``.
+STANDARD_SCENARIOS = tuple(s for s in SCENARIOS if s not in OPT_IN_SCENARIOS)
 
 # How long and how often a capture measures (the harness defines what each one means).
 PROFILES = ("quick", "standard", "full")

@@ -35,7 +35,21 @@ def presented_servers(directory: Path = DEFINITIONS_DIR) -> dict[str, dict[str, 
         servers[path.stem] = {
             key: raw[key] for key, kind in PRESENTED.items() if isinstance(raw.get(key), kind)
         }
+        servers[path.stem]["option_text"] = _option_text(raw.get("options"))
     return servers
+
+
+def _option_text(options: Any) -> dict[str, dict[str, str]]:
+    """Each documented option's label and docs link, as the reviewed definition words them."""
+    if not isinstance(options, dict):
+        return {}
+    return {
+        name: {"label": option["label"], "docs": option["docs"]}
+        for name, option in options.items()
+        if isinstance(option, dict)
+        and isinstance(option.get("label"), str)
+        and isinstance(option.get("docs"), str)
+    }
 
 
 def presented(server: dict[str, Any], servers: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -43,7 +57,9 @@ def presented(server: dict[str, Any], servers: dict[str, dict[str, Any]]) -> dic
     A server without one keeps its data file's text (escaped like all data); ``nox -s
     validate`` refuses such files, so none reaches the published site."""
     definition = servers.get(server["id"], {})
-    return {**server, **{key: value for key, value in definition.items() if key in server}}
+    shown = {**server, **{key: value for key, value in definition.items() if key in server}}
+    shown["option_text"] = definition.get("option_text", {})
+    return shown
 
 
 class CatalogError(Exception):

@@ -85,7 +85,10 @@ def site_from(
             {
                 **loaded.document,
                 "server": presented(loaded.document["server"], servers),
-                "checks": [presented_result(result, known) for result in loaded.document["checks"]],
+                "checks": [
+                    presented_result(result, known, presented(loaded.document["server"], servers))
+                    for result in loaded.document["checks"]
+                ],
             },
             loaded.source,
         )
@@ -105,10 +108,40 @@ def site_from(
     )
 
 
-def presented_result(result: dict[str, Any], known: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """A run's check result with the catalog's title, group and question. The thresholds stay
-    the file's own: they are the rule this result was judged by when it was measured."""
+# Which outcome a reader can get, best first: a check tried with options shows the best.
+OUTCOME_RANK = {"yes": 4, "partial": 3, "no": 2, "not-applicable": 1, "error": 0}
+
+
+def presented_result(
+    result: dict[str, Any], known: dict[str, dict[str, Any]], server: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A run's check result with the catalog's title, group and question, and the outcome a
+    reader can get: the best of the default commands and the server's documented options
+    tried for this check, with the option it needs (``condition``), the default's own result
+    (``default``), and the definition's claims that no option exists (``absent``). The
+    thresholds stay the file's own: they are the rule this result was judged by."""
     check = known.get(result["id"])
-    if check is None:
-        return result
-    return {**result, **{key: check[key] for key in ("title", "group", "question")}}
+    shown = dict(result)
+    if check is not None:
+        shown.update({key: check[key] for key in ("title", "group", "question")})
+    options = result.get("options") or []
+    best = max(options, key=lambda o: OUTCOME_RANK[o["outcome"]], default=None)
+    shown["condition"] = None
+    # An option's words and link come from the reviewed definition, never from a data file;
+    # an option the definition no longer has keeps its data text, without a link.
+    reviewed = (server or {}).get("option_text", {})
+    shown["options"] = [
+        {**option, "label": option["label"], "docs": None, **reviewed.get(option["option"], {})}
+        for option in options
+    ]
+    if best is not None and OUTCOME_RANK[best["outcome"]] > OUTCOME_RANK[result["outcome"]]:
+        shown.update(outcome=best["outcome"], summary=best["summary"])
+        chosen = next(o for o in shown["options"] if o["option"] == best["option"])
+        shown["condition"] = {key: chosen[key] for key in ("option", "label", "docs")}
+    shown["default"] = {key: result[key] for key in ("outcome", "summary")} if options else None
+    shown["absent"] = [
+        claim["note"]
+        for claim in (server or {}).get("absent", [])
+        if result["id"] in claim["checks"]
+    ]
+    return shown

@@ -17,12 +17,13 @@ from markupsafe import Markup
 from evidence.compare import benchmark_changes, captures, changes_in_capture
 from evidence.schema import SCHEMA_VERSION
 from evidence.validation import Evidence
-from generators.benchmarks import cells, figure_charts, reproductions
+from generators.benchmarks import cells, convergence, figure_charts, reproductions
 from generators.benchmarks.export import export
 from generators.benchmarks.figures import HEADROOM_SENTENCE_BELOW, Benchmarks, shown_benchmarks
 from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine, settings_table
 from generators.benchmarks.scenario_pages import scenario_pages
 from generators.charts import concurrency_chart
+from generators.commands import development_command, production_command, tls_command
 from generators.csv_export import benchmarks_csv, matrix_csv
 from generators.definitions import presented_checks, presented_servers
 from generators.downloads import capture_archives, captures_with_files
@@ -99,6 +100,7 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         **{name: getattr(cells, name) for name in _CELL_HELPERS},
         **{name: getattr(figure_charts, name) for name in _CHART_HELPERS},
         **reproductions.template_globals(),
+        **convergence.template_globals(),
     )
     return env
 
@@ -149,6 +151,14 @@ def matrix_export(site: Site) -> dict[str, Any]:
                 "check": result["id"],
                 "outcome": result["outcome"],
                 "summary": result["summary"],
+                # Set when the outcome needed a documented option: which, and its docs.
+                "condition": result["condition"],
+                "default_outcome": (result["default"] or result)["outcome"],
+                "options_tried": [
+                    {key: option[key] for key in ("option", "label", "docs", "outcome", "summary")}
+                    for option in result.get("options") or []
+                ],
+                "absent_options": result["absent"],
                 "evidence": result["evidence"],
                 "evidence_page": f"servers/{run['server']['id']}/#{result['id']}",
                 "measured_at": result["measured_at"],
@@ -227,6 +237,9 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
             source=site.sources[run["server"]["id"]],
             machine=site.machines[run["machine"]],
             benchmarks=benchmarks.for_server(run["server"]["id"]),
+            production=production_command(run),
+            tls_command=tls_command(run),
+            development=development_command(run),
             **common,
         )
     return pages, site

@@ -9,15 +9,15 @@ or every scenario."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
 
 from evidence.compare import benchmark_changes, changes_in_capture
-from evidence.documents import read_document, write_document
 from evidence.layout import DEFAULT_DATA_DIR, DataDir
 from evidence.validation import check_data
-from evidence.vocabulary import SCENARIOS
+from evidence.vocabulary import OPT_IN_SCENARIOS, SCENARIOS, STANDARD_SCENARIOS
 from harness.capture import run_capture
 from harness.capture_plan import (
     COMPLETE,
@@ -30,10 +30,11 @@ from harness.capture_plan import (
 from harness.checks import all_checks
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from harness.environments import ENVIRONMENTS_DIR
+from harness.machine_identity import choose_identity, speed_probe
 from harness.process import end_all
 from harness.profiles import PROFILES
 from harness.progress import Progress
-from harness.provenance import capture_id, machine_id, machine_record, memory_class
+from harness.provenance import capture_id, machine_id
 from harness.resume import CannotResume, resumed_capture
 
 
@@ -74,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ID",
         help=f"run only this benchmark scenario (repeatable; {', '.join(SCENARIOS)}, or 'all'); "
-        "default: all, unless --check is given",
+        f"default: all, unless --check is given. 'all' and the default leave out "
+        f"{', '.join(OPT_IN_SCENARIOS)}, which checks the measurement rules and runs when named",
     )
     speed = capture.add_mutually_exclusive_group()
     speed.add_argument(
@@ -149,37 +151,6 @@ def print_changes(data: DataDir, machine: str, capture: str) -> None:
         print("  none", file=sys.stderr)
 
 
-# What identifies a machine; the OS may be upgraded under the same hardware. Memory is compared
-# in whole GiB, as the machine id counts it.
-HARDWARE_FIELDS = ("cpu_model", "cores", "memory_bytes", "arch")
-
-
-def _hardware(record: dict) -> dict:
-    return {**record, "memory_bytes": memory_class(record["memory_bytes"])}
-
-
-def record_machine(data: DataDir, machine: str) -> str | None:
-    """Write the machine file once; never rewrite it, since earlier runs refer to it. Returns
-    why the capture must not go on, if the name already describes other hardware."""
-    path = data.machine_path(machine)
-    record = machine_record(machine)
-    if not path.exists():
-        write_document(path, record, "machine")
-        return None
-    existing = read_document(path, "machine")
-    differing = [
-        name for name in HARDWARE_FIELDS if _hardware(existing)[name] != _hardware(record)[name]
-    ]
-    if differing:
-        return (
-            f"{path} describes other hardware ({', '.join(differing)} differ: "
-            f"{', '.join(repr(existing.get(name)) for name in differing)} there, "
-            f"{', '.join(repr(record[name]) for name in differing)} here); name this machine "
-            "differently with SERVING_DJANGO_MACHINE"
-        )
-    return None
-
-
 def unknown_ids(kind: str, asked: list[str], known: list[str], where: str = "") -> str | None:
     """The message for ids on the command line that do not exist, naming the ones that do."""
     unknown = [item for item in asked if item not in known]
@@ -193,7 +164,8 @@ def capture_command(args: argparse.Namespace) -> int:
     known_checks = {check.id: check for check in all_checks()}
     # "all" names every check (or scenario): `--check all` runs the checks phase alone.
     args.check = list(known_checks) if "all" in args.check else args.check
-    args.scenario = list(SCENARIOS) if "all" in args.scenario else args.scenario
+    if "all" in args.scenario:
+        args.scenario = [*STANDARD_SCENARIOS, *(s for s in args.scenario if s != "all")]
     problem = unknown_ids("server", args.server, sorted(definitions), f" ({args.servers_dir})")
     problem = problem or unknown_ids("check", args.check, list(known_checks))
     problem = problem or unknown_ids("scenario", args.scenario, list(SCENARIOS))
@@ -206,16 +178,20 @@ def capture_command(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     data = DataDir(args.data_dir)
-    machine = machine_id()
+    probe = speed_probe()
+    named_by_user = bool(os.environ.get("SERVING_DJANGO_MACHINE"))
     try:
-        check_writable(data, machine)
+        check_writable(data, machine_id())
+        identity = choose_identity(data, machine_id(), probe, named_by_user)
     except NotWritable as error:
         print(f"error: {error}; nothing was started", file=sys.stderr)
         return 2
-    problem = record_machine(data, machine)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
+    if identity.problem:
+        print(f"error: {identity.problem}", file=sys.stderr)
         return 2
+    if identity.note:
+        print(f"note: {identity.note}", file=sys.stderr)
+    machine = identity.machine
     if args.resume:
         try:
             capture, chosen = resumed_capture(
@@ -241,10 +217,11 @@ def capture_command(args: argparse.Namespace) -> int:
             args.environments_dir,
             [known_checks[check] for check in args.check],
             run_checks=everything or bool(args.check),
-            scenarios=SCENARIOS if everything else args.scenario,
+            scenarios=STANDARD_SCENARIOS if everything else args.scenario,
             jobs=max(1, args.jobs),
             locust_workers=args.locust_workers,
             server_ids=tuple(definition.id for definition in chosen),
+            speed_probe=probe,
         )
         print(
             f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "

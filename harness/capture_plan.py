@@ -56,6 +56,8 @@ class Capture:
     code_fingerprint: str | None = field(default_factory=code_fingerprint)
     started_at: str = field(default_factory=now_iso)
     resumed_at: tuple[str, ...] = ()  # when an interrupted capture was continued
+    # This machine's speed probe when the capture began (harness.machine_identity).
+    speed_probe: dict[str, Any] | None = None
     interrupted: threading.Event = field(default_factory=threading.Event)
     # Configurations this capture could not measure (id -> why): a start failure (recorded as
     # failed in its file) or a file that could not be written. The exit status says so.
@@ -109,6 +111,7 @@ class Capture:
             "code_fingerprint": self.code_fingerprint,
             "resumed_at": list(self.resumed_at),
             "not_captured": {name: why[:2000] for name, why in sorted(self.not_captured.items())},
+            **({"speed_probe": self.speed_probe} if self.speed_probe else {}),
         }
 
     def write_record(self, state: str) -> Path | None:

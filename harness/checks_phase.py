@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harness.capture_plan import Capture
-from harness.checks import CheckContext, failed_record, run_check
-from harness.definitions import ServerDefinition
+from harness.checks import Check, CheckContext, failed_record, run_check
+from harness.definitions import OptionVariant, ServerDefinition
 from harness.endpoints import load_endpoints
 from harness.environments import Environment, InstallError, ensure_environment
+from harness.help_text import help_record
 from harness.prepared import PrepareError, prepared_launcher, provenance, server_version
 from harness.process import Shutdown, StartError, log_tail
 from harness.progress import Progress, ServerProgress
@@ -38,6 +40,7 @@ def run_server(
     shutdown: Shutdown | None = None
     environment: Environment | None = None
     results: list[dict[str, Any]] = []
+    help_text: dict[str, Any] | None = None
     try:
         progress.step("installing environment")
         environment = ensure_environment(
@@ -75,6 +78,13 @@ def run_server(
                         results.append(run_check(check, context))
                         took_s = time.monotonic() - began  # without the wait for its turn
                     progress.result(results[-1]["outcome"], results[-1]["summary"], took_s)
+                    tried = [
+                        _with_option(check, context, option, capture, progress)
+                        for option in definition.options_for(check.id)
+                    ]
+                    if tried:
+                        results[-1]["options"] = tried
+                help_text = help_record(launcher)
             shutdown = shared.shutdown
         except PrepareError as error:
             startup["error"] = f"database preparation failed: {error.reason}"
@@ -89,11 +99,50 @@ def run_server(
 
     return {
         **capture.document_header(started_at),
+        **({"help": help_text} if help_text else {}),
         "server": {**definition.as_record(), "version": server_version(definition, environment)},
         "provenance": provenance(capture, definition, environment, base_env),
         "startup": startup,
         "shutdown": shutdown.as_record() if shutdown else None,
         "checks": results,
+    }
+
+
+def _with_option(
+    check: Check,
+    context: CheckContext,
+    option: OptionVariant,
+    capture: Capture,
+    progress: ServerProgress,
+) -> dict[str, Any]:
+    """The check again with one of the server's documented options: the option's commands
+    replace the default ones (the plain HTTP/1.1 instance too, when the option changes it)."""
+    assert context.launcher is not None
+    definition = context.server.with_option(option.id)
+    scratch = context.launcher.scratch / f"option-{option.id}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    launcher = replace(context.launcher, definition=definition, scratch=scratch)
+    progress.step(f"{check.id} with option {option.id}")
+    began = time.monotonic()
+    turn = capture.machine.timed_check if check.timed else nullcontext
+    try:
+        with (
+            turn(),
+            launcher.launch("http") if "http" in option.commands else nullcontext(context.shared),
+        ) as shared:
+            record = run_check(
+                check, replace(context, server=definition, launcher=launcher, shared=shared)
+            )
+    except StartError as error:
+        record = failed_record(
+            check,
+            f"Not measured: the server did not start with this option: {error.reason}"[:2000],
+            {"log_tail": error.log_tail},
+        )
+    progress.result(record["outcome"], record["summary"], time.monotonic() - began)
+    kept = ("outcome", "summary", "measured_at", "evidence")
+    return {"option": option.id, "label": option.label, "docs": option.docs} | {
+        key: record[key] for key in kept
     }
 
 

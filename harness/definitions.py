@@ -10,7 +10,7 @@ import os
 import re
 import string
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,25 @@ _REQUIRED = {
     "stop_signal": str,
     "commands": dict,
 }
-_OPTIONAL = {"notes": list, "env": dict, "variants": dict}
+_OPTIONAL = {
+    "notes": list,
+    "env": dict,
+    "variants": dict,
+    "options": dict,
+    "absent": list,
+    "help": list,
+}
 # A variant is the same server with other settings, measured beside the default by the
 # locust-upstream scenario (the slow-upstream article compared thread counts, for example).
 VARIANT_PREFIX = "variant:"  # the launcher kind of a variant: "variant:threads-100"
 _VARIANT_KEYS = ("label", "command")
+# An option is a documented switch of the server that the checks named in it are tried with
+# as well as with the default commands: its commands replace the default ones of those kinds
+# while those checks run. The matrix shows the best outcome and the option it needed.
+_OPTION_KEYS = ("label", "docs", "checks", "commands")
+# A claim that the pinned version has no option for a behaviour: ``option`` is the flag (as
+# its --help would print it) whose absence the help text stored with every run must confirm.
+_ABSENT_KEYS = ("option", "checks", "note")
 
 
 class DefinitionError(Exception):
@@ -65,6 +79,31 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class OptionVariant:
+    id: str
+    label: str  # the switch, as a reader types it: "--http zttp --http2 (and the zttp package)"
+    docs: str  # where the server documents it, for the pinned version
+    checks: tuple[str, ...]  # the checks tried with it
+    commands: dict[str, tuple[str, ...]]  # replace the default commands of these kinds
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "docs": self.docs,
+            "checks": list(self.checks),
+            "commands": {kind: list(argv) for kind, argv in self.commands.items()},
+        }
+
+
+@dataclass(frozen=True)
+class AbsentOption:
+    option: str  # e.g. "--h2c": must not appear in the pinned version's --help
+    checks: tuple[str, ...]
+    note: str  # what a reader should know: "daphne 4.2.3 has no cleartext HTTP/2 option"
+
+
+@dataclass(frozen=True)
 class ServerDefinition:
     id: str
     name: str
@@ -79,7 +118,18 @@ class ServerDefinition:
     notes: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     variants: dict[str, Variant] = field(default_factory=dict)
+    options: dict[str, OptionVariant] = field(default_factory=dict)
+    absent: tuple[AbsentOption, ...] = ()
+    help: tuple[str, ...] | None = None  # prints the server's options (stored with each run)
     path: Path | None = None
+
+    def with_option(self, option_id: str) -> ServerDefinition:
+        """This server as started with one of its options: its commands replace the defaults."""
+        option = self.options[option_id]
+        return replace(self, commands={**self.commands, **option.commands})
+
+    def options_for(self, check_id: str) -> list[OptionVariant]:
+        return [option for option in self.options.values() if check_id in option.checks]
 
     def argv(self, kind: str) -> tuple[str, ...] | None:
         """The command of a kind (``http``, ``tls``, ... or ``variant:NAME``); None if absent."""
@@ -110,6 +160,10 @@ class ServerDefinition:
             "package": self.package,
             "stop_signal": self.stop_signal,
             "commands": {kind: list(argv) for kind, argv in self.commands.items()},
+            "options": {name: option.as_record() for name, option in self.options.items()},
+            "absent": [
+                {"option": a.option, "checks": list(a.checks), "note": a.note} for a in self.absent
+            ],
         }
 
 
@@ -189,6 +243,57 @@ def _value_problems(raw: dict[str, Any], path: Path) -> list[str]:
         if not isinstance(label, str) or not label.strip():
             problems.append(f"{where}.label: a non-empty string is required")
         problems += _argv_problems(f"{where}.command", variant.get("command"))
+    problems += _option_problems(raw.get("options", {}))
+    for index, claim in enumerate(raw.get("absent", [])):
+        where = f"absent[{index}]"
+        if not isinstance(claim, dict) or set(claim) != set(_ABSENT_KEYS):
+            problems.append(f"{where}: expected a table with exactly {', '.join(_ABSENT_KEYS)}")
+        elif not _strings(claim["checks"]) or not all(
+            isinstance(claim[key], str) and claim[key] for key in ("option", "note")
+        ):
+            problems.append(f"{where}: option and note are strings, checks a list of check ids")
+    if "help" in raw:
+        problems += _argv_problems("help", raw["help"])
+    return problems
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+
+
+def _option_problems(options: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, option in options.items():
+        where = f"options.{name}"
+        if not ID_PATTERN.match(name):
+            problems.append(f"{where}: the name must match {ID_PATTERN.pattern}")
+        if not isinstance(option, dict):
+            problems.append(f"{where}: expected a table with {', '.join(_OPTION_KEYS)}")
+            continue
+        for key in option:
+            if key not in _OPTION_KEYS:
+                problems.append(f"{where}.{key}: unknown key (allowed: {', '.join(_OPTION_KEYS)})")
+        for key in _OPTION_KEYS:
+            if key not in option:
+                problems.append(f"{where}.{key}: missing")
+        if not isinstance(option.get("label", ""), str) or not option.get("label", "x").strip():
+            problems.append(f"{where}.label: a non-empty string is required")
+        if not re.match(r"^https?://", str(option.get("docs", "http://"))):
+            problems.append(f"{where}.docs: must be an http(s) URL")
+        if "checks" in option and not _strings(option["checks"]):
+            problems.append(f"{where}.checks: a non-empty list of check ids")
+        commands = option.get("commands", {})
+        if not isinstance(commands, dict) or not commands:
+            problems.append(f"{where}.commands: a table of command kinds to argv lists")
+            continue
+        for kind, argv in commands.items():
+            if kind not in COMMAND_KINDS:
+                problems.append(
+                    f"{where}.commands.{kind}: unknown command kind "
+                    f"(allowed: {', '.join(COMMAND_KINDS)})"
+                )
+                continue
+            problems += _argv_problems(f"{where}.commands.{kind}", argv)
     return problems
 
 
@@ -237,6 +342,21 @@ def load_definition(path: Path) -> ServerDefinition:
             name: Variant(name, variant["label"], tuple(variant["command"]))
             for name, variant in raw.get("variants", {}).items()
         },
+        options={
+            name: OptionVariant(
+                name,
+                option["label"],
+                option["docs"],
+                tuple(option["checks"]),
+                {kind: tuple(argv) for kind, argv in option["commands"].items()},
+            )
+            for name, option in raw.get("options", {}).items()
+        },
+        absent=tuple(
+            AbsentOption(claim["option"], tuple(claim["checks"]), claim["note"])
+            for claim in raw.get("absent", [])
+        ),
+        help=tuple(raw["help"]) if "help" in raw else None,
         path=path,
     )
 

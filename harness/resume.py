@@ -87,6 +87,7 @@ def resumed_capture(
         started_at=record["started_at"],
         resumed_at=(*record["resumed_at"], now_iso()),
         not_captured=dict(record["not_captured"]),
+        speed_probe=record.get("speed_probe"),
     )
     return capture, [definitions[server] for server in capture.server_ids]
 

@@ -51,7 +51,29 @@ def review(
         frozenset(definitions), frozenset(checks if known_checks is None else known_checks)
     )
     evidence, problems = check_data(data_root, known)
+    errors += _unknown_checks_named(definitions, set(checks))
     return errors + problems, _notes(evidence, definitions, checks, definitions_dir)
+
+
+def _unknown_checks_named(definitions: dict[str, ServerDefinition], known: set[str]) -> list[str]:
+    """Options and absence claims must name checks the harness has: a typo would silently
+    never try the option."""
+    problems = []
+    for definition in definitions.values():
+        named = [
+            (f"options.{option.id}.checks", option.checks) for option in definition.options.values()
+        ]
+        named += [
+            (f"absent[{i}].checks", claim.checks) for i, claim in enumerate(definition.absent)
+        ]
+        for where, ids in named:
+            for check_id in ids:
+                if check_id not in known:
+                    problems.append(
+                        f"{definition.path}: {where}: {check_id!r} is not a check id "
+                        f"(known: {', '.join(sorted(known))})"
+                    )
+    return problems
 
 
 def validate(

@@ -18,11 +18,13 @@ import pytest
 
 from evidence.documents import read_document, write_document
 from evidence.layout import REPO_ROOT, DataDir
-from harness.__main__ import record_machine
+from generators.model import presented_result
 from harness.capture import run_capture
 from harness.capture_plan import Capture
+from harness.checks import all_checks
 from harness.checks.concurrency import CHECKS
 from harness.definitions import load_definitions
+from harness.machine_identity import choose_identity
 from harness.profiles import PROFILES
 from harness.progress import Progress
 from harness.provenance import machine_id, machine_record
@@ -292,13 +294,38 @@ def test_a_machine_file_differing_by_a_little_memory_is_this_machine(tmp_path: P
     and so does the check against the committed machine file."""
     data = DataDir(tmp_path)
     identifier = machine_id()
+    probe = {"python_loop_ms": 20.0, "method": "test"}
     committed = machine_record(identifier)
     committed["memory_bytes"] += 524_288 if committed["memory_bytes"] % 2**30 < 2**29 else -524_288
     write_document(data.machine_path(identifier), committed, "machine")
-    assert record_machine(data, identifier) is None
+    assert choose_identity(data, identifier, probe) == choose_identity(data, identifier, probe)
+    assert choose_identity(data, identifier, probe).machine == identifier
+    assert choose_identity(data, identifier, probe).problem is None
     committed["memory_bytes"] += 4 * 2**30  # another size class is other hardware
     write_document(data.machine_path(identifier), committed, "machine")
-    assert "memory_bytes differ" in (record_machine(data, identifier) or "")
+    assert "memory_bytes differ" in (choose_identity(data, identifier, probe).problem or "")
+
+
+def test_a_machine_much_faster_than_its_id_records_under_an_id_of_its_own(tmp_path: Path) -> None:
+    """Same hardware facts, 1.7 times apart in speed: never one id. Within 25 %: one id."""
+    data = DataDir(tmp_path)
+    base = machine_id()
+    committed = {**machine_record(base), "speed_probe": {"python_loop_ms": 34.0, "method": "t"}}
+    write_document(data.machine_path(base), committed, "machine")
+    same = {"python_loop_ms": 30.0, "method": "test"}
+    faster = {"python_loop_ms": 20.0, "method": "test"}
+
+    assert choose_identity(data, base, same).machine == base
+    first = choose_identity(data, base, faster)
+    again = choose_identity(data, base, {**faster, "python_loop_ms": 21.0})
+
+    assert first.machine == again.machine == f"{base}-2"
+    assert "never compared with" in (first.note or "") and first.problem is None
+    written = read_document(data.machine_path(f"{base}-2"), "machine")
+    assert written["speed_probe"] == faster and written["cpu_model"] == committed["cpu_model"]
+    assert read_document(data.machine_path(base), "machine") == committed  # never rewritten
+    # A name the user chose is theirs: no speed class is added to it.
+    assert choose_identity(data, base, faster, named_by_user=True).machine == base
 
 
 def test_the_slow_upstream_reproduction_runs_end_to_end_with_two_locust_workers(
@@ -370,3 +397,97 @@ def test_the_polls_reproduction_runs_on_postgresql_behind_nginx(
     assert not processes_mentioning(str(environments_dir))
     assert not processes_mentioning("serving-django-postgres-")
     assert not processes_mentioning("nginx.conf")
+
+
+def test_convergence_and_fixed_rate_measure_a_real_server_in_one_capture(
+    tmp_path: Path, environments_dir: Path
+) -> None:
+    # Convergence: the rule's window and one three times longer, on one server per round.
+    # Fixed rate: openload's closed-loop maximum, then the open-model rate from it.
+    definitions = load_definitions(_definitions(tmp_path / "servers", "good"))
+    capture = Capture(
+        "20260101T000000Z",
+        "test-machine",
+        replace(PROFILES["quick"], start_timeout_s=30, stop_grace_s=5),
+        DataDir(tmp_path / "data"),
+        environments_dir,
+        run_checks=False,
+        scenarios=("fixed-rate-latency", "convergence"),
+    )
+    written = run_capture(capture, list(definitions.values()), Progress(1))
+
+    figures = {f["figure"]: f for f in read_document(written[0], "benchmark")["results"]}
+    assert all(figure["status"] == "ok" for figure in figures.values()), figures
+    short, long = (figures[f"http/1.1 json_sync c=10 window x{factor}"] for factor in (1, 3))
+    assert long["params"]["duration_s"] == 3 * short["params"]["duration_s"]
+    assert [short["params"]["window_factor"], long["params"]["window_factor"]] == [1.0, 3.0]
+    maximum, rate = figures["json_sync-maximum"], figures["json_sync-50pct"]
+    assert maximum["params"]["model"] == "closed" and rate["params"]["model"] == "open"
+    assert rate["params"]["tool"] == "openload"
+    assert rate["params"]["target_requests_per_s"] == round(
+        maximum["metrics"]["answered_per_s"] * 0.5, 1
+    )
+    assert rate["metrics"]["held_percent"] > 0
+    assert not processes_mentioning(str(environments_dir))
+    assert not processes_mentioning("openload.mjs")
+
+
+LIFECYCLE_APP = Path(__file__).parent / "apps" / "lifecycle_server.py"
+WITH_OPTION = f"""
+id = "optioned"
+name = "optioned"
+interface = "wsgi"
+mode = "production"
+summary = "Test definition: cuts requests on SIGTERM unless started with its option."
+homepage = "https://example.org/"
+docs = "https://example.org/docs"
+requirements = []
+stop_signal = "SIGTERM"
+help = ["{{python}}", "-c", "print('usage: optioned [--graceful] [--port PORT]')"]
+[[absent]]
+option = "--h2c"
+checks = ["http2-cleartext"]
+note = "optioned 1.0 has no cleartext HTTP/2 option"
+[commands]
+http = ["{{python}}", "{LIFECYCLE_APP}", "{{port}}", "abrupt"]
+[options.graceful]
+label = "--graceful"
+docs = "https://example.org/docs/graceful"
+checks = ["graceful-shutdown"]
+[options.graceful.commands]
+http = ["{{python}}", "{LIFECYCLE_APP}", "{{port}}", "graceful"]
+"""
+
+
+def test_a_check_is_tried_with_the_default_command_and_with_each_documented_option(
+    tmp_path: Path, environments_dir: Path
+) -> None:
+    servers = tmp_path / "servers"
+    servers.mkdir()
+    (servers / "optioned.toml").write_text(WITH_OPTION)
+    definitions = load_definitions(servers)
+    graceful = next(check for check in all_checks() if check.id == "graceful-shutdown")
+    capture = Capture(
+        "20260101T000000Z",
+        "test-machine",
+        replace(PROFILES["quick"], start_timeout_s=20, stop_grace_s=5),
+        DataDir(tmp_path / "data"),
+        environments_dir,
+        [graceful],
+    )
+    (written,) = run_capture(capture, list(definitions.values()), Progress(1))
+
+    run = read_document(written, "run")
+    (result,) = run["checks"]
+    assert result["outcome"] == "no"  # the default command cuts the request in flight
+    (option,) = result["options"]
+    assert option["option"] == "graceful" and option["label"] == "--graceful"
+    assert option["outcome"] == "yes", option["summary"]
+    assert "graceful" in option["evidence"]["instance"]["command"][-1]
+    assert run["help"]["text"].startswith("usage: optioned")
+    assert run["server"]["absent"][0]["option"] == "--h2c"
+    # The site shows the best outcome and the option it needed.
+    shown = presented_result(result, {}, run["server"])
+    assert shown["outcome"] == "yes" and shown["condition"]["label"] == "--graceful"
+    assert shown["default"]["outcome"] == "no"
+    assert not processes_mentioning(str(LIFECYCLE_APP))

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from evidence.layout import DEFAULT_DATA_DIR
+from evidence.validation import load_evidence
 from harness.definitions import DefinitionError, fill_command, load_definitions
+from harness.help_text import absent_claims_contradicted
 from harness.validate import validate
 
 EXPECTED_IDS = {
@@ -169,3 +172,47 @@ def test_validate_counts_one_problem_per_problem(tmp_path: Path) -> None:
     definition_lines = [line for line in problems if "broken.toml" in line]
     assert all(line.startswith(f"{servers / 'broken.toml'}: ") for line in definition_lines)
     assert len(definition_lines) == 9  # name, interface ... commands: missing, one line each
+
+
+# ---- options and claims of absence -------------------------------------------------------
+
+
+def test_a_claimed_absent_option_must_not_be_listed_by_the_stored_help_text() -> None:
+    """Every definition that says its pinned version has no option for a behaviour is checked
+    against the help text that version printed, stored with the server's newest run."""
+    newest = load_evidence(DEFAULT_DATA_DIR).newest_runs()
+    claimed = {d.id: d for d in load_definitions().values() if d.absent}
+    assert claimed, "no definition claims an absent option: this test would check nothing"
+    for server_id, definition in claimed.items():
+        run = newest[server_id].document
+        assert "help" in run, f"{server_id}: its newest run stored no help text to check against"
+        record = {"absent": [{"option": a.option} for a in definition.absent]}
+        listed = absent_claims_contradicted(record, run["help"]["text"])
+        assert not listed, f"{server_id}: claims no {listed} but its --help lists it"
+
+
+@pytest.mark.parametrize(
+    ("help_text", "contradicted"),
+    [
+        ("  --http2-cleartext MODE   h2c\n", []),  # a longer flag is not the claimed one
+        ("  --http2                   enable HTTP/2\n", ["--http2"]),
+        ("usage: x [--http2] [--port PORT]", ["--http2"]),
+        ("  --no-http2   turn it off\n", []),
+    ],
+)
+def test_the_help_text_lists_a_flag_only_as_a_whole_option(help_text, contradicted) -> None:
+    assert (
+        absent_claims_contradicted({"absent": [{"option": "--http2"}]}, help_text) == contradicted
+    )
+
+
+def test_an_option_naming_an_unknown_check_is_a_problem(tmp_path: Path) -> None:
+    text = VALID.format(id="x") + (
+        '[options.fast]\nlabel = "--fast"\ndocs = "https://example.org"\n'
+        'checks = ["no-such-check"]\n[options.fast.commands]\nhttp = ["x", "{port}"]\n'
+    )
+    (tmp_path / "x.toml").write_text(text)
+
+    problems = validate(tmp_path / "data", tmp_path)
+
+    assert any("options.fast.checks: 'no-such-check' is not a check id" in p for p in problems)

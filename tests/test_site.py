@@ -256,3 +256,40 @@ def test_each_capture_is_downloadable_as_one_reproducible_archive(tmp_path: Path
     methodology = pages["methodology.md"]
     assert f"(data/captures/{synthetic.MACHINE_ID}/20260202T000000Z.zip)" in methodology
     assert "To cite a figure" in methodology
+
+
+def test_a_cell_shows_the_best_outcome_with_the_option_it_needed(tmp_path: Path) -> None:
+    """SYNTHETIC: the default command said no, a documented option yes; another server claims
+    the option does not exist. The matrix, matrix.json and the server page say so, with the
+    option's words from the data escaped (there is no definition to take them from)."""
+    optioned = synthetic.run("alpha", outcome="no", summary="Cut by the default command.")
+    optioned["checks"][0]["options"] = [
+        {
+            "option": "graceful",
+            "label": "--graceful <b>",
+            "docs": "https://evil.example/",
+            "outcome": "yes",
+            "summary": "Finished with the option.",
+            "measured_at": "2026-01-01T00:00:40.000Z",
+            "evidence": {"wall_s": 2.0},
+        }
+    ]
+    claiming = synthetic.run("beta", name="Beta", outcome="no")
+    claiming["server"]["absent"] = [
+        {"option": "--x", "checks": ["concurrency-sync-sleep"], "note": "beta 1.0 has no option"}
+    ]
+    synthetic.write_data(tmp_path, [optioned, claiming])
+
+    pages = render_pages(load_evidence(tmp_path))
+
+    export = json.loads(pages["data/matrix.json"])
+    alpha, beta = (r for r in export["results"] if r["check"] == "concurrency-sync-sleep")
+    assert alpha["outcome"] == "yes" and alpha["default_outcome"] == "no"
+    assert alpha["condition"] == {"option": "graceful", "label": "--graceful <b>", "docs": None}
+    assert beta["condition"] is None and beta["absent_options"] == ["beta 1.0 has no option"]
+    matrix = pages["matrix.md"]
+    assert "<small>with \\-\\-graceful &lt;b&gt;</small>" in matrix  # Markdown-escaped too
+    assert "has no option</small>" in matrix
+    page = pages["servers/alpha.md"]
+    assert "With the default command:" in page and "Cut by the default command" in page
+    assert "Finished with the option" in page and "evil.example" not in page

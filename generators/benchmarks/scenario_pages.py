@@ -41,6 +41,11 @@ SCENARIO_PAGES = {
         "Users on a page that calls a slow external API three times: how many answers a "
         "second, and how long each waits, with the article's protocol and its table beside ours.",
     ),
+    "convergence": (
+        "Do the windows converge?",
+        "Measured with the window rule's window and with one three times longer, in the same "
+        "rounds: do the requests per second and the 99th percentile agree?",
+    ),
 }
 
 

@@ -25,6 +25,7 @@ from harness.benchmarks.figures import failed_figure
 from harness.benchmarks.h2load import h2load_version
 from harness.benchmarks.locust import locust_version
 from harness.benchmarks.nginx import nginx_version
+from harness.benchmarks.openload.command import node_version
 from harness.benchmarks.pinning import Pinning, choose_pinning
 from harness.benchmarks.scenarios import SERVER_SCENARIOS, ServerBench
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
@@ -57,7 +58,12 @@ WORKER_RULE = (
 
 
 def tool_versions() -> dict[str, str | None]:
-    return {"h2load": h2load_version(), "locust": locust_version(), "nginx": nginx_version()}
+    return {
+        "h2load": h2load_version(),
+        "locust": locust_version(),
+        "nginx": nginx_version(),
+        "node": node_version(),  # runs openload, whose code is the capture's git commit's
+    }
 
 
 SETTINGS_SOURCE = "recorded by the harness when it measured this file"

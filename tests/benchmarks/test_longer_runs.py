@@ -35,6 +35,7 @@ def bench_for(tmp_path: Path, endpoints: dict[str, str] | None = None) -> Simple
         launcher=SimpleNamespace(tls=make_tls_material(tmp_path / "tls")),
         scratch=tmp_path,
         run_durations={},
+        rule_windows={},
     )
 
 
@@ -110,3 +111,26 @@ def test_a_run_too_short_even_at_the_longest_retry_stays_failed(tmp_path: Path) 
     assert not measured.ok
     assert run.durations == [RUN_S * factor for factor in (1, *LONGER_RUN_FACTORS)]
     assert measured.failure == f"{TOO_SHORT}: {LONGER_RUN_FACTORS[-1] * RUN_S:g} s"
+
+
+def test_the_window_rule_probes_once_and_every_repeat_runs_its_window(tmp_path: Path) -> None:
+    bench = bench_for(tmp_path)
+    bench.settings = replace(
+        bench.settings, window_requests_per_client=10, window_probe_s=0.2, max_window_s=30
+    )
+    durations: list[float] = []
+
+    def run(request: H2loadRequest) -> Measurement:
+        durations.append(request.duration_s)
+        return Measurement(metrics={"answered_per_s": 400.0})
+
+    first = escalate(tmp_path, bench, run)
+    second = escalate(tmp_path, bench, run)
+
+    # 200 clients completing 10 requests each at 400 answered/s: 5 s.
+    assert durations == [0.2, 5.0, 5.0]
+    assert first.details["window_s"] == second.details["window_s"] == 5.0
+    assert (
+        "10 requests per client at the 0.2 s probe's 400 answered/s" in first.details["notes"][-1]
+    )
+    assert "notes" not in second.details  # the probe and its note belong to the first repeat

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -59,3 +61,16 @@ def openload_command(request: OpenloadRequest, log_path: Path) -> list[str]:
         "--log",
         str(log_path),
     ]
+
+
+def node_version() -> str | None:
+    """``20.20.2`` from ``node --version``; None when Node.js is missing."""
+    if shutil.which(NODE) is None:
+        return None
+    try:
+        result = subprocess.run(
+            [NODE, "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip().removeprefix("v") or None

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from harness.benchmarks.scenarios.bench import ServerBench
+from harness.benchmarks.scenarios.convergence import convergence
 from harness.benchmarks.scenarios.h2load_protocols import h2load_other_protocols
 from harness.benchmarks.scenarios.h2load_sweep import h2load_plain
 from harness.benchmarks.scenarios.idle_connections import idle_connections
@@ -32,6 +33,7 @@ SERVER_SCENARIOS: Sequence[tuple[frozenset[str], Callable[[ServerBench], None]]]
     (frozenset({"idle-connections"}), idle_connections),
     (frozenset({"locust-polls"}), locust_polls),
     (frozenset({"locust-upstream"}), locust_upstream),
+    (frozenset({"convergence"}), convergence),
 )
 
 

@@ -45,6 +45,9 @@ class ServerBench:
     # h2load figures (see figure_key) whose run was too short once, and the duration that
     # their later repeats start with, instead of failing the short runs again.
     run_durations: dict[tuple[Any, ...], float] = field(default_factory=dict)
+    # h2load figures' windows chosen by the profile's rule at their first repeat (see
+    # h2load_common.window_s), kept for the later repeats.
+    rule_windows: dict[tuple[Any, ...], float] = field(default_factory=dict)
 
     def add(self, record: dict[str, Any]) -> None:
         self.figures.append(record)

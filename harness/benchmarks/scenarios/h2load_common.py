@@ -1,11 +1,12 @@
-"""How the h2load scenarios measure one figure on a server: drained first, by count when the
-server closes every connection, and again longer when the run was too short for its answers."""
+"""How the h2load scenarios measure one figure on a server: drained first, over a window chosen
+by the profile's rule (``window_s``), by count when the server closes every connection, and
+again longer when the run was too short for its answers."""
 
 from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -16,6 +17,7 @@ from harness.benchmarks.h2load.run import run_h2load
 from harness.benchmarks.h2load.validity import HUNG, NOTHING_ANSWERED, TOO_SHORT
 from harness.benchmarks.measurement import Measurement
 from harness.benchmarks.scenarios.bench import ServerBench, checked
+from harness.benchmarks.settings import BenchmarkSettings
 from harness.definitions import ServerDefinition
 from harness.launcher import Instance
 
@@ -38,8 +40,10 @@ def _h2load(
     rps_per_client: float | None = None,
     duration_s: float | None = None,
 ) -> Measurement:
-    """One h2load run, after the server has drained the previous one."""
+    """One h2load run, after the server has drained the previous one. Its window is
+    ``duration_s`` when given, else the profile's rule's (``window_s``)."""
     url = base_url + bench.endpoints[endpoint]
+    fixed_window = duration_s is not None
     duration_s = duration_s or bench.settings.duration_s
     warmup_s = bench.settings.warmup_s
     verify = bench.launcher.tls.client_context()  # the run's own CA signed every cert here
@@ -53,6 +57,8 @@ def _h2load(
         if not probe.ok:
             return checked(instance, probe)
         rate = rps_per_client * clients if rps_per_client else probe.metrics["requests_per_s"]
+        if not fixed_window:
+            duration_s = window_s(bench.settings, clients, rate)
         requests = max(clients, int((rate or 0) * duration_s))
     request = H2loadRequest(
         url=url,
@@ -69,7 +75,7 @@ def _h2load(
         return run_h2load(request, bench.scratch, timeout_s=timeout_s)
 
     if requests is None:
-        measured = _measured_long_enough(bench, instance, base_url, request, run)
+        measured = _measured_long_enough(bench, instance, base_url, request, run, fixed_window)
     else:
         measured = run(request)
         measured.details.setdefault("notes", []).append(
@@ -77,7 +83,38 @@ def _h2load(
             f"number of requests ({requests}, about {duration_s:g} s at the warm-up's rate) "
             "instead of running for a fixed time"
         )
+        measured.details["window_s"] = duration_s
     return checked(instance, measured)
+
+
+def window_s(settings: BenchmarkSettings, clients: int, answered_per_s: float | None) -> float:
+    """The profile's window for ``clients`` at a probed rate: every client completes
+    ``window_requests_per_client`` requests, within [duration_s, max_window_s]."""
+    wanted = settings.window_requests_per_client
+    if not wanted or not answered_per_s:
+        return settings.duration_s
+    needed = wanted * clients / answered_per_s
+    return round(min(settings.max_window_s, max(settings.duration_s, needed)), 1)
+
+
+def _probed_window(
+    bench: ServerBench, request: H2loadRequest, run: Callable[[H2loadRequest], Measurement]
+) -> tuple[float, str | None]:
+    """The rule's window for this figure, from a short probe run (which also warms the
+    server); the probe is not a figure. Returns the window and how it was chosen."""
+    settings = bench.settings
+    if not settings.window_requests_per_client:
+        return settings.duration_s, None
+    probe = run(replace(request, duration_s=settings.window_probe_s))
+    rate = probe.metrics.get("answered_per_s") if probe.ok else None
+    chosen = window_s(settings, request.clients, rate)
+    if rate is None:
+        return chosen, f"window {chosen:g} s: the {settings.window_probe_s:g} s probe failed"
+    return chosen, (
+        f"window {chosen:g} s: {settings.window_requests_per_client:g} requests per client "
+        f"at the {settings.window_probe_s:g} s probe's {rate:,.0f} answered/s, within "
+        f"{settings.duration_s:g}-{settings.max_window_s:g} s"
+    )
 
 
 def _measured_long_enough(
@@ -86,8 +123,10 @@ def _measured_long_enough(
     base_url: str,
     request: H2loadRequest,
     run: Callable[[H2loadRequest], Measurement],
+    fixed_window: bool = False,
 ) -> Measurement:
-    """A timed run, measured again longer when it was too short for its answers' latency.
+    """A timed run over the rule's window (probed at the figure's first repeat, then kept),
+    measured again longer when it was too short for its answers' latency.
 
     Answers (or connections) as slow as the run itself, or h2load stuck at the end of a run
     that ended mid-handshake: the run is measured again, twice and then four times as long.
@@ -100,6 +139,10 @@ def _measured_long_enough(
     figure = figure_key(
         instance, base_url, path, request.clients, request.protocol, request.rps_per_client, base_s
     )
+    chosen_by = None
+    if figure not in bench.rule_windows and not fixed_window:
+        bench.rule_windows[figure], chosen_by = _probed_window(bench, request, run)
+    base_s = bench.rule_windows.get(figure, base_s)
     duration_s = bench.run_durations.get(figure, base_s)
     measured = run(replace(request, duration_s=duration_s))
     first_failure = measured.failure if duration_s == base_s else None
@@ -119,6 +162,9 @@ def _measured_long_enough(
         measured.details.setdefault("notes", []).append(
             f"measured over {duration_s:g} s instead of {base_s:g} s: {why}"[:600]
         )
+    if chosen_by:
+        measured.details.setdefault("notes", []).append(chosen_by)
+    measured.details["window_s"] = duration_s
     return measured
 
 
@@ -153,7 +199,16 @@ def wait_until_answering(
                 time.sleep(0.2)
 
 
-def _h2load_params(bench: ServerBench, protocol_id: str, endpoint: str, clients: int) -> dict:
+def _h2load_params(
+    bench: ServerBench,
+    protocol_id: str,
+    endpoint: str,
+    clients: int,
+    measured: Sequence[Measurement] = (),
+) -> dict:
+    """A figure's parameters; ``duration_s`` is the shortest window its repeats ran (a latency
+    is cut off by the window it was measured in)."""
+    windows = [m.details["window_s"] for m in measured if m.details.get("window_s")]
     return {
         "tool": "h2load",
         "protocol": protocol_id,
@@ -161,7 +216,7 @@ def _h2load_params(bench: ServerBench, protocol_id: str, endpoint: str, clients:
         "path": bench.endpoints[endpoint],
         "clients": clients,
         "threads": 1,
-        "duration_s": bench.settings.duration_s,
+        "duration_s": min(windows) if windows else bench.settings.duration_s,
         "warmup_s": bench.settings.warmup_s,
         **bench.common_params(),
     }

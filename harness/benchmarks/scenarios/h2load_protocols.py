@@ -73,7 +73,7 @@ def h2load_other_protocols(bench: ServerBench) -> None:
         except ServerGone as gone:
             repeats = {key: [Measurement(failure=str(gone)[:2000])] for key in keys}
         for (endpoint, clients), measured in repeats.items():
-            params = _h2load_params(bench, protocol_id, endpoint, clients)
+            params = _h2load_params(bench, protocol_id, endpoint, clients, measured)
             if protocol_id.startswith("nginx"):
                 params["proxy"] = "nginx: TLS and HTTP/2 to the client, HTTP/1.1 to the server"
             bench.add(

@@ -48,7 +48,7 @@ def h2load_plain(bench: ServerBench) -> None:
     repeats = measure_in_rounds(keys, run_round, bench.settings)
     if "h2load" in bench.scenarios:
         for (endpoint, clients), measured in repeats.items():
-            params = _h2load_params(bench, "http/1.1", endpoint, clients)
+            params = _h2load_params(bench, "http/1.1", endpoint, clients, measured)
             bench.add(figure_record("h2load", f"http/1.1 {endpoint} c={clients}", params, measured))
     if "resources" in bench.scenarios:
         params = {
