@@ -126,10 +126,11 @@ def _with_option(
     began = time.monotonic()
     turn = capture.machine.timed_check if check.timed else nullcontext
     try:
+        own_shared = "http" in option.commands  # the option changes the plain instance too
         with (
             turn(),
-            launcher.launch("http") if "http" in option.commands else nullcontext(context.shared),
-        ) as shared:
+            launcher.launch("http") if own_shared else nullcontext(context.shared) as shared,
+        ):
             record = run_check(
                 check, replace(context, server=definition, launcher=launcher, shared=shared)
             )
