@@ -175,3 +175,79 @@ def concurrency_chart(runs: list[dict]) -> str:
         "seconds (lower is better)",
         reference=(1.0, "1 s: all at once"),
     )
+
+
+# Latency percentiles on a "nines" axis: p50, p90, p99 and p99.9 equally spaced in -log10(1-p).
+PERCENTILE_POSITIONS = {0.5: -math.log10(0.5), 0.9: 1.0, 0.99: 2.0, 0.999: 3.0}
+
+
+def percentile_curves(
+    title: str, description: str, lines: list[tuple[str, list[float | None]]], unit: str
+) -> str:
+    """A small chart of latency percentile curves (p50 to p99.9, one line per series) with a
+    logarithmic latency axis; a None value (withheld or not measured) leaves a gap."""
+    width, height, left, right, top, bottom = 380, 250, 58, 16, 34, 86
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for _, series in lines for v in series if v is not None and v > 0]
+    low = 10 ** math.floor(math.log10(min(values))) if values else 1.0
+    high = 10 ** math.ceil(math.log10(max(values))) if values else 10.0
+    high = high * 10 if high <= low else high
+    nines = list(PERCENTILE_POSITIONS.values())
+    x = lambda pos: left + plot_w * (pos - nines[0]) / (nines[-1] - nines[0])  # noqa: E731
+    y = lambda v: top + plot_h * (1 - math.log10(v / low) / math.log10(high / low))  # noqa: E731
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="t d">',
+        f'<title id="t">{_text(title)}</title><desc id="d">{_text(description)}</desc>',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="8" y="18" {FONT} font-weight="bold">{_text(title)}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+        'stroke="#555"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#555"/>',
+    ]
+    for share, pos in PERCENTILE_POSITIONS.items():
+        label = f"p{share * 100:g}"
+        parts.append(
+            f'<text x="{x(pos):.1f}" y="{top + plot_h + 15}" {FONT} text-anchor="middle">'
+            f"{label}</text>"
+        )
+    decade = low
+    while decade <= high * (1 + 1e-9):
+        parts.append(
+            f'<line x1="{left}" y1="{y(decade):.1f}" x2="{left + plot_w}" y2="{y(decade):.1f}" '
+            'stroke="#ddd"/>'
+        )
+        parts.append(
+            f'<text x="{left - 4}" y="{y(decade) + 4:.1f}" {FONT} text-anchor="end">'
+            f"{_tick(decade)}</text>"
+        )
+        decade *= 10
+    parts.append(
+        f'<text x="12" y="{top + plot_h / 2:.1f}" {FONT} text-anchor="middle" '
+        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})">{_text(unit)}</text>'
+    )
+    for index, (name, series) in enumerate(lines):
+        colour = PALETTE[index % len(PALETTE)]
+        points = [
+            (x(pos), y(value), share, value)
+            for (share, pos), value in zip(PERCENTILE_POSITIONS.items(), series, strict=True)
+            if value is not None and value > 0
+        ]
+        if len(points) > 1:
+            path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in points)
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>'
+            )
+        for px, py, share, value in points:
+            parts.append(
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}">'
+                f"<title>{_text(name)}, p{share * 100:g}: {value:,.2f} {_text(unit)}</title>"
+                "</circle>"
+            )
+        legend_y = top + plot_h + 32 + 16 * index
+        parts.append(
+            f'<rect x="{left}" y="{legend_y - 10}" width="12" height="12" fill="{colour}"/>'
+        )
+        parts.append(f'<text x="{left + 18}" y="{legend_y}" {FONT}>{_text(name)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"

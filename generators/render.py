@@ -65,6 +65,7 @@ _CHART_HELPERS = (
     "metrics_chart",
     "steps_chart",
     "calibration_chart",
+    "percentile_curve_chart",
 )
 
 

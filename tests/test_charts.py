@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from generators.charts import Bar, concurrency_chart, horizontal_bars
+from generators.charts import Bar, concurrency_chart, horizontal_bars, percentile_curves
 from tests import synthetic
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -74,3 +74,28 @@ def test_bars_the_profile_never_measured_are_listed_once_not_drawn_empty(tmp_pat
         "No bar, because this capture's profile does not measure them: Beta: 1 clients."
         in (pages["benchmarks/h2load.md"])
     )
+
+
+def test_percentile_curves_place_each_decade_alike_and_leave_gaps_for_missing_values() -> None:
+    svg = percentile_curves(
+        "<b>curves</b>",
+        "d",
+        [("25 % <i>", [1.0, 10.0, 100.0, None]), ("75 %", [None, None, None, None])],
+        "ms",
+    )
+    root = ET.fromstring(svg)  # well-formed: the data text is escaped
+    points = [
+        (float(c.get("cx")), float(c.get("cy")), c.find(f"{SVG}title").text)
+        for c in root.iter(f"{SVG}circle")
+    ]
+    assert [title.split(":")[0] for _, _, title in points] == [
+        "25 % <i>, p50",
+        "25 % <i>, p90",
+        "25 % <i>, p99",
+    ]  # p99.9 and the whole second series are missing: no point, no invented value
+    (x50, y1, _), (x90, y10, _), (x99, y100, _) = points
+    # Coordinates are written to 0.1 px.
+    assert abs((y1 - y10) - (y10 - y100)) <= 0.2  # one decade, one step: a log axis
+    assert abs((x99 - x90) - (x90 - x50) / (1 - 0.30103)) <= 0.2  # p50, p90, p99 on nines
+    assert len(list(root.iter(f"{SVG}polyline"))) == 1
+    assert "<b>" not in svg and "&lt;b&gt;curves" in svg

@@ -7,7 +7,7 @@ from typing import Any
 
 from generators.benchmarks.cells import present, scaled, step_users, unit_of
 from generators.benchmarks.figures import Figure
-from generators.charts import Bar, horizontal_bars
+from generators.charts import Bar, horizontal_bars, percentile_curves
 
 
 @dataclass(frozen=True)
@@ -161,3 +161,28 @@ def first_metric(figures: list[Figure], *names: str) -> str:
         if any(name in figure.record["metrics"] for figure in figures):
             return name
     return names[0]
+
+
+CURVE_METRICS = ("latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_p99_9_ms")
+
+
+def percentile_curve_chart(title: str, description: str, figures: list[Figure]) -> Chart:
+    """One server's latency percentile curves, p50 to p99.9, one line per fixed rate; a
+    percentile the run could not observe (or that is not a number) leaves a gap."""
+    lines = []
+    for figure in sorted(figures, key=lambda f: f.params.get("fraction_of_maximum") or 0):
+        fraction = figure.params.get("fraction_of_maximum")
+        rate = figure.params.get("target_requests_per_s")
+        name = (
+            f"{fraction * 100:g} % ({rate:,.0f} req/s)"
+            if fraction and rate
+            else figure.record["figure"]
+        )
+        values = [
+            figure.metric(metric)
+            if figure.ok and not figure.unobservable(metric) and not figure.unanswered(metric)
+            else None
+            for metric in CURVE_METRICS
+        ]
+        lines.append((name, values))
+    return Chart(title, percentile_curves(title, description, lines, "ms"))
