@@ -3,9 +3,9 @@ figures that hold?
 
 For the interface's own JSON view over HTTP/1.1 at the profile's convergence client counts,
 each round measures on one fresh server the figure as the h2load scenario does (the rule's
-window, ``factor 1``) and then over a window ``convergence_factor`` times longer. Short and long
-alternate inside every round, so drift lands on both. The site's convergence page sets the
-medians side by side against the stated targets.
+window, ``factor 1``) and over a window ``convergence_factor`` times longer, the longer one
+first in every other round, so drift over a server's life lands on both. The site's
+convergence page sets the medians side by side against the stated targets.
 """
 
 from __future__ import annotations
@@ -33,12 +33,19 @@ def convergence(bench: ServerBench) -> None:
         for factor in (1.0, long_factor)
     ]
     rule_windows: dict[int, float] = {}  # clients -> the rule's window, from the factor-1 run
+    rounds = [0]
 
     def run_round(pending: Sequence[Key]) -> dict[Key, Measurement]:
+        # Every other round measures the longer window first, so that a server that slows
+        # down (or speeds up) over its life does not favour one window (the first round must
+        # start with the rule's window: it tells the longer one its length).
+        rounds[0] += 1
+        longer_first = rounds[0] % 2 == 0
+        ordered = sorted(pending, key=lambda key: (key[0], -key[1] if longer_first else key[1]))
         try:
             with bench.server("http") as instance:
                 results: dict[Key, Measurement] = {}
-                for clients, factor in pending:
+                for clients, factor in ordered:
                     if factor == 1.0:
                         measured = _h2load(
                             bench, instance, instance.base_url, endpoint, clients, "http/1.1"
