@@ -247,6 +247,23 @@ def every_scenario(interface: str = "asgi", rate: float = 1000.0) -> list[dict[s
             },
             [h2load_metrics(rate, 1.5) | {"target_requests_per_s": rate}] * 3,
         ),
+        *(
+            figure(
+                "convergence",
+                f"http/1.1 json_sync c=200 window x{factor:g}",
+                {
+                    "tool": "h2load",
+                    "protocol": "http/1.1",
+                    "endpoint": "json_sync",
+                    "clients": 200,
+                    "duration_s": 5.0 * factor,
+                    "window_factor": factor,
+                    **common,
+                },
+                [h2load_metrics(rate * 2, 3.0) | {"answered_per_s": rate * 2}] * 3,
+            )
+            for factor in (1.0, 3.0)
+        ),
         figure(
             "resources",
             "start and memory",

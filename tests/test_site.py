@@ -288,7 +288,7 @@ def test_a_cell_shows_the_best_outcome_with_the_option_it_needed(tmp_path: Path)
     assert alpha["condition"] == {"option": "graceful", "label": "--graceful <b>", "docs": None}
     assert beta["condition"] is None and beta["absent_options"] == ["beta 1.0 has no option"]
     matrix = pages["matrix.md"]
-    assert "<small>with \\-\\-graceful &lt;b&gt;</small>" in matrix  # Markdown-escaped too
+    assert 'option">with \\-\\-graceful &lt;b&gt;</small>' in matrix  # Markdown-escaped too
     assert "has no option</small>" in matrix
     page = pages["servers/alpha.md"]
     assert "With the default command:" in page and "Cut by the default command" in page
