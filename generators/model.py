@@ -80,20 +80,11 @@ def site_from(
     servers = presented_servers() if servers is None else servers
     catalog = presented_checks() if catalog is None else catalog
     known = {check["id"]: check for check in catalog}
-    newest = {
-        server_id: (
-            {
-                **loaded.document,
-                "server": presented(loaded.document["server"], servers),
-                "checks": [
-                    presented_result(result, known, presented(loaded.document["server"], servers))
-                    for result in loaded.document["checks"]
-                ],
-            },
-            loaded.source,
-        )
-        for server_id, loaded in evidence.newest_runs().items()
-    }
+    newest = {}
+    for server_id, loaded in evidence.newest_runs().items():
+        server = presented(loaded.document["server"], servers)
+        checks = [presented_result(result, known, server) for result in loaded.document["checks"]]
+        newest[server_id] = ({**loaded.document, "server": server, "checks": checks}, loaded.source)
     runs = sorted((run for run, _ in newest.values()), key=row_order)
     measured = {result["id"] for run in runs for result in run["checks"]}
     return Site(

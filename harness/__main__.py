@@ -180,9 +180,10 @@ def capture_command(args: argparse.Namespace) -> int:
     data = DataDir(args.data_dir)
     probe = speed_probe()
     named_by_user = bool(os.environ.get("SERVING_DJANGO_MACHINE"))
+    hardware_id = machine_id()
     try:
-        check_writable(data, machine_id())
-        identity = choose_identity(data, machine_id(), probe, named_by_user)
+        check_writable(data, hardware_id)
+        identity = choose_identity(data, hardware_id, probe, named_by_user)
     except NotWritable as error:
         print(f"error: {error}; nothing was started", file=sys.stderr)
         return 2

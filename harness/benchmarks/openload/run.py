@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.benchmarks.h2load.run import Finished, run_process
 from harness.benchmarks.measurement import Measurement
 from harness.benchmarks.openload.command import NODE, OpenloadRequest, openload_command
+from harness.benchmarks.tool_process import Finished, fresh_log_path, run_tool
 
 # Beyond its longest run, openload is given this long (connection set-up, start, exit).
 TIMEOUT_MARGIN_S = 15.0
@@ -40,17 +38,12 @@ def run_openload(
     """One openload run; ``prefix`` goes before the command (e.g. ``taskset -c 1``)."""
     if shutil.which(NODE) is None:
         return Measurement(failure="node is not installed (openload runs on Node.js 18 or newer)")
-    scratch.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix="openload-", suffix=".log", dir=scratch)
-    os.close(handle)
-    log_path = Path(name)
+    log_path = fresh_log_path(scratch, "openload-")
     command = [*prefix, *openload_command(request, log_path)]
     timeout_s = request.longest_s + TIMEOUT_MARGIN_S
     try:
         try:
-            # h2load's runner is the generic part: own process group, killed at the timeout
-            # or on any exception (Ctrl-C), output read while it runs.
-            finished = run_process(command, timeout_s)
+            finished = run_tool(command, timeout_s)
         except OSError as error:
             return Measurement(failure=f"cannot execute {command[0]!r}: {error}")
         latencies = _read_latencies(log_path) if finished.exit_code == 0 else []
