@@ -33,3 +33,8 @@ MODES = ("development", "production")
 # The benchmark file that is about the load tools, not a server.
 CALIBRATION_ID = "calibration"
 FIGURE_STATUSES = ("ok", "failed")
+
+# How a server handled one input of the request-smuggling corpus, best first: rejected it;
+# passed Django the RFC's reading; gave no answer; accepted what the RFC says to reject;
+# passed Django another reading; ran the request hidden in the body.
+FRAMING_CLASSES = ("rejected", "accepted", "no-answer", "lenient", "misread", "smuggled")

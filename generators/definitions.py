@@ -18,6 +18,7 @@ from evidence.layout import REPO_ROOT
 DEFINITIONS_DIR = REPO_ROOT / "harness" / "servers"
 CHECK_CATALOG = REPO_ROOT / "harness" / "checks" / "catalog.json"
 CHECK_TEXT = {"title": str, "group": str, "question": str, "thresholds": str, "timed": bool}
+CASE_TEXT = ("id", "title", "spec", "rule", "expected")  # a corpus check's inputs
 PRESENTED = {"name": str, "summary": str, "homepage": str, "docs": str, "notes": list}
 NO_DEFINITION = (
     "No definition of this server is in the repository; only its measurements are shown."
@@ -66,6 +67,19 @@ class CatalogError(Exception):
     """The check catalog cannot be read; the message names the file and the field."""
 
 
+def _cases(path: Path, index: int, item: dict[str, Any]) -> list[dict[str, str]]:
+    cases = item.get("cases", [])
+    if not isinstance(cases, list):
+        raise CatalogError(f"{path}: checks/{index}/cases: not a list")
+    for number, case in enumerate(cases):
+        for key in CASE_TEXT:
+            if not isinstance(case, dict) or not isinstance(case.get(key), str):
+                raise CatalogError(
+                    f"{path}: checks/{index}/cases/{number}/{key}: missing or not a str"
+                )
+    return [{key: case[key] for key in CASE_TEXT} for case in cases]
+
+
 def presented_checks(path: Path = CHECK_CATALOG) -> list[dict[str, Any]]:
     """The harness's checks in matrix order, each with the text the site shows."""
     try:
@@ -79,7 +93,9 @@ def presented_checks(path: Path = CHECK_CATALOG) -> list[dict[str, Any]]:
                 raise CatalogError(
                     f"{path}: checks/{index}/{key}: missing or not a {kind.__name__}"
                 )
-        checks.append({key: item[key] for key in ("id", *CHECK_TEXT)})
+        checks.append(
+            {key: item[key] for key in ("id", *CHECK_TEXT)} | {"cases": _cases(path, index, item)}
+        )
     if not checks:
         raise CatalogError(f"{path}: checks: no check listed")
     return checks

@@ -66,6 +66,12 @@ def slug(value: Any) -> Markup:
     return Markup(value)
 
 
+def anchor(value: Any) -> Markup:
+    """An anchor made from display text (a check group's name): lower-case letters and digits,
+    everything else a hyphen."""
+    return slug(re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")[:80] or "section")
+
+
 def capture_id(value: Any) -> Markup:
     """A capture id used inside a link (``YYYYMMDDTHHMMSSZ``, as the schema requires)."""
     if not isinstance(value, str) or not _CAPTURE_ID.match(value):

@@ -28,6 +28,7 @@ from generators.csv_export import benchmarks_csv, matrix_csv
 from generators.definitions import presented_checks, presented_servers
 from generators.downloads import capture_archives, captures_with_files
 from generators.escaping import (
+    anchor,
     attribute_text,
     code_block,
     finalize,
@@ -40,6 +41,7 @@ from generators.escaping import (
 from generators.model import OUTCOME_LABELS, Site, site_from
 from generators.needs import RANKING, load_needs, per_need
 from generators.recommendations import all_verdicts
+from generators.smuggling import smuggling_grid
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -88,6 +90,7 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         label=lambda outcome: OUTCOME_LABELS[outcome][1],
         seconds=lambda value: "n/a" if value is None else f"{value:.2f} s",
         slug=slug,
+        anchor=anchor,
         html=lambda value: Markup(html_text(value)),
         attr=attribute_text,
         shell=shlex.join,
@@ -216,6 +219,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
         "servers/index.md": env.get_template("servers_index.md.j2").render(**common),
         "recommendations.md": env.get_template("recommendations.md.j2").render(**common),
         "pick.md": pick_page(env, site),
+        "smuggling.md": env.get_template("smuggling.md.j2").render(grid=smuggling_grid(site)),
         "changes.md": env.get_template("changes.md.j2").render(
             history=change_history(site, benchmark_documents), **common
         ),

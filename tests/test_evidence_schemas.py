@@ -13,7 +13,15 @@ from evidence.documents import read_document, write_document
 from evidence.files import DataError
 from evidence.schema import evidence_schema_ids, load_schema
 from evidence.validation import check_data
-from evidence.vocabulary import FIGURE_STATUSES, INTERFACES, MODES, OUTCOMES, PROFILES, SCENARIOS
+from evidence.vocabulary import (
+    FIGURE_STATUSES,
+    FRAMING_CLASSES,
+    INTERFACES,
+    MODES,
+    OUTCOMES,
+    PROFILES,
+    SCENARIOS,
+)
 from harness.benchmarks.scenarios import SERVER_SCENARIOS
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
 from harness.checks import all_checks
@@ -32,6 +40,9 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     figure = benchmark["$defs"]["figure"]["properties"]
     assert figure["scenario"]["enum"] == list(SCENARIOS)
     assert figure["status"]["enum"] == list(FIGURE_STATUSES)
+    smuggling = load_schema("check-evidence")["$defs"]["checks"]["request-smuggling"]
+    case = smuggling["properties"]["cases"]["items"]["properties"]
+    assert case["class"]["enum"] == list(FRAMING_CLASSES)
 
 
 def test_the_harness_defines_what_the_vocabulary_names() -> None:

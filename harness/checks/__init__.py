@@ -50,6 +50,9 @@ class Check:
     # Timed checks judge by durations, so the capture gives them the machine to themselves
     # (no other server starting or being checked meanwhile); the others may overlap.
     timed: bool = False
+    # The inputs a corpus check sends, as the site describes them (id, title, spec, rule,
+    # expected); the site draws its per-input grid from these, never from a data file's words.
+    cases: tuple[dict[str, str], ...] = ()
 
 
 def result_record(check: Check, finding: Finding) -> dict[str, Any]:
@@ -116,6 +119,7 @@ GROUP_MODULES = (
     "upstream",
     "django_async",
     "lifecycle",
+    "hazards",
 )
 
 

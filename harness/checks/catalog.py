@@ -18,13 +18,18 @@ from typing import Any
 
 CATALOG_PATH = Path(__file__).resolve().with_name("catalog.json")
 FIELDS = ("id", "title", "group", "question", "thresholds", "timed")
+OPTIONAL_FIELDS = ("cases",)  # written only for the checks that have them
 
 
 def catalog_records() -> list[dict[str, Any]]:
     """Every check's presented text, in the order the matrix shows them."""
     from harness.checks import all_checks  # late: this module is imported by the package
 
-    return [{name: getattr(check, name) for name in FIELDS} for check in all_checks()]
+    return [
+        {name: getattr(check, name) for name in FIELDS}
+        | {name: list(getattr(check, name)) for name in OPTIONAL_FIELDS if getattr(check, name)}
+        for check in all_checks()
+    ]
 
 
 def catalog_text() -> str:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from demo.views import basic, orm, sse, streaming, upstream
+from demo.views import basic, echo, orm, sse, streaming, upstream
 
 app_name = "demo"
 
@@ -23,4 +23,6 @@ urlpatterns = [
     path("upstream/async", upstream.upstream_async, name="upstream_async"),
     path("orm/sync", orm.orm_sync, name="orm_sync"),
     path("orm/async", orm.orm_async, name="orm_async"),
+    path("echo", echo.echo, name="echo"),
+    path("echo/count", echo.echo_count, name="echo_count"),
 ]

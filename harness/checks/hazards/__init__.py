@@ -1,0 +1,24 @@
+"""Production hazards at the HTTP layer: what a server does with requests that are malformed,
+ambiguous, huge, slow or forwarded, sent as exact bytes over raw sockets."""
+
+from harness.checks.hazards import (
+    body_limit,
+    forwarded_headers,
+    head_request,
+    header_limits,
+    keepalive_idle,
+    request_bodies,
+    slow_client,
+    smuggling,
+)
+
+CHECKS = [
+    *smuggling.CHECKS,
+    *header_limits.CHECKS,
+    *body_limit.CHECKS,
+    *request_bodies.CHECKS,
+    *head_request.CHECKS,
+    *forwarded_headers.CHECKS,
+    *keepalive_idle.CHECKS,
+    *slow_client.CHECKS,
+]

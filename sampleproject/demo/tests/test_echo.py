@@ -1,0 +1,39 @@
+"""The echo views report what Django received: method, path, headers, peer and body."""
+
+import hashlib
+
+import pytest
+
+
+@pytest.mark.parametrize("path", ["/echo", "/echo/count"])
+def test_a_post_is_echoed_with_its_body_size_and_digest(client, path):
+    body = b"hello, body"
+    response = client.post(path + "?a=1", body, content_type="text/plain", HTTP_X_PROBE="a b")
+    echo = response.json()
+    assert response.status_code == 200
+    assert echo["echo"] is True
+    assert (echo["method"], echo["path"], echo["query_string"]) == ("POST", path, "a=1")
+    assert echo["headers"]["HTTP_X_PROBE"] == "a b"
+    assert echo["headers"]["CONTENT_LENGTH"] == str(len(body))
+    assert echo["body_bytes"] == len(body)
+    assert echo["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_echo_shows_the_start_of_the_body_and_the_peer(client):
+    echo = client.post("/echo", b"x" * 500, content_type="text/plain").json()
+    assert echo["body_head"] == "x" * 200
+    assert echo["remote_addr"] == "127.0.0.1"
+    assert (echo["scheme"], echo["is_secure"]) == ("http", False)
+
+
+def test_a_host_django_does_not_allow_is_refused_before_the_view(client):
+    # CommonMiddleware asks for the host first; a raw-HTTP check sees this as a 400.
+    response = client.get("/echo", HTTP_HOST="forwarded.example")
+    assert response.status_code == 400
+
+
+def test_csrf_does_not_stop_a_post_without_a_token(client):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post("/echo", b"x", content_type="text/plain").status_code == 200

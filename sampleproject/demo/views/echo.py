@@ -1,0 +1,63 @@
+"""Views that say what Django received: the production-hazard checks send exact bytes to a
+server and compare what each server handed to Django (method, path, headers, body, peer)."""
+
+import hashlib
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+BODY_HEAD_CHARS = 200
+READ_SIZE = 64 * 1024
+# CONTENT_LENGTH and CONTENT_TYPE are request headers that WSGI and Django keep without the
+# HTTP_ prefix; every other header is HTTP_<NAME>.
+UNPREFIXED_HEADERS = ("CONTENT_LENGTH", "CONTENT_TYPE")
+
+
+def _headers(request: HttpRequest) -> dict[str, str]:
+    meta = request.META
+    headers = {key: str(meta[key]) for key in UNPREFIXED_HEADERS if meta.get(key)}
+    headers.update({key: str(value) for key, value in meta.items() if key.startswith("HTTP_")})
+    return headers
+
+
+def _request_facts(request: HttpRequest) -> dict:
+    return {
+        "echo": True,
+        "method": request.method,
+        "path": request.path,
+        "query_string": request.META.get("QUERY_STRING", ""),
+        "headers": _headers(request),
+        "remote_addr": request.META.get("REMOTE_ADDR"),
+        "scheme": request.scheme,
+        "is_secure": request.is_secure(),
+        "host": request.get_host(),  # CommonMiddleware refused a bad Host already
+    }
+
+
+@csrf_exempt
+def echo(request: HttpRequest) -> JsonResponse:
+    """The parsed request, with its body read whole (Django's own limits apply: a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE is Django's 400)."""
+    body = request.body
+    return JsonResponse(
+        {
+            **_request_facts(request),
+            "body_bytes": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "body_head": body[:BODY_HEAD_CHARS].decode("latin-1"),
+        }
+    )
+
+
+@csrf_exempt
+def echo_count(request: HttpRequest) -> JsonResponse:
+    """The parsed request and the size of its body, read piece by piece and thrown away, so
+    the view itself never holds a large body."""
+    total = 0
+    digest = hashlib.sha256()
+    while chunk := request.read(READ_SIZE):
+        total += len(chunk)
+        digest.update(chunk)
+    return JsonResponse(
+        {**_request_facts(request), "body_bytes": total, "body_sha256": digest.hexdigest()}
+    )
