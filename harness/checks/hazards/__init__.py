@@ -10,6 +10,7 @@ from harness.checks.hazards import (
     request_bodies,
     slow_client,
     smuggling,
+    websocket_conformance,
 )
 
 CHECKS = [
@@ -21,4 +22,5 @@ CHECKS = [
     *forwarded_headers.CHECKS,
     *keepalive_idle.CHECKS,
     *slow_client.CHECKS,
+    *websocket_conformance.CHECKS,
 ]

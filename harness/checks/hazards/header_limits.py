@@ -25,9 +25,10 @@ THRESHOLDS = (
     f"Four GET requests to {PATH}, each on its own connection: "
     + "; ".join(PROBES.values())
     + ". For each: the status, or the connection's end, and whether Django got the request. "
-    "Outcome: yes = the 1 MiB request is refused with an HTTP status (400 or 431); partial = it "
-    "is refused by closing or resetting the connection without a status; no = it reaches Django "
-    "(the server has no header bound)."
+    "Outcome: yes = the 1 MiB request is refused with an HTTP status (400 or 431) and the "
+    "16 KiB cookie reaches Django; partial = the 1 MiB request is refused by closing or "
+    "resetting the connection without a status, or the 16 KiB cookie is refused too; no = "
+    "1 MiB of headers reaches Django (the server has no header bound)."
 )
 
 
@@ -74,12 +75,16 @@ def run_probe(target: Address, probe: str) -> dict[str, Any]:
 
 def judge(probes: list[dict[str, Any]]) -> tuple[str, str]:
     said = "; ".join(f"{item['description']}: {item['verdict']}" for item in probes)
-    bound = probes[-1]
+    cookie, bound = probes[0], probes[-1]
     if bound["reached_django"]:
         return "no", f"No header bound: 1 MiB of headers reached Django. {said}."
     if bound["status"] is None:
         return "partial", f"1 MiB of headers is refused, but without an HTTP status. {said}."
-    return "yes", f"Headers are bounded. {said}."
+    if not cookie["reached_django"]:
+        return "partial", (
+            f"Headers are bounded, but so tightly that a 16 KiB cookie is refused. {said}."
+        )
+    return "yes", f"Headers are bounded and a 16 KiB cookie passes. {said}."
 
 
 def run(context: CheckContext) -> Finding:

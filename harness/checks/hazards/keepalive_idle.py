@@ -10,7 +10,13 @@ import time
 
 from harness.checks import Check, CheckContext, Finding
 from harness.checks.hazards._shared import GROUP, address
-from harness.checks.hazards.raw_http import Exchange, connect, parse_responses, read_until_quiet
+from harness.checks.hazards.raw_http import (
+    Exchange,
+    Response,
+    connect,
+    parse_responses,
+    read_until_quiet,
+)
 
 PROXY_IDLE_S = 60.0  # nginx's keepalive_timeout for upstream connections
 WAIT_S = PROXY_IDLE_S + 5.0
@@ -54,26 +60,33 @@ def run(context: CheckContext) -> Finding:
         else None,
         "waited_s": WAIT_S,
     }
+    outcome, summary = judge_response(response, evidence["ended"], evidence["idle_closed_after_s"])
+    return Finding(outcome, summary, evidence)
+
+
+def judge_response(
+    response: Response | None, ended: str, idle_closed_after_s: float | None = None
+) -> tuple[str, str]:
+    """The outcome from the response, how the connection ended ("closed"/"reset" while the
+    response was read; otherwise how the idle wait ended) and when an idle close came."""
     if response is None or response.status != 200:
-        return Finding("error", "The keep-alive request was not answered with 200.", evidence)
-    if (response.header("connection") or "").lower() == "close" or result.ended in (
-        "closed",
-        "reset",
-    ):
-        return Finding(
-            "yes",
+        return "error", "The keep-alive request was not answered with 200."
+    if (response.header("connection") or "").lower() == "close":
+        return "yes", (
             "The server closes the connection after each response (Connection: close): no idle "
-            "connection for a proxy to reuse.",
-            evidence,
+            "connection for a proxy to reuse."
         )
-    if closed_after_s is None:
-        return Finding("yes", f"The idle connection was still open after {WAIT_S:g} s.", evidence)
-    closed = evidence["idle_closed_after_s"]
-    return Finding(
-        "partial",
-        f"The server closed the idle connection after {closed:g} s without notice: a proxy's "
-        f"upstream keep-alive must be shorter than that (nginx's is {PROXY_IDLE_S:g} s).",
-        evidence,
+    if idle_closed_after_s is None and ended in ("closed", "reset"):
+        return "partial", (
+            "The server closed the connection within half a second of its response without "
+            "announcing Connection: close: a proxy reusing it races the close."
+        )
+    if idle_closed_after_s is None:
+        return "yes", f"The idle connection was still open after {WAIT_S:g} s."
+    return "partial", (
+        f"The server closed the idle connection after {idle_closed_after_s:g} s without notice: "
+        f"a proxy's upstream keep-alive must be shorter than that (nginx's is "
+        f"{PROXY_IDLE_S:g} s)."
     )
 
 

@@ -31,8 +31,8 @@ THRESHOLDS = (
     "closed connection), accepted (Django got what the RFC's reading gives), lenient (accepted "
     "an input the RFC says to reject), misread (Django got another reading), no answer, or "
     "smuggled (Django also ran the request hidden in the body). Outcome: no = any input "
-    "smuggled a request; partial = no smuggling, but some input was accepted leniently or "
-    "misread; yes = every input rejected or read as the RFC says."
+    "smuggled a request; partial = no smuggling, but some input was accepted leniently, "
+    "misread or left unanswered; yes = every input rejected or read as the RFC says."
 )
 
 
@@ -102,6 +102,12 @@ def judge(cases: list[dict[str, Any]]) -> tuple[str, str]:
         return "partial", (
             f"No input smuggled a request, but {len(loose)} reached Django against the RFC's "
             f"reading: {', '.join(loose)} ({counts})."
+        )
+    if NO_ANSWER in by_class:
+        return "partial", (
+            f"No input smuggled a request, but {len(by_class[NO_ANSWER])} got no answer within "
+            f"{LIMIT_S:g} s, so a client waits for its own timeout: "
+            f"{', '.join(by_class[NO_ANSWER])} ({counts})."
         )
     return "yes", f"Every input was rejected or read as the RFC says ({counts})."
 

@@ -1,0 +1,104 @@
+"""The websocket-conformance check runs Autobahn's cases (kosoku) against a tiny WebSocket
+server: a correct echo passes, one that answers text with binary frames fails, and a WSGI
+server is not applicable; its summary of kosoku's report is checked on hand-made reports."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.checks import CheckContext, run_check
+from harness.checks.hazards import websocket_conformance
+from harness.definitions import ServerDefinition
+from harness.profiles import PROFILES
+from tests import synthetic
+from tests.conftest import instance_for
+
+WS_ECHO = Path(__file__).parents[1] / "apps" / "ws_echo.py"
+(CHECK,) = websocket_conformance.CHECKS
+ASGI = synthetic.definition("tiny-ws", interface="asgi")
+WSGI = dataclasses.replace(ASGI, id="tiny-wsgi", interface="wsgi")
+
+
+@pytest.fixture
+def ws_server(script_server) -> Iterator:
+    def start(mode: str, definition: ServerDefinition = ASGI) -> CheckContext:
+        base_url, process = script_server(WS_ECHO, mode)
+        return CheckContext(
+            definition,
+            {"websocket": "/ws/echo"},
+            PROFILES["quick"],
+            instance_for(base_url, process),
+        )
+
+    yield start
+
+
+def test_an_echo_that_changes_the_frame_type_fails_cases_a_correct_echo_passes(ws_server) -> None:
+    correct = run_check(CHECK, ws_server("echo"))
+    wrong = run_check(CHECK, ws_server("binary"))
+    assert correct["evidence"]["cases"] > 200
+    assert set(correct["evidence"]["by_group"]) >= {"1", "2", "5", "6", "7"}
+    assert "1.1.1" not in correct["evidence"]["failed"]
+    # websockets answers a close inside a fragmented message with 1002, which Autobahn's 7.1.5
+    # fails; whatever the library does there, changing every text echo to binary fails more.
+    assert wrong["outcome"] == "no", wrong["summary"]
+    assert "1.1.1" in wrong["evidence"]["failed"]
+    assert len(wrong["evidence"]["failed"]) > len(correct["evidence"]["failed"])
+    assert "Autobahn cases failed" in wrong["summary"]
+
+
+def test_a_wsgi_server_is_not_applicable(ws_server) -> None:
+    result = run_check(CHECK, ws_server("refuse", WSGI))
+    assert result["outcome"] == "not-applicable"
+
+
+def _report(behaviours: dict[str, tuple[str, str]]) -> dict:
+    return {
+        "agent": {
+            case: {"behavior": behavior, "behaviorClose": close}
+            for case, (behavior, close) in behaviours.items()
+        }
+    }
+
+
+def test_counts_are_kept_per_case_group_and_failures_listed_in_case_order() -> None:
+    summary = websocket_conformance.summarize(
+        _report(
+            {
+                "10.1.1": ("OK", "OK"),
+                "2.1": ("OK", "OK"),
+                "7.1.5": ("FAILED", "WRONG CODE"),
+                "3.2": ("NON-STRICT", "OK"),
+                "1.1.10": ("FAILED", "OK"),
+                "1.1.2": ("OK", "OK"),
+            }
+        )
+    )
+    assert summary["by_group"] == {
+        "1": {"OK": 1, "FAILED": 1},
+        "2": {"OK": 1},
+        "3": {"NON-STRICT": 1},
+        "7": {"FAILED": 1},
+        "10": {"OK": 1},
+    }
+    assert summary["failed"] == ["1.1.10", "7.1.5"]
+    assert summary["close_problems"] == ["7.1.5: WRONG CODE"]
+    assert websocket_conformance.judge(summary)[0] == "no"
+
+
+@pytest.mark.parametrize(
+    ("behaviours", "outcome"),
+    [
+        ({"1.1.1": ("OK", "OK"), "2.1": ("INFORMATIONAL", "INFORMATIONAL")}, "yes"),
+        ({"1.1.1": ("OK", "OK"), "3.2": ("NON-STRICT", "OK")}, "partial"),
+        ({"1.1.1": ("OK", "UNCLEAN")}, "partial"),
+        ({"1.1.1": ("UNIMPLEMENTED", "OK")}, "no"),
+    ],
+)
+def test_the_outcome_follows_the_worst_behaviour(behaviours, outcome) -> None:
+    summary = websocket_conformance.summarize(_report(behaviours))
+    assert websocket_conformance.judge(summary)[0] == outcome
