@@ -5,7 +5,9 @@
 MODE: ``echo`` (every message back unchanged), ``reorder`` (waits for three messages and sends
 them back last first), ``drop`` (never sends the second message back), ``binary`` (echoes text as
 binary frames), ``close`` (accepts the handshake, then closes at once), ``refuse`` (answers the
-upgrade request 404, as Django under a WSGI server does). ``/json/sync`` answers plain HTTP 200 so
+upgrade request 404, as Django under a WSGI server does), ``bounded`` (echo; messages up to 4 MiB,
+larger ones closed with 1009; pings every second), ``unlimited`` (echo of any size, no pings).
+``/json/sync`` answers plain HTTP 200 so
 the harness can tell the server is ready.
 """
 
@@ -46,8 +48,18 @@ async def handler(connection):
             await connection.send(message)
 
 
+# websockets' own defaults (1 MiB messages, a ping every 20 s) for the other modes.
+LIMITS = {
+    "bounded": {"max_size": 4 * 2**20, "ping_interval": 1.0},
+    "unlimited": {"max_size": None, "ping_interval": None},
+}
+
+
 async def main():
-    async with serve(handler, "127.0.0.1", PORT, process_request=process_request) as server:
+    limits = LIMITS.get(MODE, {})
+    async with serve(
+        handler, "127.0.0.1", PORT, process_request=process_request, **limits
+    ) as server:
         print(f"ws_echo listening on {PORT} in {MODE} mode", flush=True)
         await server.serve_forever()
 

@@ -11,6 +11,7 @@ from harness.checks.hazards import (
     slow_client,
     smuggling,
     websocket_conformance,
+    websocket_limits,
 )
 
 CHECKS = [
@@ -22,5 +23,6 @@ CHECKS = [
     *forwarded_headers.CHECKS,
     *keepalive_idle.CHECKS,
     *slow_client.CHECKS,
+    *websocket_limits.CHECKS,
     *websocket_conformance.CHECKS,
 ]

@@ -3,14 +3,12 @@ stream it to Django, or hold it in its own memory first?"""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
-import psutil
-
 from harness.checks import Check, CheckContext, Finding
 from harness.checks.hazards._shared import GROUP, address
+from harness.checks.hazards.memory import MemoryWatch
 from harness.checks.hazards.raw_http import (
     Address,
     Exchange,
@@ -27,7 +25,6 @@ STREAMED_BYTES = 256 * MIB  # sent for real, with its Content-Length (an upload)
 PIECE = b"x" * MIB
 STREAM_LIMIT_S = 60.0
 SEND_TIMEOUT_S = 10.0  # a server that stops reading without closing
-SAMPLE_EVERY_S = 0.05
 BUFFERED_FRACTION = 0.5  # the server's memory grew by half the body or more: it held it
 
 THRESHOLDS = (
@@ -36,47 +33,11 @@ THRESHOLDS = (
     f"MiB sent: is it refused before the body arrives (within {DECLARED_WAIT_S:g} s)? Second, "
     f"{STREAMED_BYTES // MIB} MiB with its Content-Length, as fast as the server reads, while "
     "the resident memory of the server's processes is sampled every "
-    f"{SAMPLE_EVERY_S * 1000:.0f} ms. Outcome: yes = "
+    f"{MemoryWatch.SAMPLE_EVERY_S * 1000:.0f} ms. Outcome: yes = "
     "the body is refused up front, or streamed with the server's memory growing less than "
     f"{BUFFERED_FRACTION:.0%} of the body; no = the memory grew by {BUFFERED_FRACTION:.0%} of "
     "the body or more (the server holds bodies in memory)."
 )
-
-
-class MemoryWatch:
-    """The peak resident memory of a process tree, sampled in a thread until stopped."""
-
-    def __init__(self, pids: set[int]) -> None:
-        self.pids = pids
-        self.start_bytes = self.resident()
-        self.peak_bytes = self.start_bytes
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def resident(self) -> int:
-        total = 0
-        for pid in self.pids:
-            try:
-                total += psutil.Process(pid).memory_info().rss
-            except psutil.Error:
-                continue
-        return total
-
-    def _sample(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY_S):
-            self.peak_bytes = max(self.peak_bytes, self.resident())
-
-    def __enter__(self) -> MemoryWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth_bytes(self) -> int:
-        return self.peak_bytes - self.start_bytes
 
 
 def _head(target: Address, *fields: str) -> bytes:
@@ -119,7 +80,7 @@ def streamed(target: Address, pids: set[int]) -> dict[str, Any]:
             result.error = f"sending stopped after {sent // MIB} MiB: {type(error).__name__}"
         send_s = time.monotonic() - began
         read_until_quiet(sock, 10.0, 10.0, result, time.monotonic())
-        time.sleep(2 * SAMPLE_EVERY_S)  # one more sample after the answer
+        time.sleep(2 * MemoryWatch.SAMPLE_EVERY_S)  # one more sample after the answer
     result.elapsed_s = time.monotonic() - began
     result.responses = parse_responses(result.received)
     response = result.responses[0] if result.responses else None

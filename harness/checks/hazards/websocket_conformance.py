@@ -84,10 +84,15 @@ def judge(summary: dict[str, Any]) -> tuple[str, str]:
             f"{len(summary['failed'])} of {total} Autobahn cases failed ({listed}); {said}.",
         )
     if summary["non_strict"] or summary["close_problems"]:
-        return "partial", (
-            f"No case failed, but {len(summary['non_strict'])} were non-strict and "
-            f"{len(summary['close_problems'])} closed wrongly; {said}."
-        )
+        problems = [
+            f"{len(summary[key])} {words}"
+            for key, words in (
+                ("non_strict", "were non-strict"),
+                ("close_problems", "closed wrongly"),
+            )
+            if summary[key]
+        ]
+        return "partial", f"No case failed, but {' and '.join(problems)}; {said}."
     return "yes", f"All {total} Autobahn cases passed ({said})."
 
 
@@ -95,6 +100,12 @@ def run(context: CheckContext) -> Finding:
     if context.server.interface == "wsgi":
         return Finding(
             "not-applicable", "A WSGI server carries no WebSocket (see the WebSocket check)."
+        )
+    if not KOSOKU.exists():
+        return Finding(
+            "error",
+            f"kosoku is not installed beside the harness's Python ({KOSOKU}); it is pinned in "
+            "requirements/harness.txt.",
         )
     with tempfile.TemporaryDirectory(prefix="autobahn-") as reports:
         return _run_kosoku(context, Path(reports))

@@ -1,4 +1,6 @@
-"""The websocket-conformance check runs Autobahn's cases (kosoku) against a tiny WebSocket
+"""The websocket-conformance and websocket-limits checks against a tiny WebSocket server.
+
+The conformance check runs Autobahn's cases (kosoku) against a tiny WebSocket
 server: a correct echo passes, one that answers text with binary frames fails, and a WSGI
 server is not applicable; its summary of kosoku's report is checked on hand-made reports."""
 
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.checks import CheckContext, run_check
-from harness.checks.hazards import websocket_conformance
+from harness.checks.hazards import websocket_conformance, websocket_limits
 from harness.definitions import ServerDefinition
 from harness.profiles import PROFILES
 from tests import synthetic
@@ -19,6 +21,7 @@ from tests.conftest import instance_for
 
 WS_ECHO = Path(__file__).parents[1] / "apps" / "ws_echo.py"
 (CHECK,) = websocket_conformance.CHECKS
+(LIMITS,) = websocket_limits.CHECKS
 ASGI = synthetic.definition("tiny-ws", interface="asgi")
 WSGI = dataclasses.replace(ASGI, id="tiny-wsgi", interface="wsgi")
 
@@ -102,3 +105,40 @@ def test_counts_are_kept_per_case_group_and_failures_listed_in_case_order() -> N
 def test_the_outcome_follows_the_worst_behaviour(behaviours, outcome) -> None:
     summary = websocket_conformance.summarize(_report(behaviours))
     assert websocket_conformance.judge(summary)[0] == outcome
+
+
+# --- websocket-limits (same tiny server) ------------------------------------------------------
+
+
+@pytest.fixture
+def short_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Watch an idle connection for 3 s instead of 25 (the bounded mode pings every second)."""
+    monkeypatch.setattr(websocket_limits, "IDLE_WATCH_S", 3.0)
+
+
+def test_a_server_without_a_message_limit_is_no(ws_server, short_idle) -> None:
+    result = run_check(LIMITS, ws_server("unlimited"))
+    assert result["outcome"] == "no", result["summary"]
+    assert result["evidence"]["huge"]["echoed"] is True
+    assert "sent no ping" in result["summary"]
+
+
+def test_a_server_that_closes_huge_messages_with_1009_and_pings_is_yes(
+    ws_server, short_idle
+) -> None:
+    result = run_check(LIMITS, ws_server("bounded"))
+    assert result["outcome"] == "yes", result["summary"]
+    assert result["evidence"]["huge"]["close_code"] == 1009
+    assert len(result["evidence"]["idle"]["pings_at_s"]) >= 2
+    assert "pinged an idle connection every" in result["summary"]
+
+
+def test_a_limit_below_two_mebibytes_is_partial(ws_server, short_idle) -> None:
+    # websockets' default limit is 1 MiB.
+    result = run_check(LIMITS, ws_server("echo"))
+    assert result["outcome"] == "partial", result["summary"]
+    assert "also refuses a 2 MiB message" in result["summary"]
+
+
+def test_websocket_limits_are_not_applicable_to_wsgi(ws_server) -> None:
+    assert run_check(LIMITS, ws_server("refuse", WSGI))["outcome"] == "not-applicable"
