@@ -6,6 +6,7 @@ from harness.checks.hazards import (
     forwarded_headers,
     head_request,
     header_limits,
+    http2_frames,
     keepalive_idle,
     request_bodies,
     slow_client,
@@ -25,4 +26,5 @@ CHECKS = [
     *slow_client.CHECKS,
     *websocket_limits.CHECKS,
     *websocket_conformance.CHECKS,
+    *http2_frames.CHECKS,
 ]
