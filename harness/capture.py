@@ -74,7 +74,8 @@ def run_capture(
         if futures:
             progress.note(
                 f"checks took {(time.monotonic() - checks_started) / 60:.1f} min, of which "
-                f"{capture.machine.install_s / 60:.1f} min were installs holding timed checks back"
+                f"{capture.machine.install_s / 60:.1f} min were installs and heavy checks "
+                "holding timed checks back"
             )
         if capture.selected_scenarios():
             try:

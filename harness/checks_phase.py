@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.capture_plan import Capture
-from harness.checks import Check, CheckContext, failed_record, run_check
+from harness.checks import Check, CheckContext, failed_record, run_check, turn_for
 from harness.definitions import OptionVariant, ServerDefinition
 from harness.endpoints import load_endpoints
 from harness.environments import Environment, InstallError, ensure_environment
@@ -72,7 +72,7 @@ def run_server(
                 )
                 for check in capture.selected_checks():
                     progress.step(check.id)
-                    turn = capture.machine.timed_check if check.timed else nullcontext
+                    turn = turn_for(check, capture.machine)
                     with turn():
                         began = time.monotonic()
                         results.append(run_check(check, context))
@@ -124,7 +124,7 @@ def _with_option(
     launcher = replace(context.launcher, definition=definition, scratch=scratch)
     progress.step(f"{check.id} with option {option.id}")
     began = time.monotonic()
-    turn = capture.machine.timed_check if check.timed else nullcontext
+    turn = turn_for(check, capture.machine)
     try:
         own_shared = "http" in option.commands  # the option changes the plain instance too
         with (

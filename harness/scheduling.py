@@ -7,7 +7,8 @@ as a capture with timed checks alone for all 308 checks (batch durations within 
 move a verdict is heavy work that takes both cores for a minute: installing a server's
 environment (uWSGI compiles with gcc). So an install waits until running timed checks are done
 and holds new ones back until it finishes; installs go first, so a stream of timed checks
-cannot starve them. Everything else (start-ups, untimed checks) takes no turn.
+cannot starve them. A heavy check (overload: a load generator and a server on both cores) takes
+the same turn as an install. Everything else (start-ups, untimed checks) takes no turn.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class MachineLock:
         self._timed = 0  # timed checks in progress
         self._installing = False
         self._waiting_installs = 0
-        self.install_s = 0.0  # time timed checks were held back by installs, for the log
+        self.install_s = 0.0  # time timed checks were held back by installs and heavy checks
 
     @contextmanager
     def timed_check(self) -> Iterator[None]:
@@ -53,3 +54,6 @@ class MachineLock:
                 self.install_s += time.monotonic() - started
                 self._installing = False
                 self._condition.notify_all()
+
+    # The same turn as an install: it waits for timed checks to end and holds new ones back.
+    heavy_check = install

@@ -61,3 +61,30 @@ def test_an_install_waits_for_running_timed_checks_and_holds_new_ones_back() -> 
     assert later.inside.wait(DEADLOCK_GUARD_S)
     later.finish()
     assert lock.install_s > 0
+
+
+def test_a_heavy_check_takes_the_install_turn() -> None:
+    lock = MachineLock()
+    timed = Holder(lock.timed_check)
+    assert timed.inside.wait(DEADLOCK_GUARD_S)
+    heavy = Holder(lock.heavy_check)
+    time.sleep(SETTLE_S)
+    assert not heavy.inside.is_set()  # it waits for the timed check
+    timed.finish()
+    assert heavy.inside.wait(DEADLOCK_GUARD_S)
+    install = Holder(lock.install)
+    time.sleep(SETTLE_S)
+    assert not install.inside.is_set()  # one exclusive turn at a time
+    heavy.finish()
+    assert install.inside.wait(DEADLOCK_GUARD_S)
+    install.finish()
+
+
+def test_each_check_takes_the_turn_its_kind_needs() -> None:
+    from harness.checks import all_checks, turn_for
+
+    lock = MachineLock()
+    by_id = {check.id: check for check in all_checks()}
+    assert turn_for(by_id["overload"], lock) == lock.heavy_check
+    assert turn_for(by_id["slow-client"], lock) == lock.timed_check
+    assert turn_for(by_id["head-request"], lock) is not lock.timed_check

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,9 @@ class Check:
     # Timed checks judge by durations, so the capture gives them the machine to themselves
     # (no other server starting or being checked meanwhile); the others may overlap.
     timed: bool = False
+    # Heavy checks load both cores (a load generator against the server): they take the
+    # machine's exclusive turn (harness/scheduling.py), so no timed check runs beside them.
+    heavy: bool = False
     # The inputs a corpus check sends, as the site describes them (id, title, spec, rule,
     # expected); the site draws its per-input grid from these, never from a data file's words.
     cases: tuple[dict[str, str], ...] = ()
@@ -70,6 +74,13 @@ def result_record(check: Check, finding: Finding) -> dict[str, Any]:
         "measured_at": now_iso(),
         "evidence": finding.evidence,
     }
+
+
+def turn_for(check: Check, machine: Any) -> Any:
+    """The scheduling turn a check takes on the capture's ``MachineLock``."""
+    if check.heavy:
+        return machine.heavy_check
+    return machine.timed_check if check.timed else nullcontext
 
 
 def run_check(check: Check, context: CheckContext) -> dict[str, Any]:

@@ -31,6 +31,9 @@ own, which would hide the behaviours the checks look for. MODE is one of:
 ``announce-close``
     Like ``strict``, but every response says ``Connection: close`` and the connection is then
     closed.
+``wedge``
+    Like ``strict`` until more than 100 connections are open at once; from then on it never
+    answers again, as a server whose workers deadlocked under load would.
 
 Paths: ``/echo`` and ``/echo/count`` answer what the sample project's echo views answer (the
 request as Django would see it, headers under their META names); ``/json/sync`` answers
@@ -56,6 +59,11 @@ READ_SIZE = 64 * 1024
 HEADER_LIMIT = (8 if MODE == "tight" else 32) * 1024
 HEADER_DEADLINE_S = 1.0  # strict: to complete a header block, and to keep an idle connection
 BODY_TIMEOUT_S = 5.0  # strict: the longest wait for the next piece of a body
+WEDGE_ABOVE = 100  # wedge: open connections beyond which it stops answering for good
+OPEN_CONNECTIONS = [0]  # wedge: connections being served, under OPEN_LOCK
+OPEN_LOCK = threading.Lock()
+WEDGED = threading.Event()  # set once; a wedged server never answers again
+NEVER = threading.Event()
 LINGER_S = 1.0  # after our last response, how long to read what the client still sends
 BODY_HEAD_CHARS = 200
 REASONS = {
@@ -339,6 +347,18 @@ def strict_body(connection: Connection, request: Request) -> Iterator[bytes]:
 
 
 def serve_strict(sock: socket.socket, peer: str) -> None:
+    with OPEN_LOCK:
+        OPEN_CONNECTIONS[0] += 1
+        if MODE == "wedge" and OPEN_CONNECTIONS[0] > WEDGE_ABOVE:
+            WEDGED.set()
+    try:
+        serve_strict_connection(sock, peer)
+    finally:
+        with OPEN_LOCK:
+            OPEN_CONNECTIONS[0] -= 1
+
+
+def serve_strict_connection(sock: socket.socket, peer: str) -> None:
     connection = Connection(sock, peer)
     try:
         while True:
@@ -350,6 +370,8 @@ def serve_strict(sock: socket.socket, peer: str) -> None:
                 sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             # The peer is who connected; forwarded headers are only passed on to the view.
             body = strict_body(connection, request)
+            if WEDGED.is_set():
+                NEVER.wait()  # forever: nothing sets it
             status, payload = answer(request, body, peer, "http")
             close = MODE == "announce-close" or request.wants_close
             connection.respond(status, payload, close=close, head=request.method == "HEAD")
@@ -368,7 +390,7 @@ def serve_strict(sock: socket.socket, peer: str) -> None:
 
 
 def main() -> None:
-    if MODE not in ("naive", "strict", "tight", "closer", "announce-close"):
+    if MODE not in ("naive", "strict", "tight", "closer", "announce-close", "wedge"):
         sys.exit(f"unknown mode {MODE!r}")
     listener = socket.create_server(("127.0.0.1", PORT), backlog=128)
     print(f"hazard_server listening on {PORT} in {MODE} mode", flush=True)
