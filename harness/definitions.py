@@ -57,6 +57,10 @@ _VARIANT_KEYS = ("label", "command")
 # as well as with the default commands: its commands replace the default ones of those kinds
 # while those checks run. The matrix shows the best outcome and the option it needed.
 _OPTION_KEYS = ("label", "docs", "checks", "commands")
+# An option after which the server answers only under a path prefix says so (``mount``); it is
+# probed for readiness there. (Uvicorn's --root-path instead expects the proxy to strip the
+# prefix, so its options declare none.)
+_OPTION_OPTIONAL = ("mount",)
 # A claim that the pinned version has no option for a behaviour: ``option`` is the flag (as
 # its --help would print it) whose absence the help text stored with every run must confirm.
 _ABSENT_KEYS = ("option", "checks", "note")
@@ -85,6 +89,7 @@ class OptionVariant:
     docs: str  # where the server documents it, for the pinned version
     checks: tuple[str, ...]  # the checks tried with it
     commands: dict[str, tuple[str, ...]]  # replace the default commands of these kinds
+    mount: str = ""  # the path prefix the option mounts the project under, if it does
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -93,6 +98,7 @@ class OptionVariant:
             "docs": self.docs,
             "checks": list(self.checks),
             "commands": {kind: list(argv) for kind, argv in self.commands.items()},
+            **({"mount": self.mount} if self.mount else {}),
         }
 
 
@@ -121,12 +127,13 @@ class ServerDefinition:
     options: dict[str, OptionVariant] = field(default_factory=dict)
     absent: tuple[AbsentOption, ...] = ()
     help: tuple[str, ...] | None = None  # prints the server's options (stored with each run)
+    mount: str = ""  # the path prefix Django is served under (set by an option that mounts it)
     path: Path | None = None
 
     def with_option(self, option_id: str) -> ServerDefinition:
         """This server as started with one of its options: its commands replace the defaults."""
         option = self.options[option_id]
-        return replace(self, commands={**self.commands, **option.commands})
+        return replace(self, commands={**self.commands, **option.commands}, mount=option.mount)
 
     def options_for(self, check_id: str) -> list[OptionVariant]:
         return [option for option in self.options.values() if check_id in option.checks]
@@ -270,9 +277,13 @@ def _option_problems(options: dict[str, Any]) -> list[str]:
         if not isinstance(option, dict):
             problems.append(f"{where}: expected a table with {', '.join(_OPTION_KEYS)}")
             continue
+        allowed = (*_OPTION_KEYS, *_OPTION_OPTIONAL)
         for key in option:
-            if key not in _OPTION_KEYS:
-                problems.append(f"{where}.{key}: unknown key (allowed: {', '.join(_OPTION_KEYS)})")
+            if key not in allowed:
+                problems.append(f"{where}.{key}: unknown key (allowed: {', '.join(allowed)})")
+        mount = option.get("mount", "/x")
+        if not isinstance(mount, str) or not re.match(r"^/[A-Za-z0-9._~-]+$", mount):
+            problems.append(f"{where}.mount: a path prefix such as /app")
         for key in _OPTION_KEYS:
             if key not in option:
                 problems.append(f"{where}.{key}: missing")
@@ -349,6 +360,7 @@ def load_definition(path: Path) -> ServerDefinition:
                 option["docs"],
                 tuple(option["checks"]),
                 {kind: tuple(argv) for kind, argv in option["commands"].items()},
+                option.get("mount", ""),
             )
             for name, option in raw.get("options", {}).items()
         },

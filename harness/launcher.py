@@ -192,7 +192,9 @@ class Launcher:
             process.start()
             with self.ready_client(kind) as client:
                 instance.ready_after_s = process.wait_ready(
-                    instance.url(READY_ENDPOINT), self.profile.start_timeout_s, client=client
+                    instance.url(self.definition.mount + READY_ENDPOINT),
+                    self.profile.start_timeout_s,
+                    client=client,
                 )
             instance.log_offset = len(instance.log_text())
             yield instance

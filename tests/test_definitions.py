@@ -216,3 +216,11 @@ def test_an_option_naming_an_unknown_check_is_a_problem(tmp_path: Path) -> None:
     problems = validate(tmp_path / "data", tmp_path)
 
     assert any("options.fast.checks: 'no-such-check' is not a check id" in p for p in problems)
+
+
+def test_every_root_path_option_mounts_where_the_check_looks() -> None:
+    from harness.checks.hazards.root_path import MOUNT
+
+    for definition in load_definitions().values():
+        for option in definition.options_for("root-path"):
+            assert option.mount in ("", MOUNT), (definition.id, option.id)

@@ -35,6 +35,11 @@ own, which would hide the behaviours the checks look for. MODE is one of:
     Like ``strict`` until more than 100 connections are open at once; from then on it never
     answers again, as a server whose workers deadlocked under load would.
 
+With HAZARD_MOUNT=/app in its environment (any mode) it serves under that prefix, as a server's
+root-path option does: ``/app/echo`` reaches the echo view with the script name ``/app``, and
+paths outside the prefix are 404. ``/polls`` redirects to ``/polls/`` (APPEND_SLASH) under the
+script name.
+
 Paths: ``/echo`` and ``/echo/count`` answer what the sample project's echo views answer (the
 request as Django would see it, headers under their META names); ``/json/sync`` answers
 ``{"message": "hello", "view": "sync"}`` (the launcher's readiness probe); anything else 404.
@@ -45,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import socket
 import sys
@@ -59,6 +65,7 @@ READ_SIZE = 64 * 1024
 HEADER_LIMIT = (8 if MODE == "tight" else 32) * 1024
 HEADER_DEADLINE_S = 1.0  # strict: to complete a header block, and to keep an idle connection
 BODY_TIMEOUT_S = 5.0  # strict: the longest wait for the next piece of a body
+MOUNT = os.environ.get("HAZARD_MOUNT", "")  # the path prefix served under, as a root path
 WEDGE_ABOVE = 100  # wedge: open connections beyond which it stops answering for good
 OPEN_CONNECTIONS = [0]  # wedge: connections being served, under OPEN_LOCK
 OPEN_LOCK = threading.Lock()
@@ -69,6 +76,7 @@ BODY_HEAD_CHARS = 200
 REASONS = {
     100: "Continue",
     200: "OK",
+    301: "Moved Permanently",
     400: "Bad Request",
     404: "Not Found",
     431: "Request Header Fields Too Large",
@@ -158,11 +166,14 @@ class Connection:
         del self.buffer[:2]
         return line
 
-    def respond(self, status: int, body: bytes, *, close: bool, head: bool = False) -> None:
+    def respond(
+        self, status: int, body: bytes, *, close: bool, head: bool = False, location: str = ""
+    ) -> None:
         lines = [
             f"HTTP/1.1 {status} {REASONS[status]}",
             "Content-Type: application/json",
             f"Content-Length: {len(body)}",
+            *([f"Location: {location}"] if location else []),
             *(["Connection: close"] if close else []),
         ]
         head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -207,6 +218,9 @@ def echo(request: Request, body: Iterable[bytes], remote_addr: str, scheme: str)
         "echo": True,
         "method": request.method,
         "path": request.path,
+        "path_info": request.path.removeprefix(MOUNT),
+        "script_name": MOUNT,
+        "reversed": f"{MOUNT}/echo",
         "query_string": request.query,
         "headers": meta_headers(request.headers),
         "remote_addr": remote_addr,
@@ -223,14 +237,18 @@ def echo(request: Request, body: Iterable[bytes], remote_addr: str, scheme: str)
 
 def answer(
     request: Request, body: Iterable[bytes], remote_addr: str, scheme: str
-) -> tuple[int, bytes]:
-    if request.path in ("/echo", "/echo/count"):
-        return 200, json.dumps(echo(request, body, remote_addr, scheme)).encode()
+) -> tuple[int, bytes, str]:
+    """(status, body, Location) for a request."""
+    routed = request.path.removeprefix(MOUNT) if request.path.startswith(MOUNT) else None
+    if routed in ("/echo", "/echo/count"):
+        return 200, json.dumps(echo(request, body, remote_addr, scheme)).encode(), ""
     for _ in body:  # read a body nobody wants, so the next request starts where it should
         pass
-    if request.path == "/json/sync":
-        return 200, json.dumps({"message": "hello", "view": "sync"}).encode()
-    return 404, json.dumps({"error": "not found"}).encode()
+    if routed == "/json/sync":
+        return 200, json.dumps({"message": "hello", "view": "sync"}).encode(), ""
+    if routed == "/polls":
+        return 301, b"", f"{MOUNT}/polls/"
+    return 404, json.dumps({"error": "not found"}).encode(), ""
 
 
 # --- naive -----------------------------------------------------------------------------------
@@ -265,8 +283,10 @@ def serve_naive(sock: socket.socket, peer: str) -> None:
             forwarded = request.header("x-forwarded-for")
             remote_addr = forwarded.split(",")[0].strip() if forwarded else peer
             scheme = request.header("x-forwarded-proto") or "http"
-            status, payload = answer(request, [body], remote_addr, scheme)
-            connection.respond(status, payload, close=request.wants_close)  # a body on HEAD too
+            status, payload, location = answer(request, [body], remote_addr, scheme)
+            connection.respond(
+                status, payload, close=request.wants_close, location=location
+            )  # a body on HEAD too
             if request.wants_close:
                 break
     except (BadRequest, ValueError):  # a request line it cannot split, an int() that fails
@@ -372,9 +392,10 @@ def serve_strict_connection(sock: socket.socket, peer: str) -> None:
             body = strict_body(connection, request)
             if WEDGED.is_set():
                 NEVER.wait()  # forever: nothing sets it
-            status, payload = answer(request, body, peer, "http")
+            status, payload, location = answer(request, body, peer, "http")
             close = MODE == "announce-close" or request.wants_close
-            connection.respond(status, payload, close=close, head=request.method == "HEAD")
+            head = request.method == "HEAD"
+            connection.respond(status, payload, close=close, head=head, location=location)
             if close:
                 break
     except BadRequest as error:

@@ -24,6 +24,7 @@ from harness.checks.hazards import (
     overload,
     raw_http,
     request_bodies,
+    root_path,
     slow_client,
     smuggling,
 )
@@ -47,30 +48,33 @@ EXPECT_CONTINUE, CHUNKED_BODY = request_bodies.CHECKS
 (FORWARDED,) = forwarded_headers.CHECKS
 (KEEPALIVE_IDLE,) = keepalive_idle.CHECKS
 (OVERLOAD,) = overload.CHECKS
+(ROOT_PATH,) = root_path.CHECKS
 (SLOW_CLIENT,) = slow_client.CHECKS
 CASE = {case.id: case for case in CASES}
 
 
-def tiny_definition(mode: str) -> ServerDefinition:
+def tiny_definition(mode: str, mount: str = "") -> ServerDefinition:
     return synthetic.definition(
         f"hazard-{mode}",
         name=f"hazard server ({mode})",
         commands={"http": ("{python}", str(APP), "{port}", mode)},
+        env={"HAZARD_MOUNT": mount},
+        mount=mount,
     )
 
 
 @contextmanager
-def started(mode: str, scratch: Path) -> Iterator[CheckContext]:
+def started(mode: str, scratch: Path, mount: str = "") -> Iterator[CheckContext]:
     """A CheckContext around the hazard server in ``mode``, started by the harness's Launcher."""
-    server = tiny_definition(mode)
+    server = tiny_definition(mode, mount)
     environment = Environment(Path(sys.prefix), "synthetic", {})
     launcher = Launcher(server, environment, scratch, PROFILE, make_tls_material(scratch / "tls"))
     with launcher.launch("http") as shared:
         yield CheckContext(server, load_endpoints(), PROFILE, shared, launcher)
 
 
-def run_on_hazard_server(tmp_path: Path, mode: str, check) -> dict[str, Any]:
-    with started(mode, tmp_path / mode) as context:
+def run_on_hazard_server(tmp_path: Path, mode: str, check, mount: str = "") -> dict[str, Any]:
+    with started(mode, tmp_path / mode, mount) as context:
         return run_check(check, context)
 
 
@@ -441,3 +445,26 @@ def test_a_server_that_serves_again_after_the_load_is_yes(tmp_path: Path, short_
     assert result["outcome"] in ("yes", "partial"), result["summary"]
     assert result["evidence"]["recovery"]["recovered_after_s"] is not None
     assert "of its capacity" in result["summary"]
+
+
+# --- root path ----------------------------------------------------------------------------------
+
+
+def test_a_server_without_a_root_path_does_not_route_the_prefix(tmp_path: Path) -> None:
+    result = run_on_hazard_server(tmp_path, "strict", ROOT_PATH)
+    assert_judged(result, "no", "Django never got the prefix", "answered HTTP 404")
+    assert set(result["evidence"]) >= {"forwarded", "stripped"}
+
+
+def test_a_server_mounted_under_the_prefix_keeps_it_in_urls(tmp_path: Path) -> None:
+    result = run_on_hazard_server(tmp_path, "strict", ROOT_PATH, mount="/app")
+    assert_judged(result, "yes", "when the proxy forwards the prefix", "redirected to /app/polls/")
+    assert "stripped" not in result["evidence"]
+
+
+def test_a_prefix_that_reverse_loses_is_partial() -> None:
+    echo = {"path": "/app/echo", "path_info": "/echo", "script_name": "/app", "reversed": "/echo"}
+    tries = {"forwarded": ({"echo": echo, "status": 200}, {"location": "/polls/"})}
+    outcome, summary = root_path.judge(tries)
+    assert outcome == "partial"
+    assert "reverse() gave /echo" in summary

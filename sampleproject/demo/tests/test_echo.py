@@ -37,3 +37,9 @@ def test_csrf_does_not_stop_a_post_without_a_token(client):
 
     strict = Client(enforce_csrf_checks=True)
     assert strict.post("/echo", b"x", content_type="text/plain").status_code == 200
+
+
+def test_echo_says_where_django_is_mounted(client):
+    echo = client.get("/echo").json()
+    assert (echo["path"], echo["path_info"], echo["reversed"]) == ("/echo", "/echo", "/echo")
+    assert echo["script_name"] == ""

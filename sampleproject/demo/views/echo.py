@@ -4,6 +4,7 @@ server and compare what each server handed to Django (method, path, headers, bod
 import hashlib
 
 from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 BODY_HEAD_CHARS = 200
@@ -25,6 +26,10 @@ def _request_facts(request: HttpRequest) -> dict:
         "echo": True,
         "method": request.method,
         "path": request.path,
+        "path_info": request.path_info,
+        "script_name": request.META.get("SCRIPT_NAME", ""),
+        # Where Django's own URLs point: under the script name the server passed, if any.
+        "reversed": reverse("demo:echo"),
         "query_string": request.META.get("QUERY_STRING", ""),
         "headers": _headers(request),
         "remote_addr": request.META.get("REMOTE_ADDR"),
