@@ -166,3 +166,24 @@ def test_upgrade_exchange_reads_curl_verbose_output() -> None:
         "status_lines": ["HTTP/1.1 101", "HTTP/2 200"],
         "saw_101": True,
     }
+
+
+def test_an_h2c_option_that_accepts_but_never_answers_is_no(tmp_path: Path) -> None:
+    """Uvicorn's --http2 in cleartext: the start-up probe (HTTP/2 with prior knowledge) is
+    accepted and never answered, which is the check's answer, not a failure to measure."""
+    hazard = Path(__file__).parents[1] / "apps" / "hazard_server.py"
+    server = definition(
+        "silent-h2c",
+        {
+            "http": ("{python}", str(hazard), "{port}", "strict"),
+            "h2c": ("{python}", str(APPS / "silent_server.py"), "{port}"),
+        },
+    )
+    profile = dataclasses.replace(PROFILES["quick"], start_timeout_s=3)
+    environment = Environment(Path(sys.prefix), "synthetic", {})
+    launcher = Launcher(server, environment, tmp_path, profile, make_tls_material(tmp_path / "tls"))
+    with launcher.launch("http") as shared:
+        context = CheckContext(server, ENDPOINTS, profile, shared, launcher)
+        result = run_check(BY_ID["http2-cleartext"], context)
+    assert result["outcome"] == "no", result["summary"]
+    assert "never answers an HTTP/2 request" in result["summary"]

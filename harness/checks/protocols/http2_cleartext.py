@@ -29,6 +29,16 @@ def check_http2_cleartext(context: CheckContext) -> Finding:
                 "server_log": log_since(instance, mark),
             }
     except StartError as error:
+        if kind == "h2c" and "ReadTimeout" in error.reason:
+            # The start-up probe is this very request (HTTP/2, prior knowledge): the server
+            # accepted it and said nothing for the whole start-up time. That is the answer.
+            finding = did_not_start(kind, error)
+            return Finding(
+                "no",
+                "With its h2c option the server accepts connections but never answers an "
+                f"HTTP/2 request with prior knowledge ({error.reason}).",
+                finding.evidence,
+            )
         return did_not_start(kind, error)
     where = "its h2c option" if kind == "h2c" else "its plain port (no h2c option declared)"
     if probe["http_version"] == "HTTP/2" and probe["status"] == 200:
