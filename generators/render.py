@@ -129,6 +129,20 @@ class ChartFiles:
         ).format(listed)
 
 
+def outcomes_export(site: Site) -> dict[str, Any]:
+    """The public ``data/outcomes.json``: matrix.json's servers, and each result's outcome only
+    (the pick-by-need page needs nothing more)."""
+    full = matrix_export(site)
+    return {
+        "schema_version": full["schema_version"],
+        "servers": full["servers"],
+        "results": [
+            {key: result[key] for key in ("server", "check", "outcome")}
+            for result in full["results"]
+        ],
+    }
+
+
 def matrix_export(site: Site) -> dict[str, Any]:
     """The public ``data/matrix.json``: servers, checks and every result, with its evidence."""
     return {
@@ -224,6 +238,11 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
             history=change_history(site, benchmark_documents), **common
         ),
         "data/matrix.json": json.dumps(matrix_export(site), indent=2, sort_keys=True) + "\n",
+        # What /pick/ loads: the outcomes alone (matrix.json carries every evidence, megabytes).
+        "data/outcomes.json": json.dumps(
+            outcomes_export(site), separators=(",", ":"), sort_keys=True
+        )
+        + "\n",
         # Compact: it holds every raw repeat, and json only uses its fast encoder without indent.
         "data/benchmarks.json": json.dumps(
             export(benchmarks, site.machines), separators=(",", ":"), sort_keys=True

@@ -293,3 +293,14 @@ def test_a_cell_shows_the_best_outcome_with_the_option_it_needed(tmp_path: Path)
     page = pages["servers/alpha.md"]
     assert "With the default command:" in page and "Cut by the default command" in page
     assert "Finished with the option" in page and "evil.example" not in page
+
+
+def test_the_outcomes_download_is_the_matrix_without_evidence(tmp_path: Path) -> None:
+    synthetic.write_data(tmp_path, [synthetic.run("alpha"), synthetic.run("beta", name="Beta")])
+    pages = render_pages(load_evidence(tmp_path))
+    full, compact = json.loads(pages["data/matrix.json"]), json.loads(pages["data/outcomes.json"])
+    assert compact["servers"] == full["servers"]
+    assert compact["results"] == [
+        {key: result[key] for key in ("server", "check", "outcome")} for result in full["results"]
+    ]
+    assert len(pages["data/outcomes.json"]) < len(pages["data/matrix.json"]) / 2

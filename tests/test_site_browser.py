@@ -26,6 +26,7 @@ BENCHMARK_PAGES = ["benchmarks/", *(f"benchmarks/{scenario}/" for scenario in SC
 PAGES = [
     "",
     "matrix/",
+    "smuggling/",
     "recommendations/",
     "methodology/",
     "changes/",
@@ -350,7 +351,8 @@ def test_pick_by_need_follows_the_data(tmp_path: Path, browser, outcome: str) ->
 
 
 AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
-AUDITED = ["", "matrix/", "pick/", "recommendations/", "servers/", "servers/uvicorn/"]
+AUDITED = ["", "matrix/", "pick/", "smuggling/", "recommendations/", "servers/"]
+AUDITED += ["servers/uvicorn/"]
 AUDITED += ["methodology/", "changes/", "contributing/", "benchmarks/", "benchmarks/h2load/"]
 
 

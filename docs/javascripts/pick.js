@@ -1,7 +1,8 @@
 // Pick by need: the configurations whose measured outcomes satisfy every ticked need, from
-// data/matrix.json, ranked as the page says (production first, then most checks that say
-// yes, then by name). The needs and the rule come from the page (generators/needs.py renders
-// the same rule into the tables below the form).
+// data/outcomes.json (matrix.json's outcomes without their evidence), ranked as the page says
+// (production first, then most checks that say yes, then by name). The needs and the rule
+// come from the page (generators/needs.py renders the same rule into the tables below the
+// form).
 (function () {
   "use strict";
 
