@@ -94,8 +94,8 @@ def _evidence(**overrides) -> dict:
         (
             {"continuation_flood": {"took_all": True, "sent_bytes": 8 * 2**20}},
             None,
-            "no",
-            "took a 8 MiB header block",
+            "partial",
+            "read a 8 MiB header block",
         ),
         (
             {"stream_limit": {"passed": False, "phrase": "15 of 15 served"}},
