@@ -40,11 +40,15 @@ def ws_server(script_server) -> Iterator:
     yield start
 
 
-def test_an_echo_that_changes_the_frame_type_fails_cases_a_correct_echo_passes(ws_server) -> None:
+def test_an_echo_that_changes_the_frame_type_fails_cases_a_correct_echo_passes(
+    ws_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three case groups (framing, pings, closing) instead of all 247 cases: the same judgement,
+    # a tenth of the time.
+    monkeypatch.setattr(websocket_conformance, "INCLUDED", ("1.*", "2.*", "7.*"))
     correct = run_check(CHECK, ws_server("echo"))
     wrong = run_check(CHECK, ws_server("binary"))
-    assert correct["evidence"]["cases"] > 200
-    assert set(correct["evidence"]["by_group"]) >= {"1", "2", "5", "6", "7"}
+    assert set(correct["evidence"]["by_group"]) == {"1", "2", "7"}
     assert "1.1.1" not in correct["evidence"]["failed"]
     # websockets answers a close inside a fragmented message with 1002, which Autobahn's 7.1.5
     # fails; whatever the library does there, changing every text echo to binary fails more.
