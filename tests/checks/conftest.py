@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from harness.checks import CheckContext
 from harness.definitions import ServerDefinition, load_definitions
 from harness.environments import Environment, ensure_environment
+from harness.profiles import PROFILES
+from tests import synthetic
+from tests.conftest import instance_for
+
+WS_ECHO = Path(__file__).parents[1] / "apps" / "ws_echo.py"
+TINY_WS = synthetic.definition("tiny-ws", interface="asgi")  # the ws_server fixture's default
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +28,18 @@ def runserver(environments_dir: Path) -> tuple[ServerDefinition, Environment]:
     """
     definition = load_definitions()["runserver"]
     return definition, ensure_environment(definition, environments_dir)
+
+
+@pytest.fixture
+def ws_server(script_server) -> Iterator:
+    """Start tests/apps/ws_echo.py in a mode; returns a CheckContext around it. Always
+    stopped after."""
+
+    def start(mode: str, definition: ServerDefinition = TINY_WS) -> CheckContext:
+        base_url, process = script_server(WS_ECHO, mode)
+        endpoints = {"websocket": "/ws/echo"}
+        return CheckContext(
+            definition, endpoints, PROFILES["quick"], instance_for(base_url, process)
+        )
+
+    yield start

@@ -5,36 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from harness.checks import CheckContext, run_check
+from harness.checks import run_check
 from harness.checks import websocket as websocket_check
-from harness.definitions import ServerDefinition
-from harness.profiles import PROFILES
-from tests import synthetic
-from tests.conftest import instance_for
+from tests.checks.conftest import TINY_WS
 
-WS_ECHO = Path(__file__).parents[1] / "apps" / "ws_echo.py"
 (CHECK,) = websocket_check.CHECKS
-ASGI = synthetic.definition("tiny-ws", interface="asgi")
+ASGI = TINY_WS
 WSGI = dataclasses.replace(ASGI, id="tiny-wsgi", interface="wsgi")
-
-
-@pytest.fixture
-def ws_server(script_server) -> Iterator:
-    """Start ws_echo in a mode; returns a CheckContext around it. Always stopped after."""
-
-    def start(mode: str, definition: ServerDefinition = ASGI) -> CheckContext:
-        base_url, process = script_server(WS_ECHO, mode)
-        endpoints = {"websocket": "/ws/echo"}
-        return CheckContext(
-            definition, endpoints, PROFILES["quick"], instance_for(base_url, process)
-        )
-
-    yield start
 
 
 def test_an_echo_in_order_is_yes_with_round_trips(ws_server) -> None:

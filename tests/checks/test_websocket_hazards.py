@@ -7,37 +7,17 @@ server is not applicable; its summary of kosoku's report is checked on hand-made
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from harness.checks import CheckContext, run_check
+from harness.checks import run_check
 from harness.checks.hazards import websocket_conformance, websocket_limits
-from harness.definitions import ServerDefinition
-from harness.profiles import PROFILES
-from tests import synthetic
-from tests.conftest import instance_for
+from tests.checks.conftest import TINY_WS
 
-WS_ECHO = Path(__file__).parents[1] / "apps" / "ws_echo.py"
 (CHECK,) = websocket_conformance.CHECKS
 (LIMITS,) = websocket_limits.CHECKS
-ASGI = synthetic.definition("tiny-ws", interface="asgi")
+ASGI = TINY_WS
 WSGI = dataclasses.replace(ASGI, id="tiny-wsgi", interface="wsgi")
-
-
-@pytest.fixture
-def ws_server(script_server) -> Iterator:
-    def start(mode: str, definition: ServerDefinition = ASGI) -> CheckContext:
-        base_url, process = script_server(WS_ECHO, mode)
-        return CheckContext(
-            definition,
-            {"websocket": "/ws/echo"},
-            PROFILES["quick"],
-            instance_for(base_url, process),
-        )
-
-    yield start
 
 
 def test_an_echo_that_changes_the_frame_type_fails_cases_a_correct_echo_passes(

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.benchmarks.tool_process import run_tool
 from harness.checks import Check, CheckContext, Finding
-from harness.checks.hazards._shared import GROUP
+from harness.checks.hazards._shared import GROUP, without_websockets
 from harness.checks.websocket import websocket_url
 
 KOSOKU = Path(sys.executable).with_name("kosoku")
@@ -98,10 +98,8 @@ def judge(summary: dict[str, Any]) -> tuple[str, str]:
 
 
 def run(context: CheckContext) -> Finding:
-    if context.server.interface == "wsgi":
-        return Finding(
-            "not-applicable", "A WSGI server carries no WebSocket (see the WebSocket check)."
-        )
+    if (not_applicable := without_websockets(context)) is not None:
+        return not_applicable
     if not KOSOKU.exists():
         return Finding(
             "error",

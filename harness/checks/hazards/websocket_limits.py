@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from harness.checks import Check, CheckContext, Finding
-from harness.checks.hazards._shared import GROUP, address
+from harness.checks.hazards._shared import GROUP, address, without_websockets
 from harness.checks.hazards.memory import MemoryWatch
 from harness.checks.websocket import websocket_path, websocket_url
 
@@ -185,10 +185,8 @@ def judge(large: dict[str, Any], huge: dict[str, Any], idle: dict[str, Any]) -> 
 
 
 def run(context: CheckContext) -> Finding:
-    if context.server.interface == "wsgi":
-        return Finding(
-            "not-applicable", "A WSGI server carries no WebSocket (see the WebSocket check)."
-        )
+    if (not_applicable := without_websockets(context)) is not None:
+        return not_applicable
     large = _sized(context, LARGE_BYTES)
     huge = _sized(context, HUGE_BYTES)
     idle = idle_watch(context)
