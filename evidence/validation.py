@@ -20,7 +20,7 @@ from evidence.documents import upgraded
 from evidence.files import DataError, read_json
 from evidence.layout import LAYOUT_TEXT, DataDir
 from evidence.metrics import unregistered_names
-from evidence.vocabulary import CALIBRATION_ID
+from evidence.vocabulary import CALIBRATION_ID, INTERLEAVED_ID, REFERENCE_TARGETS
 
 # A capture id is the UTC time the capture started; its files start within this long of it
 # (a standard capture takes about an hour, a full one longer).
@@ -215,13 +215,35 @@ def _flag_problems(index: int, figure: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _interleaved_target_problems(document: dict[str, Any], known: KnownIds) -> list[str]:
+    """Each figure of the interleaved file names what it measured: a known server, or one of
+    the reference apps."""
+    targets = set(known.servers) | set(REFERENCE_TARGETS)
+    problems = []
+    for index, figure in enumerate(document.get("results") or []):
+        target = (figure.get("params") or {}).get("target")
+        if figure.get("scenario") != "interleaved":
+            problems.append(
+                f"results/{index}/scenario: the interleaved file holds interleaved figures "
+                f"only, not {figure.get('scenario')!r}"
+            )
+        elif known.servers and target not in targets:
+            problems.append(
+                f"results/{index}/params/target: {target!r} is neither a known server nor a "
+                f"reference app ({', '.join(REFERENCE_TARGETS)})"
+            )
+    return problems
+
+
 def benchmark_problems(
     path: Path, document: dict[str, Any], known: KnownIds, machines: set[str]
 ) -> list[str]:
     """Meaning of a benchmark file: a failed figure publishes no number, an ok one has no
     failure, a figure appears once and its metrics are registered."""
-    allowed = known.servers | {CALIBRATION_ID} if known.servers else frozenset()
+    allowed = known.servers | {CALIBRATION_ID, INTERLEAVED_ID} if known.servers else frozenset()
     problems = layout_problems(path, document, allowed, machines)
+    if (document.get("server") or {}).get("id") == INTERLEAVED_ID:
+        problems += _interleaved_target_problems(document, known)
     seen = set()
     for index, figure in enumerate(document.get("results") or []):
         key = (figure.get("scenario"), figure.get("figure"))

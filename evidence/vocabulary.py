@@ -10,6 +10,7 @@ OUTCOMES = ("yes", "no", "partial", "not-applicable", "error")
 # Benchmark scenarios, in the order a capture runs them and the site lists them.
 SCENARIOS = (
     "calibration",
+    "interleaved",
     "h2load",
     "fixed-rate-latency",
     "resources",
@@ -32,6 +33,10 @@ INTERFACES = ("wsgi", "asgi")
 MODES = ("development", "production")
 # The benchmark file that is about the load tools, not a server.
 CALIBRATION_ID = "calibration"
+# The benchmark file of the interleaved rounds: every configuration, and the reference apps
+# (raw ASGI and WSGI apps on Granian, no Django) measured in the same rounds.
+INTERLEAVED_ID = "interleaved"
+REFERENCE_TARGETS = ("raw-wsgi", "raw-asgi")
 FIGURE_STATUSES = ("ok", "failed")
 
 # How a server handled one input of the request-smuggling corpus, best first: rejected it;

@@ -1,5 +1,6 @@
 """Command line of the harness: ``python -m harness capture [--server ID] [--check ID]
-[--scenario ID] [--quick|--full]``, or ``capture --resume [CAPTURE]`` to continue one.
+[--scenario ID] [--quick|--full]``, or ``capture --resume [CAPTURE]`` to continue one, or
+``capture --changed`` to measure only the configurations whose inputs changed.
 
 With neither ``--check`` nor ``--scenario`` a capture runs every check and then every benchmark
 scenario; naming checks runs only those checks, naming scenarios only those scenarios, and naming
@@ -30,6 +31,7 @@ from harness.capture_plan import (
 from harness.checks import all_checks
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from harness.environments import ENVIRONMENTS_DIR
+from harness.fingerprints import carried_forward, fingerprints
 from harness.machine_identity import choose_identity, speed_probe
 from harness.process import end_all
 from harness.profiles import PROFILES
@@ -119,6 +121,13 @@ def _parser() -> argparse.ArgumentParser:
         "newest unfinished one), measuring only the servers it has no file for yet, with its "
         "own selection and profile; refused when the code differs",
     )
+    capture.add_argument(
+        "--changed",
+        action="store_true",
+        help="measure only the configurations whose fingerprint (definition, requirements, "
+        "sample project, harness code, profile) differs from their newest measurement on this "
+        "machine with this selection; the others are carried forward, as the output says",
+    )
     capture.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     capture.add_argument(
         "--servers-dir",
@@ -169,10 +178,12 @@ def capture_command(args: argparse.Namespace) -> int:
     problem = unknown_ids("server", args.server, sorted(definitions), f" ({args.servers_dir})")
     problem = problem or unknown_ids("check", args.check, list(known_checks))
     problem = problem or unknown_ids("scenario", args.scenario, list(SCENARIOS))
-    if args.resume and (args.server or args.check or args.scenario or args.profile != "standard"):
+    if args.resume and (
+        args.server or args.check or args.scenario or args.profile != "standard" or args.changed
+    ):
         problem = (
             "--resume continues a capture with its own servers, checks, scenarios and profile; "
-            "give no --server, --check, --scenario, --quick or --full with it"
+            "give no --server, --check, --scenario, --quick, --full or --changed with it"
         )
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -210,6 +221,16 @@ def capture_command(args: argparse.Namespace) -> int:
     else:
         chosen = [definitions[server] for server in (args.server or sorted(definitions))]
         everything = not args.check and not args.scenario
+        checks = list(known_checks) if everything else args.check
+        scenarios = list(STANDARD_SCENARIOS) if everything else args.scenario
+        prints = fingerprints(chosen, args.profile, args.servers_dir)
+        carried = {}
+        if args.changed:
+            carried = carried_forward(data, machine, args.profile, checks, scenarios, prints)
+            chosen = [definition for definition in chosen if definition.id not in carried]
+            _say_what_is_carried(carried, chosen)
+            if not chosen:
+                return 0
         capture = Capture(
             capture_id(),
             machine,
@@ -223,6 +244,8 @@ def capture_command(args: argparse.Namespace) -> int:
             locust_workers=args.locust_workers,
             server_ids=tuple(definition.id for definition in chosen),
             speed_probe=probe,
+            fingerprints={server: prints[server] for server in (d.id for d in chosen)},
+            carried_forward=carried,
         )
         print(
             f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "
@@ -230,6 +253,23 @@ def capture_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return _run(capture, chosen)
+
+
+def _say_what_is_carried(carried: dict[str, str], chosen: list) -> None:
+    for server, capture in sorted(carried.items()):
+        print(
+            f"{server}: unchanged since capture {capture} (same fingerprint): carried forward, "
+            "not measured",
+            file=sys.stderr,
+        )
+    if not chosen:
+        print(
+            "nothing changed since the newest measurements on this machine: nothing to measure",
+            file=sys.stderr,
+        )
+    elif carried:
+        measured = ", ".join(definition.id for definition in chosen)
+        print(f"changed, measured again: {measured}", file=sys.stderr)
 
 
 def _say_what_is_kept(capture: Capture, chosen: list) -> None:

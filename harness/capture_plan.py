@@ -58,6 +58,10 @@ class Capture:
     resumed_at: tuple[str, ...] = ()  # when an interrupted capture was continued
     # This machine's speed probe when the capture began (harness.machine_identity).
     speed_probe: dict[str, Any] | None = None
+    # Each measured configuration's inputs, digested (harness.fingerprints), and the
+    # configurations --changed left unmeasured: id -> the capture that stands for them.
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    carried_forward: dict[str, str] = field(default_factory=dict)
     interrupted: threading.Event = field(default_factory=threading.Event)
     # Configurations this capture could not measure (id -> why): a start failure (recorded as
     # failed in its file) or a file that could not be written. The exit status says so.
@@ -112,6 +116,8 @@ class Capture:
             "resumed_at": list(self.resumed_at),
             "not_captured": {name: why[:2000] for name, why in sorted(self.not_captured.items())},
             **({"speed_probe": self.speed_probe} if self.speed_probe else {}),
+            "fingerprints": dict(sorted(self.fingerprints.items())),
+            "carried_forward": dict(sorted(self.carried_forward.items())),
         }
 
     def write_record(self, state: str) -> Path | None:

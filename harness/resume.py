@@ -88,6 +88,8 @@ def resumed_capture(
         resumed_at=(*record["resumed_at"], now_iso()),
         not_captured=dict(record["not_captured"]),
         speed_probe=record.get("speed_probe"),
+        fingerprints=dict(record.get("fingerprints") or {}),
+        carried_forward=dict(record.get("carried_forward") or {}),
     )
     return capture, [definitions[server] for server in capture.server_ids]
 

@@ -418,3 +418,59 @@ def test_each_figure_shows_its_change_since_the_previous_capture_of_its_profile(
     synthetic.write_data(tmp_path, [], [full])
     page = render_pages(load_evidence(tmp_path))["benchmarks/h2load.md"]
     assert " % since " not in page
+
+
+def _interleaved(target: str, interface: str, rates: list[float], ratios: list[float] | None):
+    params = {
+        "target": target,
+        "target_name": "<b>ignored</b>",  # the site's words, never the file's, name a target
+        "reference": ratios is None,
+        "interface": interface,
+        "compared_with": None if ratios is None else f"raw-{interface}",
+        "tool": "h2load",
+        "protocol": "http/1.1",
+        "clients": 200,
+        "duration_s": 5.0,
+        "rounds": len(rates),
+    }
+    repeats = [
+        {
+            **synthetic.h2load_metrics(rate),
+            "answered_per_s": rate,
+            **({} if ratios is None else {"reference_ratio": ratio}),
+        }
+        for rate, ratio in zip(rates, ratios or rates, strict=True)
+    ]
+    return synthetic.figure("interleaved", f"{target} http/1.1 c=200", params, repeats)
+
+
+def test_the_interleaved_page_shows_each_figure_measured_and_against_the_reference(
+    tmp_path: Path,
+) -> None:
+    rounds = synthetic.benchmark(
+        "interleaved",
+        [
+            _interleaved("raw-asgi", "asgi", [9000.0, 4500.0, 9000.0], None),
+            _interleaved("uvicorn", "asgi", [600.0, 300.0, 600.0], [0.0667, 0.0667, 0.0667]),
+        ],
+    )
+    rounds["server"].update(name="Interleaved rounds", interface="none", mode="none")
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [rounds])
+    assert validate(tmp_path) == []
+    pages = render_pages(load_evidence(tmp_path))
+    page = pages["benchmarks/interleaved.md"]
+    assert "Reference: raw ASGI app on Granian" in page and "ignored" not in page
+    row = next(line for line in page.splitlines() if line.startswith("| [Uvicorn]"))
+    assert "| 600<br>" in row and "| 0.07<br>" in row  # as measured, and over the reference
+    assert "benchmarks/charts/interleaved-1.svg" in pages
+    # Its figures stay on their own page: the per-server files and tables do not take them.
+    assert "interleaved" not in pages["benchmarks/h2load.md"].split("Generated from")[0]
+
+
+def test_an_interleaved_figure_of_an_unknown_target_is_refused(tmp_path: Path) -> None:
+    rounds = synthetic.benchmark(
+        "interleaved", [_interleaved("no-such-server", "wsgi", [1.0], [1.0])]
+    )
+    rounds["server"].update(interface="none", mode="none")
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [rounds])
+    assert any("no-such-server" in problem for problem in validate(tmp_path))

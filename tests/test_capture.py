@@ -19,6 +19,8 @@ import pytest
 from evidence.documents import read_document, write_document
 from evidence.layout import REPO_ROOT, DataDir
 from generators.model import presented_result
+from harness.benchmarks.capture import interleave
+from harness.benchmarks.pinning import Pinning
 from harness.capture import run_capture
 from harness.capture_plan import Capture
 from harness.checks import all_checks
@@ -81,7 +83,8 @@ def test_broken_servers_are_recorded_and_the_others_still_run(
     capture = Capture(
         "20260101T000000Z",
         "test-machine",
-        replace(PROFILES["quick"], start_timeout_s=20, stop_grace_s=5),
+        # Long enough for runserver to start; "hangs" is given up on after it.
+        replace(PROFILES["quick"], start_timeout_s=8, stop_grace_s=5),
         data,
         environments_dir,
         checks=[CHECKS[0]],
@@ -102,7 +105,7 @@ def test_broken_servers_are_recorded_and_the_others_still_run(
     expectations = {
         "exits": ("exited with code 2", "boom: bad flag"),
         "missing": ("cannot execute 'no-such-server-binary'", ""),
-        "hangs": ("not ready within 20 s", "warming up"),
+        "hangs": ("not ready within 8 s", "warming up"),
     }
     for server_id, (reason, log_line) in expectations.items():
         run = runs[server_id]
@@ -491,3 +494,41 @@ def test_a_check_is_tried_with_the_default_command_and_with_each_documented_opti
     assert shown["outcome"] == "yes" and shown["condition"]["label"] == "--graceful"
     assert shown["default"]["outcome"] == "no"
     assert not processes_mentioning(str(LIFECYCLE_APP))
+
+
+def test_the_interleaved_rounds_measure_every_server_in_one_file(
+    tmp_path: Path, environments_dir: Path
+) -> None:
+    # Two configurations, the second broken: the working one is measured in every round, the
+    # broken one fails in every round with its reason, and the reference apps without Granian
+    # (this test's definitions have none) fail with theirs; one valid file holds them all.
+    definitions = load_definitions(_definitions(tmp_path / "servers", "good", "exits"))
+    capture = Capture(
+        "20260101T000000Z",
+        "test-machine",
+        replace(PROFILES["quick"], start_timeout_s=30, stop_grace_s=5),
+        DataDir(tmp_path / "data"),
+        environments_dir,
+        run_checks=False,
+        scenarios=("interleaved",),
+    )
+    document = interleave(
+        capture, list(definitions.values()), definitions, Pinning(None, None), Progress(1), None
+    )
+    path = tmp_path / "interleaved.json"
+    write_document(path, document, "benchmark")  # validates it
+    figures = {f["figure"]: f for f in read_document(path, "benchmark")["results"]}
+    assert list(figures) == [
+        "raw-wsgi http/1.1 c=10",
+        "raw-asgi http/1.1 c=10",
+        "exits http/1.1 c=10",
+        "good http/1.1 c=10",
+    ]
+    good = figures["good http/1.1 c=10"]
+    assert good["status"] == "ok" and len(good["repeats"]) == 2
+    assert good["params"]["compared_with"] == "raw-wsgi"
+    assert good["metrics"]["answered_per_s"] > 0
+    assert good["metrics"]["reference_ratio"] is None  # no reference was measured
+    assert "boom: bad flag" in figures["exits http/1.1 c=10"]["failure"]
+    assert "Granian" in figures["raw-wsgi http/1.1 c=10"]["failure"]
+    assert not processes_mentioning(str(environments_dir))

@@ -22,6 +22,7 @@ from evidence.vocabulary import (
     PROFILES,
     SCENARIOS,
 )
+from harness.benchmarks.capture import CAPTURE_WIDE
 from harness.benchmarks.scenarios import SERVER_SCENARIOS
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
 from harness.checks import all_checks
@@ -49,7 +50,7 @@ def test_the_harness_defines_what_the_vocabulary_names() -> None:
     assert tuple(HARNESS_PROFILES) == PROFILES
     assert tuple(BENCHMARK_SETTINGS) == PROFILES
     produced = {scenario for scenarios, _ in SERVER_SCENARIOS for scenario in scenarios}
-    assert produced | {"calibration"} == set(SCENARIOS)
+    assert produced | set(CAPTURE_WIDE) == set(SCENARIOS)
 
 
 def test_every_check_has_an_evidence_schema() -> None:

@@ -2,7 +2,9 @@
 
 The latest file per machine and server is shown, grouped per machine: figures measured on
 different machines are never put in one table or chart. Each requests/s figure is compared
-with the load tool's own ceiling, measured in the same capture's ``calibration.json``.
+with the load tool's own ceiling, measured in the same capture's ``calibration.json``. The
+interleaved rounds' file (``interleaved.json``: every configuration and two reference apps in
+one run) is shown apart, each of its figures under the server or reference app it measured.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from evidence.compare import moved_beyond_spread
 from evidence.metrics import lookup
 from evidence.validation import Evidence, Loaded
-from evidence.vocabulary import CALIBRATION_ID
+from evidence.vocabulary import CALIBRATION_ID, INTERLEAVED_ID
 from generators.definitions import presented, presented_servers
 from generators.model import row_order
 
@@ -225,17 +227,26 @@ class MachineBenchmarks:
     files: list[BenchmarkFile]  # newest per server and scenario, matrix order; no calibration
     calibration: BenchmarkFile | None  # the latest calibration on this machine
     ceilings: dict[str, list[Ceiling]]  # capture -> ceilings, for every capture shown
+    # The latest interleaved rounds on this machine: its figures name their target's server.
+    interleaved: BenchmarkFile | None = None
 
     @property
     def id(self) -> str:
         return self.machine["id"]
 
     def shown_files(self) -> list[BenchmarkFile]:
-        """Calibration first, then the servers' files."""
-        return ([self.calibration] if self.calibration else []) + self.files
+        """Calibration first, then the interleaved rounds, then the servers' files."""
+        capture_wide = [file for file in (self.calibration, self.interleaved) if file]
+        return capture_wide + self.files
 
     def figures(self, scenario: str) -> list[Figure]:
-        return [f for file in self.files for f in file.figures if f.record["scenario"] == scenario]
+        files = [self.interleaved] if self.interleaved else []
+        return [
+            f
+            for file in [*files, *self.files]
+            for f in file.figures
+            if f.record["scenario"] == scenario
+        ]
 
     def captures_without_calibration(self) -> list[str]:
         return sorted({file.document["capture"] for file in self.files} - set(self.ceilings))
@@ -284,6 +295,28 @@ class Benchmarks:
             for file in machine.files
             if file.server["id"] == server_id
         ]
+
+
+# What the pages call the reference apps of the interleaved rounds (the site's words).
+REFERENCE_NAMES = {
+    "raw-wsgi": "Reference: raw WSGI app on Granian (no Django)",
+    "raw-asgi": "Reference: raw ASGI app on Granian (no Django)",
+}
+
+
+def interleaved_target(record: dict[str, Any], servers: dict[str, dict[str, Any]]) -> dict:
+    """The server block of what an interleaved figure measured: a configuration, as the
+    site presents it from its definition, or a reference app."""
+    params = record["params"]
+    target = str(params.get("target"))
+    block = {
+        "id": target,
+        "name": REFERENCE_NAMES.get(target, target),
+        "interface": params.get("interface") or "none",
+        "mode": "none",
+        "version": params.get("server_version"),
+    }
+    return block if target in REFERENCE_NAMES else presented(block, servers)
 
 
 def tool_protocol(record: dict[str, Any]) -> tuple[str, str] | None:
@@ -392,8 +425,11 @@ def shown_benchmarks(
         files = [
             _file(loaded, ceilings, server_pages, servers, scenarios, history)
             for loaded, scenarios in shown
-            if loaded.document["server"]["id"] != CALIBRATION_ID
+            if loaded.document["server"]["id"] not in (CALIBRATION_ID, INTERLEAVED_ID)
         ]
+        interleaved = next(
+            (pair for pair in shown if pair[0].document["server"]["id"] == INTERLEAVED_ID), None
+        )
         files.sort(key=lambda file: (row_order(file.document), file.document["capture"]))
         calibration = next(
             (pair for pair in shown if pair[0].document["server"]["id"] == CALIBRATION_ID), None
@@ -408,6 +444,11 @@ def shown_benchmarks(
                     else None
                 ),
                 ceilings=ceilings,
+                interleaved=(
+                    _file(interleaved[0], ceilings, server_pages, servers, interleaved[1], history)
+                    if interleaved
+                    else None
+                ),
             )
         )
     return Benchmarks(result)
@@ -422,7 +463,7 @@ def _file(
     history: dict[tuple, list[tuple[str, str, dict[str, Any]]]] | None = None,
 ) -> BenchmarkFile:
     document = loaded.document
-    if document["server"]["id"] != CALIBRATION_ID:  # the load tools have no definition
+    if document["server"]["id"] not in (CALIBRATION_ID, INTERLEAVED_ID):  # no definition
         document = {**document, "server": presented(document["server"], servers)}
     by_key = {(c.tool, c.protocol): c for c in ceilings.get(document["capture"], [])}
     server_id = document["server"]["id"]
@@ -436,12 +477,19 @@ def _file(
         figures.append(
             Figure(
                 record=record,
-                server=document["server"],
+                server=(
+                    interleaved_target(record, servers)
+                    if server_id == INTERLEAVED_ID
+                    else document["server"]
+                ),
                 machine=document["machine"],
                 capture=document["capture"],
                 profile=document["profile"],
                 source=loaded.source,
-                has_page=server_id in server_pages,
+                has_page=(
+                    record["params"].get("target") if server_id == INTERLEAVED_ID else server_id
+                )
+                in server_pages,
                 # A calibration figure is the ceiling; it is not warned about against itself.
                 ceiling=None if server_id == CALIBRATION_ID else by_key.get(key),
                 tool_protocol=key,

@@ -19,6 +19,8 @@ SETTING_LABELS = {
     "max_window_s": "Longest window the rule chooses",
     "convergence_clients": "Convergence: client counts measured with two windows",
     "convergence_factor": "Convergence: the longer window, as a multiple of the rule's",
+    "interleaved_clients": "Interleaved rounds: client counts of each configuration's own view",
+    "interleaved_rounds": "Interleaved rounds: every configuration and reference once per round",
     "clients": "h2load concurrent clients over plain HTTP/1.1",
     "other_endpoint_clients": "h2load concurrent clients for the other views over HTTP/1.1",
     "other_protocol_clients": "h2load concurrent clients over the other protocols",

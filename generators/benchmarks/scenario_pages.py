@@ -10,6 +10,12 @@ SCENARIO_PAGES = {
         "How fast can the load tools themselves go on this machine, and how much headroom do "
         "they leave above the fastest Django figure?",
     ),
+    "interleaved": (
+        "Servers side by side, in one run",
+        "Measured in the same interleaved rounds, with a raw ASGI and a raw WSGI app as the "
+        "reference: how many requests per second does each configuration answer, and how "
+        "many times fewer than the reference app of its interface?",
+    ),
     "h2load": (
         "Requests/s and latency",
         "How many requests per second does each server answer, over each protocol and at each "

@@ -1,10 +1,12 @@
-"""The benchmark phase of a capture: calibration, then every server's scenarios, one at a time.
+"""The benchmark phase of a capture: calibration, the interleaved rounds of every server, then
+every server's scenarios, one at a time.
 
 It runs after the behaviour checks, alone on the machine (no parallel servers): the server is
 pinned to one CPU, this thread and the load tools it starts to the other. Each server's figures
 go to one file, ``data/benchmarks/<machine>/<capture>/<server>.json``, written once its
-scenarios are done; calibration goes to ``calibration.json`` beside them. A scenario that
-crashes is recorded as failed with its traceback and the next one runs.
+scenarios are done; calibration goes to ``calibration.json`` beside them, and the interleaved
+rounds (every configuration and the reference apps in one run) to ``interleaved.json``. A
+scenario that crashes is recorded as failed with its traceback and the next one runs.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Any
 
 import psutil
 
-from evidence.vocabulary import CALIBRATION_ID, SCENARIOS
+from evidence.vocabulary import CALIBRATION_ID, INTERLEAVED_ID, SCENARIOS
 from harness.benchmarks.calibration import Calibration
 from harness.benchmarks.figures import failed_figure
 from harness.benchmarks.h2load import h2load_version
+from harness.benchmarks.interleaved import interleaved_figures
 from harness.benchmarks.locust import locust_version
 from harness.benchmarks.nginx import nginx_version
 from harness.benchmarks.openload.command import node_version
@@ -94,11 +97,15 @@ def benchmark_provenance(pinning: Pinning) -> dict[str, Any]:
     return {"pinning": pinning.as_record(), "tools": tool_versions(), "worker_rule": WORKER_RULE}
 
 
+# Scenarios measured once per capture, each into its own file, rather than once per server.
+CAPTURE_WIDE = {"calibration": CALIBRATION_ID, "interleaved": INTERLEAVED_ID}
+
+
 def _failed_all(scenarios: Sequence[str], reason: str) -> list[dict[str, Any]]:
     return [
         failed_figure(scenario, "server", {}, reason)
         for scenario in SCENARIOS
-        if scenario in scenarios and scenario != "calibration"
+        if scenario in scenarios and scenario not in CAPTURE_WIDE
     ]
 
 
@@ -229,6 +236,53 @@ def calibrate(
     return document
 
 
+def interleave(
+    capture: Capture,
+    definitions: Sequence[ServerDefinition],
+    known: dict[str, ServerDefinition],
+    pinning: Pinning,
+    progress: Progress,
+    upstream: UpstreamService | None,
+) -> dict[str, Any]:
+    """The interleaved rounds' file: every configuration and both reference apps."""
+    settings = BENCHMARK_SETTINGS[capture.profile.name]
+    started_at = now_iso()
+    granian: Environment | None = None
+    # Each target's figures say why it failed; the file as a whole is always set up.
+    setup: dict[str, Any] = {"ok": True, "error": None, "log_tail": ""}
+    interleaved_progress = progress.server(INTERLEAVED_ID)
+    interleaved_progress.begin()
+    try:
+        granian = ensure_environment(known[CALIBRATION_SERVER], capture.environments_dir)
+    except KeyError:
+        interleaved_progress.note(f"no {CALIBRATION_SERVER} definition to take Granian from")
+    except InstallError as error:
+        interleaved_progress.note(f"Granian could not be installed: {error}"[:300])
+    with tempfile.TemporaryDirectory(prefix="serving-django-interleaved-") as tmp:
+        results = interleaved_figures(
+            capture,
+            definitions,
+            granian,
+            settings,
+            pinning,
+            interleaved_progress,
+            upstream,
+            Path(tmp),
+            STOP_GRACE_S,
+        )
+    server = {
+        "id": INTERLEAVED_ID,
+        "name": "Interleaved rounds (every configuration, and raw ASGI/WSGI apps on Granian)",
+        "interface": "none",
+        "mode": "none",
+        "version": None,
+    }
+    record = {**code_and_machine(capture, granian), **benchmark_provenance(pinning)}
+    document = _document(capture, server, record, setup, results, started_at)
+    interleaved_progress.end(document)
+    return document
+
+
 def _pin_tree(pid: int, cpu: int) -> None:
     """Move an already running helper process (the upstream service) to the load CPU."""
     try:
@@ -247,16 +301,19 @@ def run_benchmarks(
 ) -> list[Path]:
     """Benchmark every definition (after calibration); returns the files written."""
     # A resumed capture measures only what it does not hold yet.
+    selected = list(definitions)
     definitions = [d for d in definitions if not capture.has_file("benchmarks", d.id)]
     scenarios = [
         scenario
         for scenario in capture.selected_scenarios()
-        if scenario != "calibration" or not capture.has_file("benchmarks", CALIBRATION_ID)
+        if scenario not in CAPTURE_WIDE
+        or not capture.has_file("benchmarks", CAPTURE_WIDE[scenario])
     ]
-    server_scenarios = [s for s in scenarios if s != "calibration"]
+    server_scenarios = [s for s in scenarios if s not in CAPTURE_WIDE]
     pinning = choose_pinning()
     total = len(definitions) if server_scenarios else 0
-    progress = Progress(total + ("calibration" in scenarios))
+    progress = Progress(total + sum(s in CAPTURE_WIDE for s in scenarios))
+    known = all_definitions if all_definitions is not None else load_definitions()
     cpus = pinning.as_record()
     progress.note(
         f"benchmarks ({capture.profile.name}): {', '.join(scenarios)}; server on CPU "
@@ -269,9 +326,14 @@ def run_benchmarks(
         _pin_tree(upstream.instance.process.pid, pinning.load_cpu)
     try:
         if "calibration" in scenarios:
-            known = all_definitions if all_definitions is not None else load_definitions()
             document = calibrate(capture, known, pinning, progress)
             if path := _write(capture, CALIBRATION_ID, document):
+                written.append(path)
+        if "interleaved" in scenarios and not capture.interrupted.is_set():
+            document = interleave(capture, selected, known, pinning, progress, upstream)
+            if not capture.interrupted.is_set() and (
+                path := _write(capture, INTERLEAVED_ID, document)
+            ):
                 written.append(path)
         for definition in definitions if server_scenarios else ():
             document = benchmark_server(capture, definition, pinning, progress, upstream)

@@ -7,8 +7,10 @@ hold (the ``convergence`` scenario checks it): an h2load window lasts at least 5
 warm-up, and long enough for every client to complete 10 requests at the rate a 1 s probe
 answered (500 clients at 200 answers a second: 25 s), up to 30 s: a short window undercounts
 a slow server at many clients and cannot observe a latency longer than itself. The budget
-goes to extra repeats of the figures whose spread is widest. ``full`` measures every
-combination, longer and more often, for dedicated hardware.
+goes to extra repeats of the figures whose spread is widest. The figures compared across
+servers (each configuration's own JSON view at 1 and 200 clients) are measured again in three
+interleaved rounds of every configuration and two reference apps (``interleaved``). ``full``
+measures every combination, longer and more often, for dedicated hardware.
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ class BenchmarkSettings:
     # are measured with the rule's window and with a window this many times longer.
     convergence_clients: tuple[int, ...] = (200, 500)
     convergence_factor: float = 3.0
+    # The interleaved scenario: these client counts of each configuration's own JSON view and
+    # of the reference apps, every target once per round, this many rounds.
+    interleaved_clients: tuple[int, ...] = (1, 200)
+    interleaved_rounds: int = 3
     # Locust worker processes under one master (Locust's --processes); 1: a single process.
     locust_processes: int = 1
 
@@ -124,6 +130,8 @@ BENCHMARK_SETTINGS = {
         polls_article_repeats=1,
         calibration_duration_s=0.5,
         convergence_clients=(10,),
+        interleaved_clients=(10,),
+        interleaved_rounds=2,
     ),
     "standard": BenchmarkSettings(
         repeats=3,
@@ -194,5 +202,7 @@ BENCHMARK_SETTINGS = {
         polls_article_timeout_s=60,
         polls_article_repeats=2,
         calibration_duration_s=5.0,
+        interleaved_clients=(1, 200, 500),
+        interleaved_rounds=5,
     ),
 }

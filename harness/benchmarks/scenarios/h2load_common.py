@@ -47,6 +47,9 @@ def _h2load(
     duration_s = duration_s or bench.settings.duration_s
     warmup_s = bench.settings.warmup_s
     verify = bench.launcher.tls.client_context()  # the run's own CA signed every cert here
+    if instance.process.exit_code() is not None:
+        # Died in an earlier figure of this round: nothing to drain or wait for.
+        return checked(instance, Measurement(failure="the server had exited"))
     wait_until_answering(url, verify)
     requests = None
     if protocol == "http/1.1" and closes_connections(url, verify):

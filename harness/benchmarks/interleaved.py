@@ -1,0 +1,346 @@
+"""The ``interleaved`` scenario: the figures the site compares across servers, measured in one
+run of interleaved rounds, with a fixed reference measured in the same rounds.
+
+Servers measured one after another meet different machines: whatever drifts during a capture
+(a neighbour on the host, the CPU's clock, the page cache) lands on some servers and not on
+others, and two captures on one machine moved some configurations by up to 30 % (issue 20).
+Here every round starts each target once, in an order rotated from round to round, and
+measures each of its figures once, so drift spreads over all of them. Two reference targets,
+trivial raw ASGI and WSGI apps on Granian (calibration's, no Django), run in the same rounds;
+each configuration's figure is also stored as a ratio to the reference of its own interface in
+the same round (``reference_ratio``), which drift moves alike.
+
+One file, ``data/benchmarks/<machine>/<capture>/interleaved.json``, holds every target's
+figures. It is written once every round is done, so an interrupted capture measures all rounds
+again when resumed (a comparison is only one run when all of it is).
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness.benchmarks.calibration import raw_app
+from harness.benchmarks.figures import figure_record
+from harness.benchmarks.h2load.command import H2loadRequest
+from harness.benchmarks.h2load.run import run_h2load
+from harness.benchmarks.measurement import Measurement
+from harness.benchmarks.pinning import Pinning
+from harness.benchmarks.scenarios.bench import ServerBench, ServerGone
+from harness.benchmarks.scenarios.h2load_common import (
+    HANG_MARGIN_S,
+    _h2load,
+    native_json,
+    wait_until_answering,
+    window_s,
+)
+from harness.benchmarks.settings import BenchmarkSettings
+from harness.capture_plan import Capture
+from harness.definitions import ServerDefinition
+from harness.endpoints import load_endpoints
+from harness.environments import Environment, InstallError, ensure_environment
+from harness.prepared import PrepareError, prepared_launcher, server_version, shown_command
+from harness.progress import ServerProgress
+from harness.upstream import UpstreamService
+
+SCENARIO = "interleaved"
+PROTOCOL = "http/1.1"
+REFERENCE_NAMES = {
+    "raw-asgi": "raw ASGI app on Granian (no Django)",
+    "raw-wsgi": "raw WSGI app on Granian (no Django)",
+}
+
+
+@dataclass
+class Target:
+    """One thing measured in every round: a configuration, or a reference app."""
+
+    id: str
+    interface: str  # wsgi or asgi: which reference a configuration is set against
+    reference: bool
+    # Measures one figure (clients) per call, on a target started once for the round.
+    start: Callable[[], Any] | None = None
+    setup_failure: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    windows: dict[int, float] = field(default_factory=dict)  # clients -> the rule's window
+
+    @property
+    def reference_id(self) -> str:
+        return f"raw-{self.interface}"
+
+
+def round_order(targets: Sequence[Target], round_index: int, rounds: int) -> list[Target]:
+    """The targets of one round, rotated so that each round begins at another place: no
+    target is always measured first (on a machine still cool) or last."""
+    if not targets:
+        return []
+    shift = round_index * len(targets) // max(rounds, 1)
+    return [*targets[shift:], *targets[:shift]]
+
+
+def with_reference_ratios(
+    round_results: dict[tuple[str, int], Measurement], targets: Sequence[Target]
+) -> None:
+    """Add ``reference_ratio`` (answered/s over the same round's reference's) to each
+    configuration's measurement of one round, where both were measured."""
+    for target in targets:
+        if target.reference:
+            continue
+        for (target_id, clients), measured in round_results.items():
+            if target_id != target.id or not measured.ok:
+                continue
+            reference = round_results.get((target.reference_id, clients))
+            ours = measured.metrics.get("answered_per_s")
+            theirs = reference.metrics.get("answered_per_s") if reference and reference.ok else None
+            measured.metrics["reference_ratio"] = ours / theirs if ours and theirs else None
+
+
+class InterleavedRounds:
+    """Every target once per round, each figure once per target, for the profile's rounds."""
+
+    def __init__(
+        self,
+        settings: BenchmarkSettings,
+        pinning: Pinning,
+        scratch: Path,
+        progress: ServerProgress,
+        interrupted: Any,
+    ) -> None:
+        self.settings, self.pinning, self.scratch = settings, pinning, scratch
+        self.progress, self.interrupted = progress, interrupted
+        self.clients = settings.interleaved_clients
+
+    def reference_target(self, granian: Environment | None, interface: str) -> Target:
+        target_id = f"raw-{interface}"
+        target = Target(target_id, interface, reference=True)
+        target.params = {"target": target_id, "target_name": REFERENCE_NAMES[target_id]}
+        if granian is None:
+            target.setup_failure = "Granian, which serves the reference apps, is not installed"
+            return target
+        target.params["server_version"] = granian.packages.get("granian")
+        target.start = lambda: self._reference_round(granian, target)
+        return target
+
+    def configuration_target(self, bench: ServerBench, version: str | None) -> Target:
+        definition = bench.definition
+        target = Target(definition.id, definition.interface, reference=False)
+        target.params = {
+            "target": definition.id,
+            "target_name": definition.name,
+            "server_version": version,
+            "command": shown_command(definition),
+            "endpoint": native_json(definition),
+            "path": bench.endpoints[native_json(definition)],
+        }
+        target.start = lambda: self._configuration_round(bench)
+        return target
+
+    def _configuration_round(self, bench: ServerBench) -> dict[int, Measurement]:
+        endpoint = native_json(bench.definition)
+        try:
+            with bench.server("http") as instance:
+                return {
+                    clients: _h2load(
+                        bench, instance, instance.base_url, endpoint, clients, PROTOCOL
+                    )
+                    for clients in self.clients
+                }
+        except ServerGone as gone:
+            return {clients: Measurement(failure=str(gone)[:2000]) for clients in self.clients}
+
+    def _reference_round(self, granian: Environment, target: Target) -> dict[int, Measurement]:
+        try:
+            with raw_app(granian, target.interface, self.scratch, self.pinning, 60) as (url, cmd):
+                target.params["command"] = cmd
+                return {
+                    clients: self._reference_run(url, clients, target) for clients in self.clients
+                }
+        except ServerGone as gone:
+            return {clients: Measurement(failure=str(gone)[:2000]) for clients in self.clients}
+
+    def _reference_run(self, base_url: str, clients: int, target: Target) -> Measurement:
+        """One figure of a reference app, with the window rule the configurations' figures
+        follow (its probe at the first round, the window kept for the others)."""
+        settings = self.settings
+        url = base_url + "/"
+        wait_until_answering(url, ssl.create_default_context())
+
+        def run(duration_s: float) -> Measurement:
+            request = H2loadRequest(url, clients, "http/1.1", duration_s, settings.warmup_s)
+            return run_h2load(
+                request, self.scratch, timeout_s=duration_s + settings.warmup_s + HANG_MARGIN_S
+            )
+
+        if clients not in target.windows:
+            rate = None
+            if settings.window_requests_per_client:
+                probe = run(settings.window_probe_s)
+                rate = probe.metrics.get("answered_per_s") if probe.ok else None
+            target.windows[clients] = window_s(settings, clients, rate)
+        measured = run(target.windows[clients])
+        measured.details["window_s"] = target.windows[clients]
+        return measured
+
+    def run(self, targets: Sequence[Target]) -> dict[tuple[str, int], list[Measurement]]:
+        """Measure every round; returns each (target, clients) figure's repeats, one per
+        round, in round order."""
+        rounds = self.settings.interleaved_rounds
+        repeats: dict[tuple[str, int], list[Measurement]] = {
+            (target.id, clients): [] for target in targets for clients in self.clients
+        }
+        started = time.monotonic()
+        for round_index in range(rounds):
+            if self.interrupted.is_set():
+                break
+            results: dict[tuple[str, int], Measurement] = {}
+            for target in round_order(targets, round_index, rounds):
+                if self.interrupted.is_set():
+                    break
+                if target.setup_failure or target.start is None:
+                    failure = target.setup_failure or "no way to start it"
+                    measured = {clients: Measurement(failure=failure) for clients in self.clients}
+                else:
+                    measured = target.start()
+                for clients, measurement in measured.items():
+                    results[(target.id, clients)] = measurement
+                self.progress.note(
+                    f"round {round_index + 1}/{rounds}: {target.id}: {_summary(measured)}"
+                )
+            with_reference_ratios(results, targets)
+            for key, measurement in results.items():
+                repeats[key].append(measurement)
+            elapsed = time.monotonic() - started
+            left = (rounds - round_index - 1) * elapsed / (round_index + 1)
+            self.progress.note(
+                f"round {round_index + 1}/{rounds} done in {elapsed / 60:.1f} min"
+                + (f", about {left / 60:.1f} min left" if left else "")
+            )
+        return repeats
+
+
+def _summary(measured: dict[int, Measurement]) -> str:
+    parts = []
+    for clients, measurement in measured.items():
+        if measurement.ok:
+            rate = measurement.metrics.get("answered_per_s")
+            parts.append(
+                f"c={clients} {rate:,.0f} answered/s" if rate is not None else f"c={clients} ok"
+            )
+        else:
+            parts.append(f"c={clients} FAILED: {(measurement.failure or '')[:120]}")
+    return "; ".join(parts)
+
+
+@contextmanager
+def configuration_benches(
+    capture: Capture,
+    definitions: Sequence[ServerDefinition],
+    settings: BenchmarkSettings,
+    pinning: Pinning,
+    progress: ServerProgress,
+    upstream: UpstreamService | None,
+    launch_grace: float,
+) -> Iterator[list[tuple[ServerDefinition, ServerBench | None, str | None, str | None]]]:
+    """Every configuration prepared at once (environment, scratch folder, fresh database),
+    kept for all rounds: (definition, bench or None, version, why it could not be prepared)."""
+    base_env = upstream.base_env() if upstream else {}
+    endpoints = load_endpoints()
+    prepared: list[tuple[ServerDefinition, ServerBench | None, str | None, str | None]] = []
+    with ExitStack() as stack:
+        for definition in definitions:
+            environment: Environment | None = None
+            try:
+                environment = ensure_environment(definition, capture.environments_dir)
+                launcher, scratch = stack.enter_context(
+                    prepared_launcher(
+                        definition,
+                        environment,
+                        replace(capture.profile, stop_grace_s=launch_grace),
+                        base_env,
+                        "serving-django-interleaved-",
+                        tuple(pinning.server_prefix()),
+                    )
+                )
+            except InstallError as error:
+                prepared.append((definition, None, None, f"not installed: {error}"[:2000]))
+                continue
+            except PrepareError as error:
+                why = f"database preparation failed: {error.reason}"
+                prepared.append((definition, None, server_version(definition, environment), why))
+                continue
+            bench = ServerBench(
+                definition,
+                launcher,
+                settings,
+                pinning,
+                endpoints,
+                scratch,
+                progress,
+                upstream,
+                frozenset({SCENARIO}),
+                capture.interrupted,
+            )
+            prepared.append((definition, bench, server_version(definition, environment), None))
+        yield prepared
+
+
+def interleaved_figures(
+    capture: Capture,
+    definitions: Sequence[ServerDefinition],
+    granian: Environment | None,
+    settings: BenchmarkSettings,
+    pinning: Pinning,
+    target_progress: ServerProgress,
+    upstream: UpstreamService | None,
+    scratch: Path,
+    launch_grace: float,
+) -> list[dict[str, Any]]:
+    """Measure the rounds and turn them into figure records, references first."""
+    rounds = InterleavedRounds(settings, pinning, scratch, target_progress, capture.interrupted)
+    with configuration_benches(
+        capture, definitions, settings, pinning, target_progress, upstream, launch_grace
+    ) as prepared:
+        targets = [rounds.reference_target(granian, interface) for interface in ("wsgi", "asgi")]
+        for definition, bench, version, failure in prepared:
+            if bench is None:
+                target = Target(definition.id, definition.interface, reference=False)
+                target.params = {"target": definition.id, "target_name": definition.name}
+                target.setup_failure = failure
+                targets.append(target)
+            else:
+                targets.append(rounds.configuration_target(bench, version))
+        target_progress.step(
+            f"{settings.interleaved_rounds} rounds of {len(targets)} targets "
+            f"(c={', '.join(map(str, settings.interleaved_clients))})"
+        )
+        repeats = rounds.run(targets)
+    records = []
+    for target in targets:
+        for clients in settings.interleaved_clients:
+            measured = repeats[(target.id, clients)]
+            windows = [m.details["window_s"] for m in measured if m.details.get("window_s")]
+            params = {
+                **target.params,
+                "reference": target.reference,
+                "interface": target.interface,
+                "compared_with": None if target.reference else target.reference_id,
+                "tool": "h2load",
+                "protocol": PROTOCOL,
+                "clients": clients,
+                "threads": 1,
+                "duration_s": min(windows) if windows else settings.duration_s,
+                "warmup_s": settings.warmup_s,
+                "rounds": settings.interleaved_rounds,
+                **pinning.as_record(),
+                "workers": 1,
+            }
+            figure = f"{target.id} {PROTOCOL} c={clients}"
+            if not measured:
+                measured = [Measurement(failure="not measured: the capture was interrupted")]
+            records.append(figure_record(SCENARIO, figure, params, measured))
+    return records

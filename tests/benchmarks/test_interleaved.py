@@ -1,0 +1,80 @@
+"""The interleaved rounds: every target once per round, in a rotated order, and each
+configuration's rate set against the reference app of its interface from the same round."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from harness.benchmarks.interleaved import InterleavedRounds, Target, round_order
+from harness.benchmarks.measurement import Measurement, summarise
+from harness.benchmarks.pinning import Pinning
+from harness.benchmarks.settings import BENCHMARK_SETTINGS
+from harness.progress import Progress
+
+# answered/s per round: the machine halves its speed in round 2, both the reference and the
+# configuration alike, so the ratio stays 0.1 only if it pairs figures of the same round.
+REFERENCE_RATES = [1000.0, 500.0, 800.0]
+CONFIGURATION_RATES = [100.0, 50.0, 80.0]
+
+
+def _target(target_id: str, interface: str, rates: list[float], order: list[str]) -> Target:
+    target = Target(target_id, interface, reference=target_id.startswith("raw-"))
+    calls = iter(rates)
+
+    def start() -> dict[int, Measurement]:
+        order.append(target_id)
+        return {1: Measurement(metrics={"answered_per_s": next(calls)})}
+
+    target.start = start
+    return target
+
+
+def _rounds(tmp_path: Path) -> InterleavedRounds:
+    settings = replace(BENCHMARK_SETTINGS["quick"], interleaved_rounds=3, interleaved_clients=(1,))
+    return InterleavedRounds(
+        settings,
+        Pinning(None, None),
+        tmp_path,
+        Progress(1).server("interleaved"),
+        threading.Event(),
+    )
+
+
+def test_each_round_measures_every_target_once_starting_elsewhere(tmp_path: Path) -> None:
+    order: list[str] = []
+    ids = ["raw-wsgi", "raw-asgi", "alpha", "beta"]
+    targets = [_target(i, "wsgi", [1.0] * 3, order) for i in ids]
+    _rounds(tmp_path).run(targets)
+    rounds = [order[i * 4 : i * 4 + 4] for i in range(3)]
+    assert all(sorted(one) == sorted(ids) for one in rounds)
+    assert [one[0] for one in rounds] == ["raw-wsgi", "raw-asgi", "alpha"]  # none always first
+    assert [t.id for t in round_order(targets, 2, 3)] == ["alpha", "beta", "raw-wsgi", "raw-asgi"]
+
+
+def test_the_ratio_pairs_each_round_with_the_same_rounds_reference(tmp_path: Path) -> None:
+    order: list[str] = []
+    targets = [
+        _target("raw-wsgi", "wsgi", REFERENCE_RATES, order),
+        _target("alpha", "wsgi", CONFIGURATION_RATES, order),
+    ]
+    repeats = _rounds(tmp_path).run(targets)
+    ratios = [m.metrics["reference_ratio"] for m in repeats[("alpha", 1)]]
+    assert ratios == [0.1, 0.1, 0.1]
+    summary = summarise(repeats[("alpha", 1)])
+    assert summary["spread"]["answered_per_s"]["cv_percent"] > 20  # the drift...
+    assert summary["spread"]["reference_ratio"]["cv_percent"] == 0  # ...cancels out
+    assert "reference_ratio" not in repeats[("raw-wsgi", 1)][0].metrics
+
+
+def test_a_target_that_cannot_start_fails_and_its_configurations_get_no_ratio(
+    tmp_path: Path,
+) -> None:
+    order: list[str] = []
+    reference = Target("raw-asgi", "asgi", reference=True, setup_failure="Granian is missing")
+    targets = [reference, _target("alpha", "asgi", CONFIGURATION_RATES, order)]
+    repeats = _rounds(tmp_path).run(targets)
+    assert [m.failure for m in repeats[("raw-asgi", 1)]] == ["Granian is missing"] * 3
+    assert all(m.ok and m.metrics["reference_ratio"] is None for m in repeats[("alpha", 1)])
+    assert summarise(repeats[("alpha", 1)])["metrics"]["reference_ratio"] is None
