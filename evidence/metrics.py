@@ -88,8 +88,9 @@ METRICS = (
     ),
     Metric("target_requests_per_s", REQUESTS_PER_S, "target requests/s"),
     # Interleaved rounds: a configuration's answered/s over the reference app's of its
-    # interface measured in the same round (drift on the machine moves both alike).
-    Metric("reference_ratio", RATIO, "× reference, same round", ("interleaved",)),
+    # interface measured in the same round (drift on the machine moves both alike, so this is
+    # the figure compared between captures).
+    Metric("reference_ratio", RATIO, "× reference, same round", ("interleaved",), compared=True),
     # Fixed-rate (open-model) runs: the answered rate over the rate asked for; below 95 % the
     # server set the pace, and its latencies are those of a growing queue.
     Metric("held_percent", PERCENT, "held % of the rate", ("fixed-rate-latency",)),

@@ -324,6 +324,41 @@ def every_scenario(interface: str = "asgi", rate: float = 1000.0) -> list[dict[s
     ]
 
 
+def interleaved_figure(
+    target: str, interface: str, rates: list[float], ratios: list[float] | None = None
+) -> dict[str, Any]:
+    """A SYNTHETIC figure of the interleaved rounds: a reference app (no ratios) or a
+    configuration with its rounds' ratios to the reference."""
+    params = {
+        "target": target,
+        "target_name": "<b>ignored</b>",  # the site's words, never the file's, name a target
+        "reference": ratios is None,
+        "interface": interface,
+        "compared_with": None if ratios is None else f"raw-{interface}",
+        "tool": "h2load",
+        "protocol": "http/1.1",
+        "clients": 200,
+        "duration_s": 5.0,
+        "rounds": len(rates),
+    }
+    repeats = [
+        {
+            **h2load_metrics(rate),
+            "answered_per_s": rate,
+            **({} if ratios is None else {"reference_ratio": ratio}),
+        }
+        for rate, ratio in zip(rates, ratios or rates, strict=True)
+    ]
+    return figure("interleaved", f"{target} http/1.1 c=200", params, repeats)
+
+
+def interleaved(results: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+    """A SYNTHETIC interleaved.json: the rounds' figures of every target in one file."""
+    document = benchmark("interleaved", results, **kwargs)
+    document["server"].update(name="Interleaved rounds", interface="none", mode="none")
+    return document
+
+
 def calibration_figure(tool: str, protocol: str, rate: float) -> dict[str, Any]:
     params = {
         "tool": tool,

@@ -420,41 +420,15 @@ def test_each_figure_shows_its_change_since_the_previous_capture_of_its_profile(
     assert " % since " not in page
 
 
-def _interleaved(target: str, interface: str, rates: list[float], ratios: list[float] | None):
-    params = {
-        "target": target,
-        "target_name": "<b>ignored</b>",  # the site's words, never the file's, name a target
-        "reference": ratios is None,
-        "interface": interface,
-        "compared_with": None if ratios is None else f"raw-{interface}",
-        "tool": "h2load",
-        "protocol": "http/1.1",
-        "clients": 200,
-        "duration_s": 5.0,
-        "rounds": len(rates),
-    }
-    repeats = [
-        {
-            **synthetic.h2load_metrics(rate),
-            "answered_per_s": rate,
-            **({} if ratios is None else {"reference_ratio": ratio}),
-        }
-        for rate, ratio in zip(rates, ratios or rates, strict=True)
-    ]
-    return synthetic.figure("interleaved", f"{target} http/1.1 c=200", params, repeats)
-
-
 def test_the_interleaved_page_shows_each_figure_measured_and_against_the_reference(
     tmp_path: Path,
 ) -> None:
-    rounds = synthetic.benchmark(
-        "interleaved",
+    rounds = synthetic.interleaved(
         [
-            _interleaved("raw-asgi", "asgi", [9000.0, 4500.0, 9000.0], None),
-            _interleaved("uvicorn", "asgi", [600.0, 300.0, 600.0], [0.0667, 0.0667, 0.0667]),
-        ],
+            synthetic.interleaved_figure("raw-asgi", "asgi", [9000.0, 4500.0, 9000.0]),
+            synthetic.interleaved_figure("uvicorn", "asgi", [600.0, 300.0, 600.0], [0.0667] * 3),
+        ]
     )
-    rounds["server"].update(name="Interleaved rounds", interface="none", mode="none")
     synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [rounds])
     assert validate(tmp_path) == []
     pages = render_pages(load_evidence(tmp_path))
@@ -468,9 +442,8 @@ def test_the_interleaved_page_shows_each_figure_measured_and_against_the_referen
 
 
 def test_an_interleaved_figure_of_an_unknown_target_is_refused(tmp_path: Path) -> None:
-    rounds = synthetic.benchmark(
-        "interleaved", [_interleaved("no-such-server", "wsgi", [1.0], [1.0])]
+    rounds = synthetic.interleaved(
+        [synthetic.interleaved_figure("no-such-server", "wsgi", [1.0], [1.0])]
     )
-    rounds["server"].update(interface="none", mode="none")
     synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [rounds])
     assert any("no-such-server" in problem for problem in validate(tmp_path))

@@ -144,7 +144,7 @@ def test_resume_takes_no_selection_of_its_own() -> None:
     process = _harness("capture", "--resume", "--server", "uvicorn")
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 2
-    assert "give no --server, --check, --scenario, --quick or --full with it" in output
+    assert "give no --server, --check, --scenario, --quick, --full or --changed with it" in output
 
 
 def test_a_capture_file_that_contradicts_its_place_is_named(tmp_path: Path) -> None:
