@@ -34,9 +34,10 @@ MODES = ("development", "production")
 # The benchmark file that is about the load tools, not a server.
 CALIBRATION_ID = "calibration"
 # The benchmark file of the interleaved rounds: every configuration, and the reference apps
-# (raw ASGI and WSGI apps on Granian, no Django) measured in the same rounds.
+# (ASGI and WSGI apps on Granian with a fixed amount of Python work, no Django) measured in
+# the same rounds. The first capture used trivial raw apps (raw-*) instead.
 INTERLEAVED_ID = "interleaved"
-REFERENCE_TARGETS = ("raw-wsgi", "raw-asgi")
+REFERENCE_TARGETS = ("ref-wsgi", "ref-asgi", "raw-wsgi", "raw-asgi")
 FIGURE_STATUSES = ("ok", "failed")
 
 # How a server handled one input of the request-smuggling corpus, best first: rejected it;

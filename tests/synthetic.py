@@ -334,7 +334,7 @@ def interleaved_figure(
         "target_name": "<b>ignored</b>",  # the site's words, never the file's, name a target
         "reference": ratios is None,
         "interface": interface,
-        "compared_with": None if ratios is None else f"raw-{interface}",
+        "compared_with": None if ratios is None else f"ref-{interface}",
         "tool": "h2load",
         "protocol": "http/1.1",
         "clients": 200,

@@ -425,7 +425,7 @@ def test_the_interleaved_page_shows_each_figure_measured_and_against_the_referen
 ) -> None:
     rounds = synthetic.interleaved(
         [
-            synthetic.interleaved_figure("raw-asgi", "asgi", [9000.0, 4500.0, 9000.0]),
+            synthetic.interleaved_figure("ref-asgi", "asgi", [9000.0, 4500.0, 9000.0]),
             synthetic.interleaved_figure("uvicorn", "asgi", [600.0, 300.0, 600.0], [0.0667] * 3),
         ]
     )
@@ -433,7 +433,7 @@ def test_the_interleaved_page_shows_each_figure_measured_and_against_the_referen
     assert validate(tmp_path) == []
     pages = render_pages(load_evidence(tmp_path))
     page = pages["benchmarks/interleaved.md"]
-    assert "Reference: raw ASGI app on Granian" in page and "ignored" not in page
+    assert "Reference: ASGI app with a fixed Python workload" in page and "ignored" not in page
     row = next(line for line in page.splitlines() if line.startswith("| [Uvicorn]"))
     assert "| 600<br>" in row and "| 0.07<br>" in row  # as measured, and over the reference
     assert "benchmarks/charts/interleaved-1.svg" in pages

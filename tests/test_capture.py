@@ -519,16 +519,16 @@ def test_the_interleaved_rounds_measure_every_server_in_one_file(
     write_document(path, document, "benchmark")  # validates it
     figures = {f["figure"]: f for f in read_document(path, "benchmark")["results"]}
     assert list(figures) == [
-        "raw-wsgi http/1.1 c=10",
-        "raw-asgi http/1.1 c=10",
+        "ref-wsgi http/1.1 c=10",
+        "ref-asgi http/1.1 c=10",
         "exits http/1.1 c=10",
         "good http/1.1 c=10",
     ]
     good = figures["good http/1.1 c=10"]
     assert good["status"] == "ok" and len(good["repeats"]) == 2
-    assert good["params"]["compared_with"] == "raw-wsgi"
+    assert good["params"]["compared_with"] == "ref-wsgi"
     assert good["metrics"]["answered_per_s"] > 0
     assert good["metrics"]["reference_ratio"] is None  # no reference was measured
     assert "boom: bad flag" in figures["exits http/1.1 c=10"]["failure"]
-    assert "Granian" in figures["raw-wsgi http/1.1 c=10"]["failure"]
+    assert "Granian" in figures["ref-wsgi http/1.1 c=10"]["failure"]
     assert not processes_mentioning(str(environments_dir))

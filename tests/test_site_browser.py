@@ -90,7 +90,7 @@ def benchmark_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     failed = synthetic.h2load_figure([], protocol="h2c", failure="the server did not start")
     rounds = synthetic.interleaved(
         [
-            synthetic.interleaved_figure("raw-asgi", "asgi", [9000.0] * 3),
+            synthetic.interleaved_figure("ref-asgi", "asgi", [9000.0] * 3),
             synthetic.interleaved_figure("uvicorn", "asgi", [600.0] * 3, [0.0667] * 3),
         ]
     )

@@ -299,8 +299,10 @@ class Benchmarks:
 
 # What the pages call the reference apps of the interleaved rounds (the site's words).
 REFERENCE_NAMES = {
-    "raw-wsgi": "Reference: raw WSGI app on Granian (no Django)",
-    "raw-asgi": "Reference: raw ASGI app on Granian (no Django)",
+    "ref-wsgi": "Reference: WSGI app with a fixed Python workload, on Granian (no Django)",
+    "ref-asgi": "Reference: ASGI app with a fixed Python workload, on Granian (no Django)",
+    "raw-wsgi": "Reference (first design): trivial raw WSGI app on Granian (no Django)",
+    "raw-asgi": "Reference (first design): trivial raw ASGI app on Granian (no Django)",
 }
 
 

@@ -40,7 +40,9 @@ NGINX_PROTOCOLS = (
 )
 
 
-def raw_app_command(granian: Environment, interface: str, port: int) -> list[str]:
+def raw_app_command(
+    granian: Environment, interface: str, port: int, flavour: str = ""
+) -> list[str]:
     return [
         str(granian.bin_dir / "granian"),
         "--interface",
@@ -51,17 +53,23 @@ def raw_app_command(granian: Environment, interface: str, port: int) -> list[str
         str(port),
         "--workers",
         "1",
-        f"raw:{interface}_app",
+        f"raw:{interface}_{flavour + '_' if flavour else ''}app",
     ]
 
 
 @contextmanager
 def raw_app(
-    granian: Environment, interface: str, scratch: Path, pinning: Pinning, timeout_s: float
+    granian: Environment,
+    interface: str,
+    scratch: Path,
+    pinning: Pinning,
+    timeout_s: float,
+    flavour: str = "",
 ) -> Iterator[tuple[str, list[str]]]:
-    """A trivial app on Granian; yields its base URL and the command that runs it."""
+    """A raw app on Granian (trivial, or ``flavour="busy"``: the interleaved rounds'
+    reference); yields its base URL and the command that runs it."""
     port = free_port()
-    argv = raw_app_command(granian, interface, port)
+    argv = raw_app_command(granian, interface, port, flavour)
     process = ServerProcess(
         [*pinning.server_prefix(), *argv],
         RAW_APPS_DIR,

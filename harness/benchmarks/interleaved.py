@@ -6,9 +6,11 @@ Servers measured one after another meet different machines: whatever drifts duri
 others, and two captures on one machine moved some configurations by up to 30 % (issue 20).
 Here every round starts each target once, in an order rotated from round to round, and
 measures each of its figures once, so drift spreads over all of them. Two reference targets,
-trivial raw ASGI and WSGI apps on Granian (calibration's, no Django), run in the same rounds;
-each configuration's figure is also stored as a ratio to the reference of its own interface in
-the same round (``reference_ratio``), which drift moves alike.
+ASGI and WSGI apps on Granian that do a fixed amount of pure-Python work per request and no
+Django (``apps/raw.py``), run in the same rounds; each configuration's figure is also stored as
+a ratio to the reference of its own interface in the same round (``reference_ratio``). The
+work makes a reference CPU-bound at a Django-like rate: the first capture used trivial apps,
+which ran at the load tool's limit and varied between rounds more than the configurations.
 
 One file, ``data/benchmarks/<machine>/<capture>/interleaved.json``, holds every target's
 figures. It is written once every round is done, so an interrupted capture measures all rounds
@@ -51,9 +53,10 @@ from harness.upstream import UpstreamService
 SCENARIO = "interleaved"
 PROTOCOL = "http/1.1"
 REFERENCE_NAMES = {
-    "raw-asgi": "raw ASGI app on Granian (no Django)",
-    "raw-wsgi": "raw WSGI app on Granian (no Django)",
+    "ref-asgi": "ASGI app on Granian with a fixed Python workload (no Django)",
+    "ref-wsgi": "WSGI app on Granian with a fixed Python workload (no Django)",
 }
+REFERENCE_FLAVOUR = "busy"  # apps/raw.py: asgi_busy_app, wsgi_busy_app
 
 
 @dataclass
@@ -71,7 +74,7 @@ class Target:
 
     @property
     def reference_id(self) -> str:
-        return f"raw-{self.interface}"
+        return f"ref-{self.interface}"
 
 
 def round_order(targets: Sequence[Target], round_index: int, rounds: int) -> list[Target]:
@@ -116,7 +119,7 @@ class InterleavedRounds:
         self.clients = settings.interleaved_clients
 
     def reference_target(self, granian: Environment | None, interface: str) -> Target:
-        target_id = f"raw-{interface}"
+        target_id = f"ref-{interface}"
         target = Target(target_id, interface, reference=True)
         target.params = {"target": target_id, "target_name": REFERENCE_NAMES[target_id]}
         if granian is None:
@@ -155,7 +158,9 @@ class InterleavedRounds:
 
     def _reference_round(self, granian: Environment, target: Target) -> dict[int, Measurement]:
         try:
-            with raw_app(granian, target.interface, self.scratch, self.pinning, 60) as (url, cmd):
+            with raw_app(
+                granian, target.interface, self.scratch, self.pinning, 60, REFERENCE_FLAVOUR
+            ) as (url, cmd):
                 target.params["command"] = cmd
                 return {
                     clients: self._reference_run(url, clients, target) for clients in self.clients
@@ -254,6 +259,7 @@ def configuration_benches(
     with ExitStack() as stack:
         for definition in definitions:
             environment: Environment | None = None
+            progress.step(f"preparing {definition.id} (environment, database)")
             try:
                 environment = ensure_environment(definition, capture.environments_dir)
                 launcher, scratch = stack.enter_context(

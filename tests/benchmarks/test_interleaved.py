@@ -3,10 +3,12 @@ configuration's rate set against the reference app of its interface from the sam
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import replace
 from pathlib import Path
 
+from harness.benchmarks.apps import raw
 from harness.benchmarks.interleaved import InterleavedRounds, Target, round_order
 from harness.benchmarks.measurement import Measurement, summarise
 from harness.benchmarks.pinning import Pinning
@@ -20,7 +22,7 @@ CONFIGURATION_RATES = [100.0, 50.0, 80.0]
 
 
 def _target(target_id: str, interface: str, rates: list[float], order: list[str]) -> Target:
-    target = Target(target_id, interface, reference=target_id.startswith("raw-"))
+    target = Target(target_id, interface, reference=target_id.startswith("ref-"))
     calls = iter(rates)
 
     def start() -> dict[int, Measurement]:
@@ -44,19 +46,19 @@ def _rounds(tmp_path: Path) -> InterleavedRounds:
 
 def test_each_round_measures_every_target_once_starting_elsewhere(tmp_path: Path) -> None:
     order: list[str] = []
-    ids = ["raw-wsgi", "raw-asgi", "alpha", "beta"]
+    ids = ["ref-wsgi", "ref-asgi", "alpha", "beta"]
     targets = [_target(i, "wsgi", [1.0] * 3, order) for i in ids]
     _rounds(tmp_path).run(targets)
     rounds = [order[i * 4 : i * 4 + 4] for i in range(3)]
     assert all(sorted(one) == sorted(ids) for one in rounds)
-    assert [one[0] for one in rounds] == ["raw-wsgi", "raw-asgi", "alpha"]  # none always first
-    assert [t.id for t in round_order(targets, 2, 3)] == ["alpha", "beta", "raw-wsgi", "raw-asgi"]
+    assert [one[0] for one in rounds] == ["ref-wsgi", "ref-asgi", "alpha"]  # none always first
+    assert [t.id for t in round_order(targets, 2, 3)] == ["alpha", "beta", "ref-wsgi", "ref-asgi"]
 
 
 def test_the_ratio_pairs_each_round_with_the_same_rounds_reference(tmp_path: Path) -> None:
     order: list[str] = []
     targets = [
-        _target("raw-wsgi", "wsgi", REFERENCE_RATES, order),
+        _target("ref-wsgi", "wsgi", REFERENCE_RATES, order),
         _target("alpha", "wsgi", CONFIGURATION_RATES, order),
     ]
     repeats = _rounds(tmp_path).run(targets)
@@ -65,16 +67,34 @@ def test_the_ratio_pairs_each_round_with_the_same_rounds_reference(tmp_path: Pat
     summary = summarise(repeats[("alpha", 1)])
     assert summary["spread"]["answered_per_s"]["cv_percent"] > 20  # the drift...
     assert summary["spread"]["reference_ratio"]["cv_percent"] == 0  # ...cancels out
-    assert "reference_ratio" not in repeats[("raw-wsgi", 1)][0].metrics
+    assert "reference_ratio" not in repeats[("ref-wsgi", 1)][0].metrics
 
 
 def test_a_target_that_cannot_start_fails_and_its_configurations_get_no_ratio(
     tmp_path: Path,
 ) -> None:
     order: list[str] = []
-    reference = Target("raw-asgi", "asgi", reference=True, setup_failure="Granian is missing")
+    reference = Target("ref-asgi", "asgi", reference=True, setup_failure="Granian is missing")
     targets = [reference, _target("alpha", "asgi", CONFIGURATION_RATES, order)]
     repeats = _rounds(tmp_path).run(targets)
-    assert [m.failure for m in repeats[("raw-asgi", 1)]] == ["Granian is missing"] * 3
+    assert [m.failure for m in repeats[("ref-asgi", 1)]] == ["Granian is missing"] * 3
     assert all(m.ok and m.metrics["reference_ratio"] is None for m in repeats[("alpha", 1)])
     assert summarise(repeats[("alpha", 1)])["metrics"]["reference_ratio"] is None
+
+
+def test_the_reference_apps_do_their_fixed_work_and_answer_ok(monkeypatch) -> None:
+    calls: list[int] = []
+    real_work = raw.work
+    monkeypatch.setattr(raw, "work", lambda: calls.append(real_work()) or calls[-1])
+    statuses: list[str] = []
+    body = raw.wsgi_busy_app({}, lambda status, headers: statuses.append(status))
+    assert statuses == ["200 OK"] and body == [b"ok"] and len(calls) == 1
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(raw.asgi_busy_app({"type": "http"}, None, send))
+    assert sent[-1] == {"type": "http.response.body", "body": b"ok"} and len(calls) == 2
+    assert real_work() == real_work()  # the same work every time

@@ -29,11 +29,16 @@ TIMEOUT_PER_CLIENT_S = 0.05  # opening and closing connections takes longer with
 STOPPING_LINE = "Main benchmark duration is over"
 STOPPING_GRACE_S = 2.0
 OUTPUT_TAIL_LINES = 20
-# h2load 1.52 never exits after a -D run whose server closed HTTP/1.1 connections after every
-# response (``Connection: close``): it prints "Stopped all clients" and spins.
+# h2load 1.52 never exits after a -D run in which some of its connections never got an
+# answer: it prints "Stopped all clients" and spins. Two causes were seen here: a server that
+# closes HTTP/1.1 connections after every response (``Connection: close``), and one that serves
+# fewer connections at once than there are clients (Gunicorn's gthread worker over HTTP/2
+# holds a thread per connection: with --threads 8, h2load finished with 8 clients and hung
+# with 9).
 TIMEOUT_HINT = (
-    "; it had stopped its clients and hung, as h2load 1.52 does when the server closes"
-    " the connection after every response"
+    "; it had stopped its clients and hung, as h2load 1.52 does when some connections never"
+    " get an answer: the server closes the connection after every response, or serves fewer"
+    " connections at once than there are clients"
 )
 
 
