@@ -433,7 +433,7 @@ def test_the_interleaved_page_shows_each_figure_measured_and_against_the_referen
     assert validate(tmp_path) == []
     pages = render_pages(load_evidence(tmp_path))
     page = pages["benchmarks/interleaved.md"]
-    assert "Reference: ASGI app with a fixed Python workload" in page and "ignored" not in page
+    assert "Reference ASGI app" in page and "ignored" not in page
     row = next(line for line in page.splitlines() if line.startswith("| [Uvicorn]"))
     assert "| 600<br>" in row and "| 0.07<br>" in row  # as measured, and over the reference
     assert "benchmarks/charts/interleaved-1.svg" in pages
@@ -447,3 +447,18 @@ def test_an_interleaved_figure_of_an_unknown_target_is_refused(tmp_path: Path) -
     )
     synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [rounds])
     assert any("no-such-server" in problem for problem in validate(tmp_path))
+
+
+def test_a_change_between_two_interleaved_captures_links_to_their_page(tmp_path: Path) -> None:
+    def rounds(capture: str, rate: float) -> dict:
+        figures = [synthetic.interleaved_figure("uvicorn", "asgi", [rate] * 3, [0.1] * 3)]
+        return synthetic.interleaved(figures, capture=capture)
+
+    synthetic.write_data(
+        tmp_path,
+        [synthetic.run("uvicorn")],
+        [rounds(OLD_CAPTURE, 300.0), rounds(synthetic.CAPTURE_ID, 600.0)],
+    )
+    changes = render_pages(load_evidence(tmp_path))["changes.md"]
+    assert "[interleaved](benchmarks/interleaved.md)" in changes
+    assert "servers/interleaved.md" not in changes

@@ -298,11 +298,12 @@ class Benchmarks:
 
 
 # What the pages call the reference apps of the interleaved rounds (the site's words).
+# Short: they label chart bars. The page's introduction says what each app is.
 REFERENCE_NAMES = {
-    "ref-wsgi": "Reference: WSGI app with a fixed Python workload, on Granian (no Django)",
-    "ref-asgi": "Reference: ASGI app with a fixed Python workload, on Granian (no Django)",
-    "raw-wsgi": "Reference (first design): trivial raw WSGI app on Granian (no Django)",
-    "raw-asgi": "Reference (first design): trivial raw ASGI app on Granian (no Django)",
+    "ref-wsgi": "Reference WSGI app (no Django)",
+    "ref-asgi": "Reference ASGI app (no Django)",
+    "raw-wsgi": "Trivial WSGI app (first reference)",
+    "raw-asgi": "Trivial ASGI app (first reference)",
 }
 
 
