@@ -25,6 +25,9 @@ DOWNLOAD_ONLY = {
     "calibration": {"requests_total", "latency_min_ms", "latency_avg_ms", "latency_max_ms"}
     | {"latency_p95_ms"},
     "h2load": {"requests_total"},
+    # The interleaved page shows rates, ratios, p50 and p99; the rest is in benchmarks.json.
+    "interleaved": {"requests_total", "latency_p95_ms", "latency_max_ms"}
+    | {"unparsed_status_percent"},
     "fixed-rate-latency": {"unparsed_status_percent"},
     "idle-connections": {"open_phase_s"},
     "locust-polls": {"requests_total"},
