@@ -10,6 +10,9 @@ import threading
 import time
 from typing import Any, TextIO
 
+from evidence.vocabulary import CALIBRATION_ID, INTERLEAVED_ID
+
+CAPTURE_WIDE_IDS = (CALIBRATION_ID, INTERLEAVED_ID)
 SYMBOLS = {
     "yes": "yes",
     "no": "NO",
@@ -26,6 +29,11 @@ class Progress:
         self.stream = stream
         self.started = time.monotonic()
         self._lock = threading.Lock()
+        # The once-per-capture files (calibration, the interleaved rounds) take another time
+        # than a server: their time stays out of the estimate of what is left.
+        self._servers_done = 0
+        self._capture_wide_s = 0.0
+        self._capture_wide_left = 0
 
     def _print(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
@@ -43,15 +51,27 @@ class Progress:
     def server(self, server_id: str) -> ServerProgress:
         return ServerProgress(self, server_id)
 
+    def expect_capture_wide(self, count: int) -> None:
+        """``count`` of the items still to come are once-per-capture files, not servers."""
+        self._capture_wide_left = count
+
     def finished(self, server_id: str, record: dict[str, Any], took_s: float) -> None:
+        capture_wide = server_id in CAPTURE_WIDE_IDS
         with self._lock:
             self.done += 1
             done = self.done
-        remaining = self.total - done
+            if capture_wide:
+                self._capture_wide_left = max(0, self._capture_wide_left - 1)
+                self._capture_wide_s += took_s
+            else:
+                self._servers_done += 1
+            servers_left = self.total - done - self._capture_wide_left
+            servers_done, capture_wide_s = self._servers_done, self._capture_wide_s
         eta = ""
-        if remaining:
-            per_server = (time.monotonic() - self.started) / done
-            eta = f", about {per_server * remaining / 60:.1f} min left"
+        if servers_left > 0 and servers_done:
+            # Wall time per server so far (servers checked side by side share it).
+            per_server = (time.monotonic() - self.started - capture_wide_s) / servers_done
+            eta = f", about {per_server * servers_left / 60:.1f} min left"
         if "checks" in record:
             outcomes = [check["outcome"] for check in record["checks"]]
             tally = ", ".join(f"{outcomes.count(o)} {SYMBOLS[o]}" for o in SYMBOLS if o in outcomes)

@@ -312,7 +312,9 @@ def run_benchmarks(
     server_scenarios = [s for s in scenarios if s not in CAPTURE_WIDE]
     pinning = choose_pinning()
     total = len(definitions) if server_scenarios else 0
-    progress = Progress(total + sum(s in CAPTURE_WIDE for s in scenarios))
+    capture_wide = sum(s in CAPTURE_WIDE for s in scenarios)
+    progress = Progress(total + capture_wide)
+    progress.expect_capture_wide(capture_wide)
     known = all_definitions if all_definitions is not None else load_definitions()
     cpus = pinning.as_record()
     progress.note(
