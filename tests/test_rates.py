@@ -112,3 +112,28 @@ def test_a_latency_the_window_could_not_observe_is_not_published_as_measured() -
         None,
     )
     assert locust.unobservable("latency_p95_ms") is None
+
+
+def test_a_rate_from_few_requests_per_client_is_shown_with_its_step() -> None:
+    """At 200 clients and 6 answers each, one more answer per client is 17 % more: the cell
+    says so. Enough answers per client, a paced or non-h2load figure: no mark."""
+
+    def figure(totals: list[int], tool: str = "h2load", clients: int = 200) -> Figure:
+        repeats = [{"answered_per_s": total / 5.0, "requests_total": total} for total in totals]
+        params = {"tool": tool, "clients": clients, "duration_s": 5.0}
+        record = synthetic.figure("h2load", "f", params, repeats)
+        return Figure(
+            record, {"id": "x", "name": "X"}, "m", "c", "standard", "s", False, None, None
+        )
+
+    coarse = figure([1400, 1200, 1600])  # the fewest: 6 per client
+    cell = str(value_cell(coarse, "answered_per_s"))
+    assert "280" in cell  # the figure is still shown...
+    assert (
+        "coarse: 6.0 requests per client in a repeat, "
+        "and one more or fewer per client moves the rate 17 %"
+    ) in cell
+    assert coarse.coarse_rate("latency_p50_ms") is None  # ...and only rates are marked
+    assert figure([2000, 2400]).coarse_rate("answered_per_s") is None  # 10 per client
+    assert figure([1400], tool="locust").coarse_rate("answered_per_s") is None
+    assert figure([0, 2400]).coarse_rate("answered_per_s") == "a repeat finished no request"

@@ -93,6 +93,8 @@ def value_cell(figure: Figure, name: str) -> Markup:
         cell += Markup(' <span class="sd-flag">⚠ CV {} % &gt; {} %</span>').format(
             f"{flag['cv_percent']:.1f}", f"{flag['threshold_percent']:.0f}"
         )
+    if (coarse := figure.coarse_rate(name)) is not None:
+        cell += Markup(' <span class="sd-flag">⚠ {}</span>').format(coarse)
     if figure.over_ceiling(name) and figure.ceiling is not None:
         # Only numbers go into this HTML: Markdown runs inside raw HTML tags' attributes too.
         cell += Markup(

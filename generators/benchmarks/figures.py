@@ -40,6 +40,12 @@ MIN_REQUESTS_ABOVE = 5  # a percentile needs at least this many requests above i
 # The load tools' own rate: every finished request, answered or failed (h2load's "req/s", and
 # Locust's before December 2026). A throughput only where nothing failed.
 RATE_COUNTING_FAILURES = "requests_per_s"
+# A closed-loop run's answers come in whole rounds when the server answers its clients in turn
+# (in the first standard capture, ASGI servers at 200 and 500 clients often finished exact
+# multiples of their clients in a window, 6 to 11 requests per client): the rate then moves in
+# steps of one answer per client, 1/n of it for n answers per client. Below this many answers
+# per client, a rate is shown with its step.
+COARSE_BELOW_PER_CLIENT = 10
 # The calibration page names a headroom below this many times the fastest Django figure.
 HEADROOM_SENTENCE_BELOW = 3.0
 
@@ -140,6 +146,35 @@ class Figure:
                 f"too few requests: {total:,.0f} in all, about {total * (1 - share):.0f} above it"
             )
         return None
+
+    def coarse_rate(self, name: str) -> str | None:
+        """Why rate ``name`` of an h2load run is coarse, or None: in some repeat its clients
+        completed fewer than ``COARSE_BELOW_PER_CLIENT`` requests each, so one answer more or
+        less per client moves it by a step of 1/n."""
+        clients = self.params.get("clients")
+        if (
+            not is_achieved_rate(name)
+            or self.params.get("tool") != "h2load"
+            or not isinstance(clients, int)
+            or clients < 1
+        ):
+            return None
+        counts = [
+            repeat["metrics"]["requests_total"]
+            for repeat in self.record["repeats"]
+            if isinstance((repeat.get("metrics") or {}).get("requests_total"), int | float)
+        ]
+        if not counts:
+            return None
+        fewest = min(counts) / clients
+        if fewest >= COARSE_BELOW_PER_CLIENT:
+            return None
+        if fewest == 0:
+            return "a repeat finished no request"
+        return (
+            f"coarse: {fewest:.1f} requests per client in a repeat, "
+            f"and one more or fewer per client moves the rate {100 / fewest:.0f} %"
+        )
 
     def unanswered(self, name: str) -> str | None:
         """Why an open-model latency has no number: it falls among requests still unanswered

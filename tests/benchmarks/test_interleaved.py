@@ -98,3 +98,39 @@ def test_the_reference_apps_do_their_fixed_work_and_answer_ok(monkeypatch) -> No
     asyncio.run(raw.asgi_busy_app({"type": "http"}, None, send))
     assert sent[-1] == {"type": "http.response.body", "body": b"ok"} and len(calls) == 2
     assert real_work() == real_work()  # the same work every time
+
+
+def test_a_reference_window_too_short_for_the_rule_is_lengthened_for_later_rounds(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The probe's 400/s asks 5 s of 200 clients; the window's 240/s gives 6 per client, so the
+    reference's window becomes 9.2 s, kept for the next round."""
+    from harness.benchmarks import interleaved
+
+    durations: list[float] = []
+
+    def run_h2load(request, scratch, timeout_s):
+        durations.append(request.duration_s)
+        rate = 400.0 if request.duration_s == 0.5 else 240.0
+        return Measurement(
+            metrics={"answered_per_s": rate, "requests_total": int(rate * request.duration_s)}
+        )
+
+    monkeypatch.setattr(interleaved, "run_h2load", run_h2load)
+    monkeypatch.setattr(interleaved, "wait_until_answering", lambda url, context: None)
+    rounds = _rounds(tmp_path)
+    rounds.settings = replace(
+        rounds.settings, window_requests_per_client=10, window_probe_s=0.5, max_window_s=30
+    )
+    target = Target("ref-wsgi", "wsgi", reference=True)
+
+    first = rounds._reference_run("http://127.0.0.1:1", 200, target)
+    later = rounds._reference_run("http://127.0.0.1:1", 200, target)
+
+    assert durations == [0.5, 5.0, 9.2, 9.2]
+    assert first.details["window_s"] == later.details["window_s"] == 9.2
+    assert first.details["notes"] == [
+        "window lengthened to 9.2 s: its clients completed 6.0 requests each in the chosen "
+        "window, fewer than the rule's 10"
+    ]
+    assert "notes" not in later.details

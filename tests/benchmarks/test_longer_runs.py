@@ -39,6 +39,18 @@ def bench_for(tmp_path: Path, endpoints: dict[str, str] | None = None) -> Simple
     )
 
 
+def rule_bench(tmp_path: Path, max_window_s: float) -> SimpleNamespace:
+    """A bench with the window rule on: 10 requests per client, probed over 0.2 s."""
+    bench = bench_for(tmp_path)
+    bench.settings = replace(
+        bench.settings,
+        window_requests_per_client=10,
+        window_probe_s=0.2,
+        max_window_s=max_window_s,
+    )
+    return bench
+
+
 def test_a_run_too_short_for_its_answers_is_measured_longer_in_every_repeat(
     tiny_server, tmp_path: Path
 ) -> None:
@@ -114,10 +126,7 @@ def test_a_run_too_short_even_at_the_longest_retry_stays_failed(tmp_path: Path) 
 
 
 def test_the_window_rule_probes_once_and_every_repeat_runs_its_window(tmp_path: Path) -> None:
-    bench = bench_for(tmp_path)
-    bench.settings = replace(
-        bench.settings, window_requests_per_client=10, window_probe_s=0.2, max_window_s=30
-    )
+    bench = rule_bench(tmp_path, max_window_s=30)
     durations: list[float] = []
 
     def run(request: H2loadRequest) -> Measurement:
@@ -134,3 +143,45 @@ def test_the_window_rule_probes_once_and_every_repeat_runs_its_window(tmp_path: 
         "10 requests per client at the 0.2 s probe's 400 answered/s" in first.details["notes"][-1]
     )
     assert "notes" not in second.details  # the probe and its note belong to the first repeat
+
+
+def test_a_window_whose_clients_completed_too_few_requests_is_lengthened_once(
+    tmp_path: Path,
+) -> None:
+    """The probe said 400 answered/s (5 s for 10 requests per client at 200 clients); the
+    window's own rate was 240/s, 6 per client: the window becomes 5 x 10/6 x 1.1 = 9.2 s for
+    this repeat and the later ones, which are not lengthened again once they complete enough."""
+    bench = rule_bench(tmp_path, max_window_s=30)
+    durations: list[float] = []
+
+    def run(request: H2loadRequest) -> Measurement:
+        durations.append(request.duration_s)
+        rate = 400.0 if request.duration_s == 0.2 else 240.0
+        total = int(rate * request.duration_s)
+        return Measurement(metrics={"answered_per_s": rate, "requests_total": total})
+
+    first = escalate(tmp_path, bench, run)
+    second = escalate(tmp_path, bench, run)
+
+    assert durations == [0.2, 5.0, 9.2, 9.2]
+    assert first.details["window_s"] == second.details["window_s"] == 9.2
+    assert first.metrics["requests_total"] == 2208  # 11 per client
+    assert first.details["notes"][0] == (
+        "window lengthened to 9.2 s: its clients completed 6.0 requests each in the chosen "
+        "window, fewer than the rule's 10"
+    )
+    assert "notes" not in second.details
+
+
+def test_a_window_at_the_longest_is_not_lengthened(tmp_path: Path) -> None:
+    bench = rule_bench(tmp_path, max_window_s=5)
+    durations: list[float] = []
+
+    def run(request: H2loadRequest) -> Measurement:
+        durations.append(request.duration_s)
+        return Measurement(metrics={"answered_per_s": 40.0, "requests_total": 200})
+
+    measured = escalate(tmp_path, bench, run)
+
+    assert durations == [0.2, 5.0]  # 1 per client, but 5 s is the profile's longest window
+    assert measured.ok and measured.details["window_s"] == 5.0
