@@ -37,11 +37,10 @@ from harness.benchmarks.scenarios.bench import ServerBench, ServerGone
 from harness.benchmarks.scenarios.h2load_common import (
     HANG_MARGIN_S,
     _h2load,
-    lengthened_window,
     native_json,
-    per_client_shortfall,
     wait_until_answering,
     window_s,
+    with_enough_per_client,
 )
 from harness.benchmarks.settings import BenchmarkSettings
 from harness.capture_plan import Capture
@@ -190,19 +189,11 @@ class InterleavedRounds:
                 rate = probe.metrics.get("answered_per_s") if probe.ok else None
             target.windows[clients] = window_s(settings, clients, rate)
         measured = run(target.windows[clients])
-        shortfall = per_client_shortfall(settings, clients, measured)
-        if shortfall is not None and target.windows[clients] < settings.max_window_s:
-            # As for the configurations (h2load_common): too few requests per client for the
-            # rule, so this figure's window is lengthened for this round and the later ones.
-            target.windows[clients] = lengthened_window(
-                settings, target.windows[clients], shortfall
-            )
-            measured = run(target.windows[clients])
-            measured.details.setdefault("notes", []).append(
-                f"window lengthened to {target.windows[clients]:g} s: its clients completed "
-                f"{shortfall:.1f} requests each in the chosen window, fewer than the rule's "
-                f"{settings.window_requests_per_client:g}"
-            )
+        # As for the configurations: too few requests per client for the rule lengthens this
+        # figure's window, for this round and the later ones.
+        target.windows[clients], measured = with_enough_per_client(
+            settings, clients, target.windows[clients], measured, run
+        )
         measured.details["window_s"] = target.windows[clients]
         return measured
 

@@ -126,6 +126,28 @@ def lengthened_window(settings: BenchmarkSettings, window_s: float, per_client: 
     return round(min(settings.max_window_s, scaled), 1)
 
 
+def with_enough_per_client(
+    settings: BenchmarkSettings,
+    clients: int,
+    window_s: float,
+    measured: Measurement,
+    run: Callable[[float], Measurement],
+) -> tuple[float, Measurement]:
+    """``measured`` over ``window_s``, or, when its clients completed fewer requests each than
+    the rule asks and the window can grow, a run over the lengthened window (with a note).
+    Returns the window used and its measurement; the caller keeps the window for later repeats."""
+    shortfall = per_client_shortfall(settings, clients, measured)
+    if shortfall is None or window_s >= settings.max_window_s:
+        return window_s, measured
+    longer = lengthened_window(settings, window_s, shortfall)
+    measured = run(longer)
+    measured.details.setdefault("notes", []).append(
+        f"window lengthened to {longer:g} s: its clients completed {shortfall:.1f} requests "
+        f"each in the chosen window, fewer than the rule's {settings.window_requests_per_client:g}"
+    )
+    return longer, measured
+
+
 def _probed_window(
     bench: ServerBench, request: H2loadRequest, run: Callable[[H2loadRequest], Measurement]
 ) -> tuple[float, str | None]:
@@ -182,20 +204,17 @@ def _measured_long_enough(
         duration_s = base_s * factor
         bench.run_durations[figure] = duration_s
         measured = run(replace(request, duration_s=duration_s))
-    shortfall = (
-        None if fixed_window else per_client_shortfall(bench.settings, request.clients, measured)
-    )
-    if shortfall is not None and duration_s == base_s < bench.settings.max_window_s:
-        # Too few requests per client for the rule: this figure's window is lengthened, for
+    if not fixed_window and duration_s == base_s:
+        # Too few requests per client for the rule: the figure's window is lengthened, for
         # this repeat and the later ones.
-        base_s = duration_s = lengthened_window(bench.settings, base_s, shortfall)
-        bench.rule_windows[figure] = base_s
-        measured = run(replace(request, duration_s=duration_s))
-        measured.details.setdefault("notes", []).append(
-            f"window lengthened to {duration_s:g} s: its clients completed {shortfall:.1f} "
-            f"requests each in the chosen window, fewer than the rule's "
-            f"{bench.settings.window_requests_per_client:g}"
+        base_s, measured = with_enough_per_client(
+            bench.settings,
+            request.clients,
+            base_s,
+            measured,
+            lambda window: run(replace(request, duration_s=window)),
         )
+        duration_s = bench.rule_windows[figure] = base_s
     if duration_s != base_s:
         why = (
             f"the shorter run failed ({first_failure})"
