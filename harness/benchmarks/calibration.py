@@ -88,6 +88,18 @@ def raw_app(
         process.stop(10)
 
 
+def progress_text(record: dict[str, Any]) -> str:
+    """What the progress line says of one calibration figure: its answered rate, or its failure.
+
+    Locust figures have no ``requests_per_s`` (it would count failed requests), so the line
+    reads ``answered_per_s``, which every calibration figure has.
+    """
+    if record["status"] != "ok":
+        return f"FAILED: {record['failure']}"
+    answered = record["metrics"].get("answered_per_s")
+    return f"{answered:.0f} answered/s" if answered is not None else "no answered rate recorded"
+
+
 class Calibration:
     def __init__(
         self,
@@ -116,9 +128,7 @@ class Calibration:
     def add(self, figure: str, params: dict[str, Any], repeats: Sequence[Measurement]) -> None:
         record = figure_record("calibration", figure, params, repeats)
         self.figures.append(record)
-        shown = record["metrics"].get("requests_per_s") if record["status"] == "ok" else None
-        text = f"{shown:.0f} req/s" if shown else f"FAILED: {record['failure']}"
-        self.progress.note(f"calibration / {figure}: {text}"[:300])
+        self.progress.note(f"calibration / {figure}: {progress_text(record)}"[:300])
 
     def h2load(self, base_url: str, protocol: str) -> Measurement:
         request = H2loadRequest(
