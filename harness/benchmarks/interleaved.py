@@ -174,9 +174,10 @@ class InterleavedRounds:
         follow (its probe at the first round, the window kept for the others)."""
         settings = self.settings
         url = base_url + "/"
-        wait_until_answering(url, ssl.create_default_context())
 
         def run(duration_s: float) -> Measurement:
+            # Drained before every run, as the configurations' runs are (h2load_common._h2load).
+            wait_until_answering(url, ssl.create_default_context())
             request = H2loadRequest(url, clients, "http/1.1", duration_s, settings.warmup_s)
             return run_h2load(
                 request, self.scratch, timeout_s=duration_s + settings.warmup_s + HANG_MARGIN_S

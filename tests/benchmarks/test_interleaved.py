@@ -107,17 +107,19 @@ def test_a_reference_window_too_short_for_the_rule_is_lengthened_for_later_round
     reference's window becomes 9.2 s, kept for the next round."""
     from harness.benchmarks import interleaved
 
-    durations: list[float] = []
+    events: list[float | str] = []  # each run's duration, and "drained" for each drain
 
     def run_h2load(request, scratch, timeout_s):
-        durations.append(request.duration_s)
+        events.append(request.duration_s)
         rate = 400.0 if request.duration_s == 0.5 else 240.0
         return Measurement(
             metrics={"answered_per_s": rate, "requests_total": int(rate * request.duration_s)}
         )
 
     monkeypatch.setattr(interleaved, "run_h2load", run_h2load)
-    monkeypatch.setattr(interleaved, "wait_until_answering", lambda url, context: None)
+    monkeypatch.setattr(
+        interleaved, "wait_until_answering", lambda url, context: events.append("drained")
+    )
     rounds = _rounds(tmp_path)
     rounds.settings = replace(
         rounds.settings, window_requests_per_client=10, window_probe_s=0.5, max_window_s=30
@@ -127,7 +129,8 @@ def test_a_reference_window_too_short_for_the_rule_is_lengthened_for_later_round
     first = rounds._reference_run("http://127.0.0.1:1", 200, target)
     later = rounds._reference_run("http://127.0.0.1:1", 200, target)
 
-    assert durations == [0.5, 5.0, 9.2, 9.2]
+    # The probe, the window, the lengthened window, the next round's: each on a drained app.
+    assert events == ["drained", 0.5, "drained", 5.0, "drained", 9.2, "drained", 9.2]
     assert first.details["window_s"] == later.details["window_s"] == 9.2
     assert first.details["notes"] == [
         "window lengthened to 9.2 s: its clients completed 6.0 requests each in the chosen "

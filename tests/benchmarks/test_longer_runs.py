@@ -185,3 +185,38 @@ def test_a_window_at_the_longest_is_not_lengthened(tmp_path: Path) -> None:
 
     assert durations == [0.2, 5.0]  # 1 per client, but 5 s is the profile's longest window
     assert measured.ok and measured.details["window_s"] == 5.0
+
+
+def test_every_run_of_a_figure_starts_on_a_drained_server(
+    tiny_server, tmp_path: Path, monkeypatch
+) -> None:
+    """The window probe, the window and its lengthened run each wait for the server to answer
+    a request first: a run started while the server still answered the run before it inherited
+    that run's abandoned requests (uvicorn at 500 clients: a multi-second p99 tail)."""
+    from harness.benchmarks.scenarios import h2load_common
+
+    base_url, process = tiny_server("threaded")
+    instance = instance_for(base_url, process)
+    bench = rule_bench(tmp_path, max_window_s=30)
+    bench.endpoints = {"json": "/json"}
+    events: list[float | str] = []  # each run's duration, and "drained" for each drain
+
+    def drained(url, verify, timeout_s=h2load_common.DRAIN_TIMEOUT_S):
+        h2load_common_wait(url, verify, timeout_s)  # a real request to the real server
+        events.append("drained")
+
+    def run_h2load(request, scratch, timeout_s):
+        events.append(request.duration_s)
+        rate = 400.0 if request.duration_s == 0.2 else 240.0
+        total = int(rate * request.duration_s)
+        return Measurement(metrics={"answered_per_s": rate, "requests_total": total})
+
+    h2load_common_wait = h2load_common.wait_until_answering
+    monkeypatch.setattr(h2load_common, "wait_until_answering", drained)
+    monkeypatch.setattr(h2load_common, "run_h2load", run_h2load)
+
+    measured = _h2load(bench, instance, base_url, "json", 200, "http/1.1")
+
+    assert measured.details["window_s"] == 9.2
+    # The figure's first drain, then one before the probe, the window and the lengthened one.
+    assert events == ["drained", "drained", 0.2, "drained", 5.0, "drained", 9.2]
