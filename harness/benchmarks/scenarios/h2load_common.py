@@ -77,7 +77,7 @@ def _h2load(
         # Every run, the window probe's and a run measured again included, starts on a drained
         # server: one started while the server still answered the abandoned requests of the
         # run before it inherited a tail (uvicorn at 500 clients, 15 s runs right after a 5 s
-        # one: p99 11.6 to 13.8 s in 8 of 8; after one answered request, 1.9 and 2.2 s).
+        # one: p99 9.8 to 13.8 s in 8 of 8; after one answered request, 1.9 and 2.2 s).
         wait_until_answering(url, verify)
         timeout_s = request.duration_s + warmup_s + HANG_MARGIN_S
         return run_h2load(request, bench.scratch, timeout_s=timeout_s)
