@@ -27,8 +27,16 @@ from harness.process import ServerProcess, Shutdown, log_tail
 from harness.profiles import Profile
 
 WORKERS = 1  # the one rule for checks: a single worker process, the server's own threads/loop
-# Variables that would leak the harness's own environment into the server's.
-_NOT_INHERITED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "DJANGO_SETTINGS_MODULE")
+# Variables that would leak the harness's own environment into the server's. The sample
+# project's wsgi.py and asgi.py set SAMPLEPROJECT_INTERFACE for their own process; a test
+# process that imported one must not hand its value to a server of the other interface.
+_NOT_INHERITED = (
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "DJANGO_SETTINGS_MODULE",
+    "SAMPLEPROJECT_INTERFACE",
+)
 _TLS_KINDS = ("tls", "http2_tls")
 READY_ENDPOINT = "/json/sync"
 

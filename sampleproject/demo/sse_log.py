@@ -1,4 +1,4 @@
-"""Lifecycle records of /sse streams, shared by every worker process of a server.
+"""Lifecycle records of /sse and /sse/sync streams, shared by every worker process of a server.
 
 The harness checks whether a server tells Django when a client goes away. It reads this file
 itself (it does not import Django), so the format is a contract:
@@ -8,7 +8,8 @@ itself (it does not import Django), so the format is a contract:
 
   ``{"stream": "<id>", "event": "<event>", "at": <float>, "sent": <int>}``
 
-  - ``stream``: the ``id`` query parameter of the /sse request (a generated hex id if absent).
+  - ``stream``: the ``id`` query parameter of the /sse or /sse/sync request (a generated hex
+    id if absent).
   - ``event``: ``started`` when the server first asks the stream for data; ``finished``
     when it ends after its ``count`` events; ``cancelled`` when it is stopped early, either
     by ``asyncio.CancelledError`` (the server cancelled the task) or ``GeneratorExit`` (the

@@ -16,6 +16,7 @@ urlpatterns = [
     path("stream/sync", streaming.stream_sync, name="stream_sync"),
     path("stream/async", streaming.stream_async, name="stream_async"),
     path("sse", sse.sse, name="sse"),
+    path("sse/sync", sse.sse_sync, name="sse_sync"),
     path("sse/page", sse.sse_page, name="sse_page"),
     path("upstream/api", upstream.upstream_api, name="upstream_api"),
     path("upstream/sequential", upstream.upstream_sequential, name="upstream_sequential"),

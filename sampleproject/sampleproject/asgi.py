@@ -10,6 +10,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sampleproject.settings")
+# Read by the settings (the default static-files middleware), so set before Django's setup.
+os.environ.setdefault("SAMPLEPROJECT_INTERFACE", "asgi")
 
 # Django must be set up before anything imports models, so the routing (consumers) comes after.
 django_asgi_app = get_asgi_application()

@@ -1,13 +1,33 @@
 """Settings of the Serving Django sample project.
 
 One project; every variant the harness measures is chosen by environment variables, read once
-when this module is imported:
+when this module is imported. Unset, they give the production setup (the methodology page's
+"Production setup" section gives the reason for each; sampleproject/production_setup.toml
+lists its middleware with the flags Django reads from each class). A value outside the
+allowed ones stops the import with ImproperlyConfigured naming the variable.
 
+SAMPLEPROJECT_INTERFACE=wsgi|asgi
+    Which interface serves this process. Set by wsgi.py and asgi.py before Django's setup
+    (``os.environ.setdefault``), so nobody sets it by hand; ``manage.py runserver`` loads the
+    settings first, so unset it means WSGI, or ASGI with DJANGO_RUNSERVER_DAPHNE (Daphne's
+    runserver). It chooses the default static-files middleware.
+DJANGO_MIDDLEWARE_STACK=production|none
+    production (default): Django's default stack as ``startproject`` writes it (Security,
+    Sessions, Common, Csrf, Authentication, Messages, XFrameOptions) with the static-files
+    middleware right after SecurityMiddleware, where its docs place it. none: no middleware
+    at all, to measure the server apart from Django's middleware (no static files then).
+DJANGO_STATIC_MIDDLEWARE=whitenoise|servestatic
+    The static-files middleware of the production stack. Default by interface: WhiteNoise
+    (sync-only) under WSGI, ServeStatic (its async-only fork) under ASGI, so neither interface
+    pays an adapter around it. Both read the app static directories through the finders
+    (WHITENOISE_USE_FINDERS, SERVESTATIC_USE_FINDERS), so no ``collectstatic`` is needed.
 DJANGO_DEV_MODE=1
-    DEBUG=True and no WhiteNoise: static files are served only the way Django's development
-    tools do (``runserver``'s static handler), so under any other server /static/ is a 404.
-    Unset: DEBUG=False and WhiteNoise serves static files straight from the app directories
-    (WHITENOISE_USE_FINDERS), so no ``collectstatic`` is needed.
+    DEBUG=True and no static-files middleware: static files are served only the way Django's
+    development tools do (``runserver``'s static handler), so under any other server /static/
+    is a 404. Unset: DEBUG=False.
+SYNC_MIDDLEWARE=1
+    Add demo.middleware.SyncOnlyMiddleware, a sync-only middleware, innermost in whichever
+    stack, to measure what one such middleware costs on an async stack.
 DJANGO_SECRET_KEY
     The secret key. Unset: a random key per process, so nothing secret is ever committed. Set it
     when several worker processes must agree on signatures (sessions, signed cookies).
@@ -17,17 +37,29 @@ SQLITE_PATH
     The SQLite database file (default: db.sqlite3 beside manage.py).
 DATABASE_URL
     ``postgres://user:pass@host:port/name``: use PostgreSQL through psycopg instead of SQLite.
+DATABASE_POOL_MAX_SIZE=N
+    With DATABASE_URL: Django's psycopg connection pool, a fixed N connections per process
+    (min_size = max_size = N) and CONN_MAX_AGE=0, which the pool requires. Unset: no pool, a
+    new connection per request (Django's default; the "unpooled" variant).
+DATABASE_POOL_TIMEOUT=S
+    Seconds a request waits for a free pooled connection before psycopg_pool gives up
+    (default 10). Only with DATABASE_POOL_MAX_SIZE.
+DATABASE_CONN_MAX_AGE=N
+    Persistent connections instead of a pool: CONN_MAX_AGE=N seconds (0 closes each at the
+    end of its request). Refused together with DATABASE_POOL_MAX_SIZE. Django's docs advise
+    against persistent connections under ASGI.
 DJANGO_RUNSERVER_DAPHNE=1
     Put "daphne" first in INSTALLED_APPS so ``manage.py runserver`` serves ASGI. Only that
     server's environment has daphne installed; nothing imports it otherwise.
-SYNC_MIDDLEWARE=1
-    Add demo.middleware.SyncOnlyMiddleware, a sync-only middleware, to measure what one such
-    middleware costs on an async stack.
 UPSTREAM_BASE_URL
     Base URL of the slow "external API" that the /upstream/* views call
     (default http://127.0.0.1:8000, the project itself under runserver).
+UPSTREAM_CLIENT=per-request|shared
+    per-request (default): each /upstream/* request builds its own httpx client, as the
+    article's code does. shared: one client per process (demo/upstream.py), the variant that
+    shows how much of the cost is making clients.
 SAMPLEPROJECT_STATE_DIR
-    Directory where the /sse view appends stream lifecycle records (sse-events.jsonl, see
+    Directory where the /sse views append stream lifecycle records (sse-events.jsonl, see
     demo/sse_log.py). Default: <system temp dir>/sampleproject-state.
 
 Flags accept 1/true/yes/on.
@@ -39,7 +71,16 @@ from pathlib import Path
 
 from django.core.management.utils import get_random_secret_key
 
-from sampleproject.environment import database_from_url, env_flag, env_list, sqlite_database
+from sampleproject.environment import (
+    database_from_url,
+    env_choice,
+    env_flag,
+    env_int,
+    env_list,
+    env_seconds,
+    sqlite_database,
+    with_connection_handling,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -65,18 +106,38 @@ if env_flag("DJANGO_RUNSERVER_DAPHNE"):
     # Daphne replaces the runserver command only when it comes before django.contrib.staticfiles.
     INSTALLED_APPS.insert(0, "daphne")
 
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-if not DEV_MODE:
-    # WhiteNoise's documented place: right after SecurityMiddleware.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+SAMPLEPROJECT_INTERFACE = env_choice(
+    "SAMPLEPROJECT_INTERFACE",
+    ("wsgi", "asgi"),
+    default="asgi" if env_flag("DJANGO_RUNSERVER_DAPHNE") else "wsgi",
+)
+MIDDLEWARE_STACK = env_choice("DJANGO_MIDDLEWARE_STACK", ("production", "none"), "production")
+STATIC_MIDDLEWARE = env_choice(
+    "DJANGO_STATIC_MIDDLEWARE",
+    ("whitenoise", "servestatic"),
+    default="servestatic" if SAMPLEPROJECT_INTERFACE == "asgi" else "whitenoise",
+)
+STATIC_MIDDLEWARE_PATHS = {
+    "whitenoise": "whitenoise.middleware.WhiteNoiseMiddleware",
+    "servestatic": "servestatic.middleware.ServeStaticMiddleware",
+}
+
+if MIDDLEWARE_STACK == "production":
+    # Django's default stack, as `django-admin startproject` writes it.
+    MIDDLEWARE = [
+        "django.middleware.security.SecurityMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    ]
+    if not DEV_MODE:
+        # Where both document it: right after SecurityMiddleware.
+        MIDDLEWARE.insert(1, STATIC_MIDDLEWARE_PATHS[STATIC_MIDDLEWARE])
+else:
+    MIDDLEWARE = []
 if env_flag("SYNC_MIDDLEWARE"):
     # Innermost, so every request crosses between the async handler and a sync call here.
     MIDDLEWARE.append("demo.middleware.SyncOnlyMiddleware")
@@ -104,11 +165,17 @@ ASGI_APPLICATION = "sampleproject.asgi.application"
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
+    database = database_from_url(os.environ["DATABASE_URL"])
 else:
-    DATABASES = {
-        "default": sqlite_database(os.environ.get("SQLITE_PATH") or BASE_DIR / "db.sqlite3")
-    }
+    database = sqlite_database(os.environ.get("SQLITE_PATH") or BASE_DIR / "db.sqlite3")
+DATABASES = {
+    "default": with_connection_handling(
+        database,
+        pool_max_size=env_int("DATABASE_POOL_MAX_SIZE", minimum=1),
+        pool_timeout_s=env_seconds("DATABASE_POOL_TIMEOUT"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", minimum=0),
+    )
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -125,11 +192,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# No STATIC_ROOT: WhiteNoise reads the app static directories through the finders, and a
-# STATIC_ROOT that was never collected makes it warn "No directory at" in every worker.
+# No STATIC_ROOT: WhiteNoise and ServeStatic read the app static directories through the
+# finders, and a STATIC_ROOT that was never collected makes WhiteNoise warn "No directory at"
+# in every worker.
 WHITENOISE_USE_FINDERS = True
+SERVESTATIC_USE_FINDERS = True
 
 UPSTREAM_BASE_URL = os.environ.get("UPSTREAM_BASE_URL", "http://127.0.0.1:8000")
+UPSTREAM_CLIENT = env_choice("UPSTREAM_CLIENT", ("per-request", "shared"), "per-request")
 SAMPLEPROJECT_STATE_DIR = Path(
     os.environ.get("SAMPLEPROJECT_STATE_DIR") or Path(tempfile.gettempdir()) / "sampleproject-state"
 )

@@ -52,3 +52,21 @@ def test_listed_static_files_are_served(client, path):
     response = client.get(path)
     assert response.status_code == 200
     assert b"".join(response.streaming_content)
+
+
+@pytest.mark.parametrize("path", sorted(endpoints_table("static_files").values()))
+async def test_listed_static_files_are_served_by_servestatic_under_asgi(
+    async_client, settings, path
+):
+    """The ASGI production stack (SAMPLEPROJECT_INTERFACE=asgi) serves them too."""
+    settings.MIDDLEWARE = [
+        name.replace(
+            "whitenoise.middleware.WhiteNoiseMiddleware",
+            "servestatic.middleware.ServeStaticMiddleware",
+        )
+        for name in settings.MIDDLEWARE
+    ]
+    assert "servestatic.middleware.ServeStaticMiddleware" in settings.MIDDLEWARE
+    response = await async_client.get(path)
+    assert response.status_code == 200
+    assert b"".join([part async for part in response.streaming_content])

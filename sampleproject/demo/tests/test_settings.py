@@ -26,25 +26,45 @@ VARIANT_VARIABLES = (
     "SYNC_MIDDLEWARE",
     "UPSTREAM_BASE_URL",
     "SAMPLEPROJECT_STATE_DIR",
+    "SAMPLEPROJECT_INTERFACE",
+    "DJANGO_MIDDLEWARE_STACK",
+    "DJANGO_STATIC_MIDDLEWARE",
+    "DATABASE_POOL_MAX_SIZE",
+    "DATABASE_POOL_TIMEOUT",
+    "DATABASE_CONN_MAX_AGE",
+    "UPSTREAM_CLIENT",
 )
 WHITENOISE = "whitenoise.middleware.WhiteNoiseMiddleware"
+SERVESTATIC = "servestatic.middleware.ServeStaticMiddleware"
 SYNC_ONLY = "demo.middleware.SyncOnlyMiddleware"
+DJANGO_DEFAULT_STACK = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+POSTGRES_URL = "postgres://bench:secret@127.0.0.1:5433/sample"
 
 # Reads settings without django.setup(), so no app (daphne included) needs to be installed.
 PROBE = """
 import json
 from django.conf import settings
 names = ["DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "INSTALLED_APPS", "MIDDLEWARE", "DATABASES",
-         "UPSTREAM_BASE_URL", "SAMPLEPROJECT_STATE_DIR", "WHITENOISE_USE_FINDERS"]
+         "UPSTREAM_BASE_URL", "SAMPLEPROJECT_STATE_DIR", "WHITENOISE_USE_FINDERS",
+         "SERVESTATIC_USE_FINDERS", "SAMPLEPROJECT_INTERFACE", "MIDDLEWARE_STACK",
+         "STATIC_MIDDLEWARE", "UPSTREAM_CLIENT"]
 print(json.dumps({name: getattr(settings, name) for name in names}, default=str))
 """
 
 
-def run_probe(**variables: str) -> subprocess.CompletedProcess:
+def run_probe(probe: str = PROBE, **variables: str) -> subprocess.CompletedProcess:
     env = {name: value for name, value in os.environ.items() if name not in VARIANT_VARIABLES}
     env.update(variables, DJANGO_SETTINGS_MODULE="sampleproject.settings")
     return subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", probe],
         cwd=PROJECT_DIR,
         env=env,
         capture_output=True,
@@ -59,11 +79,23 @@ def settings_with(**variables: str) -> dict:
     return json.loads(result.stdout)
 
 
+def refusal(**variables: str) -> str:
+    """The error that stops the settings import with these variables."""
+    result = run_probe(**variables)
+    assert result.returncode != 0, result.stdout
+    assert "ImproperlyConfigured" in result.stderr
+    return result.stderr
+
+
 def test_default_is_production_like_with_whitenoise_and_sqlite():
     values = settings_with()
     assert values["DEBUG"] is False
-    assert values["MIDDLEWARE"][1] == WHITENOISE
+    assert values["SAMPLEPROJECT_INTERFACE"] == "wsgi"
+    assert values["MIDDLEWARE"] == [DJANGO_DEFAULT_STACK[0], WHITENOISE, *DJANGO_DEFAULT_STACK[1:]]
     assert values["WHITENOISE_USE_FINDERS"] is True
+    assert values["UPSTREAM_CLIENT"] == "per-request"
+    assert "pool" not in values["DATABASES"]["default"].get("OPTIONS", {})
+    assert "CONN_MAX_AGE" not in values["DATABASES"]["default"]  # Django's 0: one per request
     assert SYNC_ONLY not in values["MIDDLEWARE"]
     assert "daphne" not in values["INSTALLED_APPS"]
     assert values["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]", "testserver"]
@@ -76,7 +108,140 @@ def test_default_is_production_like_with_whitenoise_and_sqlite():
 def test_dev_mode_turns_debug_on_and_whitenoise_off():
     values = settings_with(DJANGO_DEV_MODE="1")
     assert values["DEBUG"] is True
-    assert WHITENOISE not in values["MIDDLEWARE"]
+    assert values["MIDDLEWARE"] == DJANGO_DEFAULT_STACK
+
+
+def test_asgi_serves_static_files_through_servestatic_in_the_same_place():
+    values = settings_with(SAMPLEPROJECT_INTERFACE="asgi")
+    assert values["STATIC_MIDDLEWARE"] == "servestatic"
+    assert values["MIDDLEWARE"] == [DJANGO_DEFAULT_STACK[0], SERVESTATIC, *DJANGO_DEFAULT_STACK[1:]]
+    assert values["SERVESTATIC_USE_FINDERS"] is True
+
+
+def test_daphne_s_runserver_counts_as_asgi_when_no_entry_point_said():
+    values = settings_with(DJANGO_RUNSERVER_DAPHNE="1")
+    assert values["SAMPLEPROJECT_INTERFACE"] == "asgi"
+    assert values["MIDDLEWARE"][1] == SERVESTATIC
+
+
+@pytest.mark.parametrize(
+    ("interface", "chosen", "path"),
+    [("wsgi", "servestatic", SERVESTATIC), ("asgi", "whitenoise", WHITENOISE)],
+)
+def test_the_static_middleware_can_be_chosen_against_the_interface(interface, chosen, path):
+    values = settings_with(SAMPLEPROJECT_INTERFACE=interface, DJANGO_STATIC_MIDDLEWARE=chosen)
+    assert values["MIDDLEWARE"] == [DJANGO_DEFAULT_STACK[0], path, *DJANGO_DEFAULT_STACK[1:]]
+
+
+@pytest.mark.parametrize(
+    ("module", "interface", "static"),
+    [("sampleproject.wsgi", "wsgi", WHITENOISE), ("sampleproject.asgi", "asgi", SERVESTATIC)],
+)
+def test_each_entry_point_names_its_interface_before_django_reads_the_settings(
+    module, interface, static
+):
+    probe = f"import {module}\n{PROBE}"
+    result = run_probe(probe)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["SAMPLEPROJECT_INTERFACE"] == interface
+    assert values["MIDDLEWARE"][1] == static
+
+
+def test_the_none_stack_has_no_middleware_unless_the_sync_one_is_added():
+    assert settings_with(DJANGO_MIDDLEWARE_STACK="none")["MIDDLEWARE"] == []
+    with_sync = settings_with(DJANGO_MIDDLEWARE_STACK="none", SYNC_MIDDLEWARE="1")
+    assert with_sync["MIDDLEWARE"] == [SYNC_ONLY]
+    asgi = settings_with(DJANGO_MIDDLEWARE_STACK="none", SAMPLEPROJECT_INTERFACE="asgi")
+    assert asgi["MIDDLEWARE"] == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [
+        ("DJANGO_MIDDLEWARE_STACK", "minimal", "production, none"),
+        ("DJANGO_STATIC_MIDDLEWARE", "nginx", "whitenoise, servestatic"),
+        ("SAMPLEPROJECT_INTERFACE", "rsgi", "wsgi, asgi"),
+        ("UPSTREAM_CLIENT", "pooled", "per-request, shared"),
+    ],
+)
+def test_an_unknown_choice_is_refused_with_the_allowed_values(variable, value, allowed):
+    error = refusal(**{variable: value})
+    assert f"{variable}={value!r} is not one of the allowed values: {allowed}." in error
+
+
+def test_the_shared_upstream_client_is_chosen_by_its_variable():
+    assert settings_with(UPSTREAM_CLIENT="shared")["UPSTREAM_CLIENT"] == "shared"
+
+
+def test_a_pool_size_gives_django_s_psycopg_pool_of_that_fixed_size():
+    database = settings_with(DATABASE_URL=POSTGRES_URL, DATABASE_POOL_MAX_SIZE="8")["DATABASES"][
+        "default"
+    ]
+    assert database["OPTIONS"] == {"pool": {"min_size": 8, "max_size": 8, "timeout": 10.0}}
+    assert database["CONN_MAX_AGE"] == 0
+    timed = settings_with(
+        DATABASE_URL=POSTGRES_URL, DATABASE_POOL_MAX_SIZE="3", DATABASE_POOL_TIMEOUT="2.5"
+    )["DATABASES"]["default"]
+    assert timed["OPTIONS"]["pool"] == {"min_size": 3, "max_size": 3, "timeout": 2.5}
+
+
+def test_django_builds_its_psycopg_pool_from_the_settings():
+    """Django hands OPTIONS["pool"] to psycopg_pool.ConnectionPool (not opened until used)."""
+    probe = (
+        "import django; django.setup()\n"
+        "from django.db import connection\n"
+        "pool = connection.pool\n"
+        "print(type(pool).__module__, pool.min_size, pool.max_size, pool.timeout)"
+    )
+    result = run_probe(probe, DATABASE_URL=POSTGRES_URL, DATABASE_POOL_MAX_SIZE="5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["psycopg_pool.pool", "5", "5", "10.0"]
+
+
+def test_persistent_connections_are_the_alternative_to_the_pool():
+    database = settings_with(DATABASE_URL=POSTGRES_URL, DATABASE_CONN_MAX_AGE="60")["DATABASES"][
+        "default"
+    ]
+    assert database["CONN_MAX_AGE"] == 60
+    assert "pool" not in database.get("OPTIONS", {})
+    assert settings_with(DATABASE_CONN_MAX_AGE="0")["DATABASES"]["default"]["CONN_MAX_AGE"] == 0
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (
+            {
+                "DATABASE_URL": POSTGRES_URL,
+                "DATABASE_POOL_MAX_SIZE": "4",
+                "DATABASE_CONN_MAX_AGE": "60",
+            },
+            "DATABASE_POOL_MAX_SIZE and DATABASE_CONN_MAX_AGE are both set",
+        ),
+        ({"DATABASE_POOL_MAX_SIZE": "4"}, "DATABASE_POOL_MAX_SIZE needs DATABASE_URL (PostgreSQL)"),
+        (
+            {"DATABASE_URL": POSTGRES_URL, "DATABASE_POOL_TIMEOUT": "5"},
+            "DATABASE_POOL_TIMEOUT is set but DATABASE_POOL_MAX_SIZE is not",
+        ),
+        ({"DATABASE_POOL_MAX_SIZE": "0"}, "DATABASE_POOL_MAX_SIZE='0' must be a whole number >= 1"),
+        (
+            {"DATABASE_POOL_MAX_SIZE": "eight"},
+            "DATABASE_POOL_MAX_SIZE='eight' must be a whole number >= 1",
+        ),
+        (
+            {"DATABASE_POOL_MAX_SIZE": "4", "DATABASE_POOL_TIMEOUT": "nan"},
+            "DATABASE_POOL_TIMEOUT='nan' must be a positive number of seconds",
+        ),
+        (
+            {"DATABASE_POOL_MAX_SIZE": "4", "DATABASE_POOL_TIMEOUT": "-1"},
+            "DATABASE_POOL_TIMEOUT='-1' must be a positive number of seconds",
+        ),
+        ({"DATABASE_CONN_MAX_AGE": "-5"}, "DATABASE_CONN_MAX_AGE='-5' must be a whole number >= 0"),
+    ],
+)
+def test_contradictory_or_malformed_connection_settings_are_refused(variables, message):
+    assert message in refusal(**variables)
 
 
 def test_secret_key_is_random_per_process_unless_given():

@@ -2,9 +2,11 @@
 
 A real HTTP server on 127.0.0.1 stands in for the upstream. It notes when each request started
 and when its answer was ready; whether the three calls overlapped is read from those notes,
-never from how long a view took.
+never from how long a view took. It keeps connections alive and notes the client's port of
+each call, so a client reused across requests shows as a connection reused across them.
 """
 
+import asyncio
 import json
 import socket
 import threading
@@ -16,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from demo.upstream import UPSTREAM_DELAYS_MS
+from demo.upstream import UPSTREAM_DELAYS_MS, shared_async_client
 from demo.views.upstream import COUNTRIES
 
 AGGREGATIONS = [
@@ -32,6 +34,7 @@ class Call:
     delay_ms: int
     started: float
     answered: float
+    client_port: int
 
 
 class FakeUpstream:
@@ -42,14 +45,14 @@ class FakeUpstream:
         self.failure: str | None = None
         self.lock = threading.Lock()
 
-    def answer(self, path: str) -> tuple[int, bytes]:
+    def answer(self, path: str, client_port: int) -> tuple[int, bytes]:
         started = time.monotonic()
         delay_ms = int(parse_qs(urlsplit(path).query)["delay_ms"][0])
         if self.failure is None:
             time.sleep(delay_ms / 1000)
         # Noted before the answer is written, so a caller cannot start its next call earlier.
         with self.lock:
-            self.calls.append(Call(delay_ms, started, time.monotonic()))
+            self.calls.append(Call(delay_ms, started, time.monotonic(), client_port))
         if self.failure == "status":
             return 500, b'{"error": "upstream broke"}'
         if self.failure == "not json":
@@ -62,8 +65,10 @@ def upstream(settings):
     fake = FakeUpstream()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real APIs answer
+
         def do_GET(self) -> None:
-            status, body = fake.answer(self.path)
+            status, body = fake.answer(self.path, self.client_address[1])
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -151,6 +156,51 @@ async def test_failing_upstream_is_a_502_with_the_error(
     response = await async_client.get(path)
     assert response.status_code == 502
     assert error_name in response.json()["error"]
+
+
+def ports_of(calls: list[Call]) -> set[int]:
+    return {call.client_port for call in calls}
+
+
+SYNC_AGGREGATIONS = [(path, mode) for path, mode in AGGREGATIONS if mode != "async"]
+
+
+@pytest.mark.parametrize("path", [path for path, _ in SYNC_AGGREGATIONS])
+@pytest.mark.parametrize(("choice", "reused"), [("shared", True), ("per-request", False)])
+def test_only_the_shared_client_carries_connections_from_one_request_to_the_next(
+    client, settings, upstream, path, choice, reused
+):
+    settings.UPSTREAM_CLIENT = choice
+    assert_aggregated(client.get(path), dict(AGGREGATIONS)[path], upstream)
+    first = ports_of(upstream.calls)
+    upstream.calls.clear()
+    assert_aggregated(client.get(path), dict(AGGREGATIONS)[path], upstream)
+    second = ports_of(upstream.calls)
+    assert bool(first & second) is reused
+
+
+@pytest.mark.parametrize(("choice", "reused"), [("shared", True), ("per-request", False)])
+async def test_the_shared_async_client_is_reused_on_its_event_loop(
+    async_client, settings, upstream, choice, reused
+):
+    settings.UPSTREAM_CLIENT = choice
+    assert_aggregated(await async_client.get("/upstream/async"), "async", upstream)
+    first = ports_of(upstream.calls)
+    upstream.calls.clear()
+    assert_aggregated(await async_client.get("/upstream/async"), "async", upstream)
+    assert bool(first & ports_of(upstream.calls)) is reused
+
+
+async def test_each_event_loop_gets_its_own_shared_async_client(settings):
+    settings.UPSTREAM_CLIENT = "shared"
+    here = shared_async_client()
+    assert shared_async_client() is here
+    elsewhere = await asyncio.to_thread(asyncio.run, made_on_a_new_loop())
+    assert elsewhere is not here
+
+
+async def made_on_a_new_loop():
+    return shared_async_client()
 
 
 def test_upstream_api_answers_a_country_after_the_delay_with_client(client):

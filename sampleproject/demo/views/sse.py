@@ -1,7 +1,12 @@
-"""Server-sent events from an async generator, and a page that listens to them.
+"""Server-sent events, and a page that listens to them.
 
-The stream records its lifecycle (demo/sse_log.py) so the harness can see, per server, whether
-Django learns that the client disconnected and stops producing events.
+The same events come from an async generator (/sse, the ASGI idiom: the stream waits on the
+event loop) or a sync generator (/sse/sync, the WSGI idiom: the stream holds a worker thread
+for as long as its client listens). Django buffers each idiom whole under the other interface,
+so an endless stream of the wrong idiom sends nothing, ever.
+
+Both streams record their lifecycle (demo/sse_log.py) so the harness can see, per server,
+whether Django learns that the client disconnected and stops producing events.
 """
 
 import asyncio
@@ -9,7 +14,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -27,6 +32,11 @@ def sse_frame(event_id: int, data: dict) -> str:
     return f"id: {event_id}\ndata: {json.dumps(data)}\n\n"
 
 
+def event_frame(stream: str, count: int, sent: int) -> str:
+    """Event number ``sent`` of ``stream``, stamped with the wall-clock time it was made."""
+    return sse_frame(sent, {"n": sent, "count": count, "stream": stream, "at": time.time()})
+
+
 async def sse_events(stream: str, count: int, interval: float) -> AsyncIterator[str]:
     """``count`` events (0: endless), ``interval`` seconds apart, with lifecycle records."""
     sent = 0
@@ -36,11 +46,28 @@ async def sse_events(stream: str, count: int, interval: float) -> AsyncIterator[
             if sent:
                 await asyncio.sleep(interval)
             sent += 1
-            data = {"n": sent, "count": count, "stream": stream, "at": time.time()}
-            yield sse_frame(sent, data)
+            yield event_frame(stream, count, sent)
     # A server cancels the task (CancelledError at the sleep) or closes the iterator
     # (GeneratorExit at the yield); both mean the client is gone, and both must propagate.
     except (asyncio.CancelledError, GeneratorExit):
+        record_event(stream, "cancelled", sent)
+        raise
+    record_event(stream, "finished", sent)
+
+
+def sse_events_sync(stream: str, count: int, interval: float) -> Iterator[str]:
+    """The same events from a sync generator, blocking its thread between them."""
+    sent = 0
+    record_event(stream, "started", sent)
+    try:
+        while count == 0 or sent < count:
+            if sent:
+                time.sleep(interval)
+            sent += 1
+            yield event_frame(stream, count, sent)
+    # A WSGI server closes the response when a write to the client fails, and Django closes
+    # the generator with it (GeneratorExit at the yield): the client is gone.
+    except GeneratorExit:
         record_event(stream, "cancelled", sent)
         raise
     record_event(stream, "finished", sent)
@@ -56,7 +83,9 @@ def stream_id(request: HttpRequest) -> str:
     return raw
 
 
-async def sse(request: HttpRequest) -> HttpResponse:
+def event_stream_response(
+    request: HttpRequest, events: Callable[[str, int, float], AsyncIterator[str] | Iterator[str]]
+) -> HttpResponse:
     """``?count=`` events (0..100000, 0 endless, default 5) every ``?interval=`` s (0..60)."""
     try:
         count = bounded_int(request, "count", default=5, low=0, high=MAX_COUNT)
@@ -67,7 +96,7 @@ async def sse(request: HttpRequest) -> HttpResponse:
     except BadQuery as error:
         return bad_request(error)
     response = StreamingHttpResponse(
-        sse_events(stream, count, interval), content_type="text/event-stream"
+        events(stream, count, interval), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     # Tells nginx-style proxies not to buffer the stream.
@@ -75,6 +104,24 @@ async def sse(request: HttpRequest) -> HttpResponse:
     return response
 
 
+async def sse(request: HttpRequest) -> HttpResponse:
+    """The events from an async generator: the ASGI idiom."""
+    return event_stream_response(request, sse_events)
+
+
+def sse_sync(request: HttpRequest) -> HttpResponse:
+    """The events from a sync generator: the WSGI idiom, a worker thread held per client."""
+    return event_stream_response(request, sse_events_sync)
+
+
+# The stream each idiom of the page's ``?idiom=`` reads.
+PAGE_SOURCES = {"async": "demo:sse", "sync": "demo:sse_sync"}
+
+
 def sse_page(request: HttpRequest) -> HttpResponse:
-    """A page whose EventSource shows the events of /sse; its query string is passed on."""
-    return render(request, "demo/sse_page.html")
+    """A page whose EventSource shows the events of /sse, or of /sse/sync with ``?idiom=sync``;
+    its count, interval and id are passed on."""
+    idiom = request.GET.get("idiom", "async")
+    if idiom not in PAGE_SOURCES:
+        return bad_request(BadQuery(f"idiom must be one of {sorted(PAGE_SOURCES)}, got {idiom!r}"))
+    return render(request, "demo/sse_page.html", {"source": PAGE_SOURCES[idiom]})

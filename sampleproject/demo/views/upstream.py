@@ -1,5 +1,8 @@
 """A slow "external API" and three views that aggregate three calls to it.
 
+Each view gets its httpx client from demo/upstream.py: a new one per request (the article's
+code, the default) or the process's shared one (UPSTREAM_CLIENT=shared).
+
 Which aggregation finishes in about max(delays) rather than their sum, and how many of them a
 server can run at once, is what the harness compares across servers.
 """
@@ -10,16 +13,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-import httpx
 from django.http import HttpRequest, JsonResponse
 
 from demo.query import BadQuery, bad_request, bounded_int
 from demo.upstream import (
     UPSTREAM_DELAYS_MS,
-    UPSTREAM_TIMEOUT_SECONDS,
     UpstreamError,
     afetch_country,
+    async_upstream_client,
     fetch_country,
+    upstream_client,
 )
 
 MAX_UPSTREAM_DELAY_MS = 10_000
@@ -60,7 +63,7 @@ def upstream_sequential(request: HttpRequest) -> JsonResponse:
     """Three blocking calls, one after another: takes about the sum of the delays."""
     started = time.perf_counter()
     try:
-        with httpx.Client(timeout=UPSTREAM_TIMEOUT_SECONDS) as client:
+        with upstream_client() as client:
             countries = [fetch_country(client, delay_ms) for delay_ms in UPSTREAM_DELAYS_MS]
     except UpstreamError as error:
         return upstream_failed(error, "sequential")
@@ -71,10 +74,10 @@ def upstream_threadpool(request: HttpRequest) -> JsonResponse:
     """Three blocking calls in three threads: about the longest delay, at three threads' cost."""
     started = time.perf_counter()
     try:
-        # One client shared by the threads: its connection pool is thread-safe. The pool is
-        # left (waiting for every call) before the client is closed.
+        # One client for the three threads: its connection pool is thread-safe. The pool is
+        # left (waiting for every call) before a per-request client is closed.
         with (
-            httpx.Client(timeout=UPSTREAM_TIMEOUT_SECONDS) as client,
+            upstream_client() as client,
             ThreadPoolExecutor(max_workers=len(UPSTREAM_DELAYS_MS)) as pool,
         ):
             countries = list(pool.map(partial(fetch_country, client), UPSTREAM_DELAYS_MS))
@@ -87,8 +90,8 @@ async def upstream_async(request: HttpRequest) -> JsonResponse:
     """Three concurrent calls on the event loop: about the longest delay, no threads."""
     started = time.perf_counter()
     try:
-        async with httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT_SECONDS) as client:
-            # return_exceptions so every call has ended before the client closes.
+        async with async_upstream_client() as client:
+            # return_exceptions so every call has ended before a per-request client closes.
             results = await asyncio.gather(
                 *(afetch_country(client, delay_ms) for delay_ms in UPSTREAM_DELAYS_MS),
                 return_exceptions=True,
