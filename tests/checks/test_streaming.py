@@ -14,6 +14,7 @@ from harness.checks import CheckContext, run_check
 from harness.checks.streaming import CHECKS
 from harness.checks.streaming.sse_disconnect import judge_disconnect
 from harness.checks.streaming.timing import classify_arrivals
+from harness.endpoints import sse_idiom
 from harness.environments import Environment
 from harness.launcher import Instance, Launcher
 from harness.network import make_tls_material
@@ -28,6 +29,7 @@ needs_browser = pytest.mark.skipif(
 TINY = synthetic.definition(
     "tiny-stream", interface="asgi", commands={"http": (sys.executable, str(STREAM_APP), "{port}")}
 )
+TINY_WSGI = synthetic.definition("tiny-stream-wsgi", interface="wsgi", commands=TINY.commands)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +106,54 @@ def test_sse_needs_events_of_an_endless_stream_as_they_come(
         assert isinstance(evidence["rss_growth_bytes"], int)
 
 
+def _idiom_context(
+    launched: tuple[Launcher, Instance], interface: str, native: str, other: str
+) -> CheckContext:
+    """The interface's own SSE endpoint behaves as ``native``, the other idiom's as ``other``:
+    a check that reads the wrong one gets the other outcome."""
+    launcher, shared = launched
+    own = sse_idiom(interface).endpoint
+    (not_own,) = {"sse", "sse_sync"} - {own}
+    endpoints = {
+        own: f"/{native}/sse",
+        not_own: f"/{other}/sse",
+        "sse_page": f"/{native}/sse/page",
+        "json_sync": "/json/sync",
+    }
+    definition = TINY_WSGI if interface == "wsgi" else TINY
+    return CheckContext(definition, endpoints, PROFILES["quick"], shared, launcher)
+
+
+IDIOM_COSTS = [
+    ("wsgi", "sync", "/sse/sync", "each stream holds a worker thread"),
+    ("asgi", "async", "/sse", "holds no thread"),
+]
+
+
+@pytest.mark.parametrize(("interface", "generator", "real_path", "cost"), IDIOM_COSTS)
+def test_sse_reads_the_stream_of_the_interface_s_idiom_and_says_what_it_costs(
+    launched, interface: str, generator: str, real_path: str, cost: str
+) -> None:
+    result = run_check(CHECK["sse"], _idiom_context(launched, interface, "live", "buffered"))
+    assert result["outcome"] == "yes", result["summary"]
+    assert cost in result["summary"]
+    assert f"From a {generator} generator" in result["summary"]
+    evidence = result["evidence"]
+    assert evidence["path"] == "/live/sse"
+    assert evidence["idiom"]["generator"] == generator
+    assert evidence["idiom"]["holds_worker_thread"] is (interface == "wsgi")
+    assert sse_idiom(interface).endpoint == {"/sse/sync": "sse_sync", "/sse": "sse"}[real_path]
+
+
+def test_disconnect_reads_the_stream_of_the_interface_s_idiom(launched) -> None:
+    context = _idiom_context(launched, "wsgi", "notices", "ignores")
+    result = run_check(CHECK["sse-disconnect"], context)
+    assert result["outcome"] == "yes", result["summary"]
+    assert result["evidence"]["path"] == "/notices/sse"
+    assert result["evidence"]["idiom"]["generator"] == "sync"
+    assert "From a sync generator (/notices/sse), the WSGI idiom." in result["summary"]
+
+
 @pytest.mark.parametrize(
     ("behaviour", "outcome", "ending"), [("notices", "yes", "cancelled"), ("ignores", "no", None)]
 )
@@ -126,6 +176,15 @@ def test_the_browser_check_sees_when_events_appear(launched, behaviour: str, out
     evidence = result["evidence"]
     assert [event["n"] for event in evidence["events"]] == [1, 2, 3, 4, 5]
     assert evidence["final_status"] == "done"
+
+
+@needs_browser
+def test_the_browser_check_asks_the_page_for_the_interface_s_idiom(launched) -> None:
+    result = run_check(CHECK["sse-browser"], _idiom_context(launched, "wsgi", "live", "broken"))
+    assert result["outcome"] == "yes", result["summary"]
+    assert result["evidence"]["query"].startswith("idiom=sync&")
+    assert result["evidence"]["idiom"]["holds_worker_thread"] is True
+    assert "each stream holds a worker thread" in result["summary"]
 
 
 @needs_browser

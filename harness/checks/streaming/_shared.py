@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from harness.endpoints import SseIdiom
+
 GROUP = "Streaming and events"
 
 # Evidence bounds
@@ -30,3 +32,19 @@ def response_facts(response: httpx.Response, origin: float) -> dict[str, Any]:
         "content_length": headers.get("content-length"),
         "headers": dict(list(headers.items())[:30]),
     }
+
+
+IDIOM_RULE = (
+    "The stream is made the way the server's interface needs: under WSGI by a sync generator "
+    "(/sse/sync), so each open stream holds a worker thread for as long as its client listens; "
+    "under ASGI by an async generator (/sse), which waits on the event loop. Django buffers "
+    "the other kind whole under each interface."
+)
+
+
+def idiom_sentence(idiom: SseIdiom, path: str) -> str:
+    """What stream the check read and what it costs, for a verdict."""
+    return (
+        f"From a {idiom.generator} generator ({path}), the {idiom.interface.upper()} idiom: "
+        f"{idiom.cost}."
+    )

@@ -18,10 +18,13 @@ from harness.checks import Check, CheckContext, Finding
 from harness.checks.streaming._shared import (
     DATA_CHARS,
     GROUP,
+    IDIOM_RULE,
     MAX_KEPT_EVENTS,
+    idiom_sentence,
     problem,
     response_facts,
 )
+from harness.endpoints import sse_idiom
 from harness.launcher import Instance
 from harness.process import StartError
 
@@ -41,7 +44,7 @@ SSE_THRESHOLDS = (
     f"read with httpx-sse for {WATCH_S:g} s; meanwhile the server's memory (RSS of its process "
     f"tree) is sampled, and after the client leaves the instance is asked for /json/sync "
     f"(within {ANSWER_PROBE_S:g} s) to show whether the stream still holds its worker. "
-    f"Outcome: yes = the first event within {FIRST_EVENT_WITHIN_S:g} s, at least "
+    f"{IDIOM_RULE} Outcome: yes = the first event within {FIRST_EVENT_WITHIN_S:g} s, at least "
     f"{LIVE_SHARE:.0%} of the events produced while watched, as {SSE_CONTENT_TYPE}; partial = "
     "events arrive but late, in bursts, or with another Content-Type (which httpx-sse refuses; "
     "the check then reads the stream anyway to time it); no = an error status, or no event at "
@@ -215,9 +218,11 @@ def _run_sse(context: CheckContext) -> Finding:
         return Finding("error", "No launcher to start an instance of its own for this check.")
     stream = f"sse-{uuid.uuid4().hex[:12]}"
     query = f"count=0&interval={ENDLESS_INTERVAL_S:g}&id={stream}"
+    idiom = sse_idiom(context.server.interface)
+    path = context.endpoints[idiom.endpoint]
     try:
         with context.launcher.launch("http") as instance:
-            record = _watch(instance, instance.url(context.endpoints["sse"], query))
+            record = _watch(instance, instance.url(path, query))
             record["after_client_left"] = _answers(instance.url(context.endpoints["json_sync"]))
     except StartError as error:
         return Finding(
@@ -228,11 +233,12 @@ def _run_sse(context: CheckContext) -> Finding:
     outcome, summary = judge_sse(record)
     evidence = {
         "instance": instance.describe(),
-        "path": context.endpoints["sse"],
+        "path": path,
         "query": query,
+        "idiom": idiom.as_record(),
         **record,
     }
-    return Finding(outcome, summary, evidence)
+    return Finding(outcome, f"{summary} {idiom_sentence(idiom, path)}", evidence)
 
 
 CHECK = Check(
@@ -241,8 +247,9 @@ CHECK = Check(
     title="Server-sent events",
     group=GROUP,
     question=(
-        "Does an SSE client (httpx-sse) receive the events of an endless async stream as they "
-        "are produced, served as text/event-stream?"
+        "Does an SSE client (httpx-sse) receive the events of an endless stream, made in the "
+        "interface's idiom (a sync generator under WSGI, an async one under ASGI), as they are "
+        "produced, served as text/event-stream?"
     ),
     thresholds=SSE_THRESHOLDS,
     run=_run_sse,

@@ -8,7 +8,13 @@ from typing import Any
 
 from harness.browser import BrowserUnavailable, headless_chromium
 from harness.checks import Check, CheckContext, Finding
-from harness.checks.streaming._shared import DATA_CHARS, GROUP, MAX_KEPT_EVENTS
+from harness.checks.streaming._shared import (
+    DATA_CHARS,
+    GROUP,
+    IDIOM_RULE,
+    MAX_KEPT_EVENTS,
+    idiom_sentence,
+)
 from harness.checks.streaming.timing import (
     SSE_EVENTS,
     SSE_INTERVAL_S,
@@ -18,11 +24,14 @@ from harness.checks.streaming.timing import (
     timing_phrase,
     timing_rule,
 )
+from harness.endpoints import sse_idiom
 
 BROWSER_THRESHOLDS = (
     f"The sample page opens an EventSource for {SSE_EVENTS} events {SSE_INTERVAL_S:g} s apart "
     "and appends each to a list; a MutationObserver in the page notes when each appears "
-    "(seconds after navigation start). "
+    "(seconds after navigation start). The page's ?idiom= chooses the stream it listens to. "
+    + IDIOM_RULE
+    + " "
     + timing_rule("event", SSE_SPAN_S)
     + f" Outcome: yes = all {SSE_EVENTS} shown live; partial = all shown but buffered or "
     f"irregular; no = fewer shown (the page's status says error or never finished within "
@@ -128,18 +137,23 @@ def judge_browser(record: dict[str, Any]) -> tuple[str, str]:
 
 def _run_browser(context: CheckContext) -> Finding:
     stream = f"browser-{uuid.uuid4().hex[:12]}"
-    query = f"count={SSE_EVENTS}&interval={SSE_INTERVAL_S:g}&id={stream}"
+    idiom = sse_idiom(context.server.interface)
+    query = f"idiom={idiom.generator}&count={SSE_EVENTS}&interval={SSE_INTERVAL_S:g}&id={stream}"
     evidence: dict[str, Any] = {
         "instance": context.shared.describe(),
         "path": context.endpoints["sse_page"],
         "query": query,
+        "idiom": idiom.as_record(),
     }
     try:
         record = watch_page(context.url("sse_page", query))
     except BrowserUnavailable as reason:
         return Finding("error", f"No browser to measure with: {reason}", evidence)
     outcome, summary = judge_browser(record)
-    return Finding(outcome, summary, {**evidence, **record})
+    stream_path = context.endpoints[idiom.endpoint]
+    return Finding(
+        outcome, f"{summary} {idiom_sentence(idiom, stream_path)}", {**evidence, **record}
+    )
 
 
 CHECK = Check(
@@ -149,7 +163,7 @@ CHECK = Check(
     group=GROUP,
     question=(
         "Does a real browser (headless Chromium) show the events of the sample page's "
-        "EventSource as they are sent?"
+        "EventSource as they are sent, from the stream of the interface's idiom?"
     ),
     thresholds=BROWSER_THRESHOLDS,
     run=_run_browser,

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.checks import Check, CheckContext, Finding
-from harness.checks.streaming._shared import GROUP, LOG_EXCERPT_CHARS
+from harness.checks.streaming._shared import GROUP, IDIOM_RULE, LOG_EXCERPT_CHARS
 from harness.checks.streaming.sse import read_events
+from harness.endpoints import sse_idiom
 from harness.process import StartError
 
 ENDLESS_INTERVAL_S = 0.2
@@ -26,8 +27,9 @@ DISCONNECT_THRESHOLDS = (
     f"An endless stream (an event every {ENDLESS_INTERVAL_S:g} s) on an instance of its own; "
     f"the client closes the connection {DISCONNECT_AFTER_S:g} s after sending the request. "
     "The view appends 'cancelled' (CancelledError or GeneratorExit) or 'finished' to "
-    "$SAMPLEPROJECT_STATE_DIR/sse-events.jsonl. The delay is counted from the moment the "
-    "client gives up, so it includes the few milliseconds the client takes to close. Outcome: "
+    f"$SAMPLEPROJECT_STATE_DIR/sse-events.jsonl. {IDIOM_RULE} The delay is counted from the "
+    "moment the client gives up, so it includes the few milliseconds the client takes to "
+    "close. Outcome: "
     f"yes = such a record within {STOPPED_WITHIN_S:g} s of the disconnect; no = none (the "
     "generator keeps running, or never started because the server buffers the whole stream, "
     "or the request failed)."
@@ -103,9 +105,11 @@ def _run_disconnect(context: CheckContext) -> Finding:
     stream = f"disconnect-{uuid.uuid4().hex[:12]}"
     query = f"count=0&interval={ENDLESS_INTERVAL_S:g}&id={stream}"
     events_file = context.launcher.scratch / "state" / STATE_FILE
+    idiom = sse_idiom(context.server.interface)
+    path = context.endpoints[idiom.endpoint]
     try:
         with context.launcher.launch("http") as instance:
-            url = instance.url(context.endpoints["sse"], query)
+            url = instance.url(path, query)
             client = asyncio.run(read_events(url, DISCONNECT_AFTER_S))
             end = wait_for_end_record(events_file, stream, STOPPED_WITHIN_S)
             records_while_running = stream_records(events_file, stream)
@@ -120,11 +124,13 @@ def _run_disconnect(context: CheckContext) -> Finding:
     after_stop = stream_records(events_file, stream)
     if end is None and any(record.get("event") in END_RECORDS for record in after_stop):
         summary += " It ended only when the server was stopped."
+    summary += f" From a {idiom.generator} generator ({path}), the {idiom.interface.upper()} idiom."
     evidence = {
         "instance": instance.describe(),
         "shutdown": instance.shutdown.as_record() if instance.shutdown else None,
-        "path": context.endpoints["sse"],
+        "path": path,
         "query": query,
+        "idiom": idiom.as_record(),
         "disconnect_after_s": DISCONNECT_AFTER_S,
         "client": client,
         "end_record": end,
