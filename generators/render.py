@@ -40,6 +40,7 @@ from generators.escaping import (
 )
 from generators.model import OUTCOME_LABELS, Site, site_from
 from generators.needs import RANKING, load_needs, per_need
+from generators.production_setup import middleware_rows, stack_thread_hops
 from generators.recommendations import all_verdicts
 from generators.smuggling import smuggling_grid
 
@@ -221,12 +222,15 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
     common = {"site": site, "outcomes": OUTCOME_LABELS, "verdicts": verdicts}
     benchmark_documents = [loaded.document for loaded in evidence.benchmarks]
     downloads = captures_with_files(evidence)
+    production_middleware = middleware_rows()
     pages: dict[str, str | bytes] = {
         "index.md": env.get_template("index.md.j2").render(**common),
         "matrix.md": env.get_template("matrix.md.j2").render(**common),
         "methodology.md": env.get_template("methodology.md.j2").render(
             pinning=pinning_by_machine(benchmarks),
             settings=settings_table(benchmarks),
+            production_middleware=production_middleware,
+            production_asgi_hops=stack_thread_hops(production_middleware),
             downloads=downloads,
             **common,
         ),
