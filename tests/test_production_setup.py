@@ -13,7 +13,14 @@ import tomllib
 import pytest
 
 from evidence.layout import REPO_ROOT
+from evidence.validation import load_evidence
 from generators.production_setup import SETUP_FILE, middleware_rows
+from generators.render import render_pages
+from harness.environments import Environment
+from harness.launcher import Launcher
+from harness.network import make_tls_material
+from harness.profiles import PROFILES
+from tests import synthetic
 
 INTERFACES = ("wsgi", "asgi")
 
@@ -110,10 +117,22 @@ def test_the_methodology_page_shows_each_middleware_with_django_s_flags(
 
 @pytest.fixture(scope="module")
 def methodology(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from evidence.validation import load_evidence
-    from generators.render import render_pages
-    from tests import synthetic
 
     data = tmp_path_factory.mktemp("data")
     synthetic.write_data(data, [synthetic.run("uvicorn")], [synthetic.benchmark("uvicorn")])
     return render_pages(load_evidence(data))["methodology.md"]
+
+
+def test_a_server_never_inherits_the_harness_s_interface(monkeypatch, tmp_path) -> None:
+    """A test process that imported asgi.py has SAMPLEPROJECT_INTERFACE=asgi in its
+    environment; a WSGI server it starts must still choose its own (wsgi.py sets it)."""
+
+    monkeypatch.setenv("SAMPLEPROJECT_INTERFACE", "asgi")
+    launcher = Launcher(
+        synthetic.definition("tiny-wsgi", interface="wsgi"),
+        Environment(path=tmp_path / "no-env", python_version="", packages={}),
+        tmp_path,
+        PROFILES["quick"],
+        make_tls_material(tmp_path / "tls"),
+    )
+    assert "SAMPLEPROJECT_INTERFACE" not in launcher.variables(dev_mode=False, extra={})
