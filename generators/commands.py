@@ -8,7 +8,7 @@ its graceful-stop hook only because the graceful-shutdown check was measured wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 # What a production deployment of a server needs to have been measured, and what development
@@ -45,10 +45,20 @@ class Command:
     argv: list[str]
     options: list[dict[str, Any]]  # the documented options it includes (label, docs, check)
     backed_by: list[Backing]
+    # How the run was sized (provenance.sizing: CPUs, workers, threads, the rule in words and
+    # its docs), so the page can say how to scale the command; None in files from before it.
+    sizing: dict[str, Any] | None = None
 
 
-def _filled(argv: list[str], workers: int) -> list[str]:
-    values = {**SHOWN_VALUES, "workers": str(workers)}
+def _filled(argv: list[str], provenance: dict[str, Any]) -> list[str]:
+    """The argv with the counts the run used: its workers and, where a command takes them,
+    its threads per worker."""
+    sizing = provenance.get("sizing") or {}
+    values = {
+        **SHOWN_VALUES,
+        "workers": str(provenance.get("workers") or 1),
+        "threads": str(sizing.get("threads")),
+    }
     return [argument.format_map(values) for argument in argv]
 
 
@@ -84,7 +94,12 @@ def _command(run: dict[str, Any], kind: str, check_ids: tuple[str, ...]) -> Comm
         for check_id in check_ids
         if check_id in results
     ]
-    return Command(_filled(argv, run["provenance"].get("workers") or 1), included, backed_by)
+    return Command(
+        _filled(argv, run["provenance"]),
+        included,
+        backed_by,
+        run["provenance"].get("sizing"),
+    )
 
 
 def production_command(run: dict[str, Any]) -> Command | None:
@@ -106,5 +121,7 @@ def tls_command(run: dict[str, Any]) -> Command | None:
 
 
 def development_command(run: dict[str, Any]) -> Command | None:
-    """The server's code-reload command, where it declares one."""
-    return _command(run, "reload", DEVELOPMENT_CHECKS)
+    """The server's code-reload command, where it declares one (no production sizing to
+    scale: it is for one developer's machine)."""
+    command = _command(run, "reload", DEVELOPMENT_CHECKS)
+    return replace(command, sizing=None) if command else None

@@ -27,7 +27,25 @@ STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP")
 # Variants a server may declare; only ``http`` is required. ``reload`` is the server's own
 # code-reload option (development), used by the dev-code-reload check.
 COMMAND_KINDS = ("http", "tls", "http2_tls", "h2c", "reload")
-PLACEHOLDERS = frozenset({"python", "host", "port", "workers", "certfile", "keyfile"})
+PLACEHOLDERS = frozenset({"python", "host", "port", "workers", "threads", "certfile", "keyfile"})
+# How one worker process serves requests, which decides what "capacity" means for it.
+SERVES = {
+    "threads": "a pool of `threads` threads, one request each",
+    "one-at-a-time": "one request at a time",
+    "event-loop": "an event loop (no fixed bound on requests in flight)",
+    "greenlets": "greenlets (no fixed bound below the connection limit)",
+    "thread-per-request": "a new thread per request (no fixed bound)",
+}
+_PRODUCTION_KEYS = {
+    "workers_per_cpu": int,
+    "workers_plus": int,
+    "threads": int,
+    "serves": str,
+    "rule": str,
+    "docs": str,
+    "loop": str,
+}
+_PRODUCTION_REQUIRED = ("workers_per_cpu", "workers_plus", "serves", "rule", "docs")
 
 _REQUIRED = {
     "id": str,
@@ -40,6 +58,7 @@ _REQUIRED = {
     "requirements": list,
     "stop_signal": str,
     "commands": dict,
+    "production": dict,
 }
 _OPTIONAL = {
     "notes": list,
@@ -110,6 +129,39 @@ class AbsentOption:
 
 
 @dataclass(frozen=True)
+class Production:
+    """How the server is sized in production for the CPUs it is given (``[production]``):
+    ``workers_per_cpu`` x CPUs + ``workers_plus`` worker processes, each serving as ``serves``
+    says (with ``threads`` threads for ``serves = "threads"``), by the rule its documentation
+    gives (``rule`` in words, ``docs`` the page). ``loop`` is the event loop an ASGI worker
+    runs. The defaults (one worker, no bound) are for definitions built in code by tests."""
+
+    workers_per_cpu: int = 0
+    workers_plus: int = 1
+    serves: str = "thread-per-request"
+    threads: int | None = None
+    rule: str = "one process"
+    docs: str = ""
+    loop: str | None = None
+
+    def workers(self, cpus: int) -> int:
+        if cpus < 1:
+            raise ValueError(f"a server is given at least one CPU, not {cpus}")
+        return self.workers_per_cpu * cpus + self.workers_plus
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "workers_per_cpu": self.workers_per_cpu,
+            "workers_plus": self.workers_plus,
+            "serves": self.serves,
+            "threads": self.threads,
+            "rule": self.rule,
+            "docs": self.docs,
+            "loop": self.loop,
+        }
+
+
+@dataclass(frozen=True)
 class ServerDefinition:
     id: str
     name: str
@@ -128,7 +180,39 @@ class ServerDefinition:
     absent: tuple[AbsentOption, ...] = ()
     help: tuple[str, ...] | None = None  # prints the server's options (stored with each run)
     mount: str = ""  # the path prefix Django is served under (set by an option that mounts it)
+    production: Production = field(default_factory=Production)
     path: Path | None = None
+
+    def production_workers(self, cores: int) -> int:
+        """Worker processes for ``cores`` CPUs, by the rule the server documents."""
+        return self.production.workers(cores)
+
+    @property
+    def production_threads(self) -> int | None:
+        """Threads per worker: the pool for threaded workers, 1 for one-at-a-time workers,
+        None where requests are not bound to threads (event loops, greenlets, a thread per
+        request)."""
+        if self.production.serves == "threads":
+            return self.production.threads
+        return 1 if self.production.serves == "one-at-a-time" else None
+
+    def capacity(self, cores: int) -> int | None:
+        """Sync requests served at once on ``cores`` CPUs: workers x threads; None where the
+        server sets no such bound (event loops, greenlets, a thread per request)."""
+        threads = self.production_threads
+        return None if threads is None else self.production_workers(cores) * threads
+
+    def describe_capacity(self, cores: int) -> str:
+        """The capacity in words, as verdicts state it: "3 workers x 8 threads = 24"."""
+        workers = self.production_workers(cores)
+        processes = f"{workers} worker{'s' if workers != 1 else ''}"
+        threads, capacity = self.production_threads, self.capacity(cores)
+        if capacity is None:
+            each = ", each" if workers != 1 else ""
+            return f"{processes}{each} serving with {SERVES[self.production.serves]}"
+        if self.production.serves == "one-at-a-time":
+            return f"{processes}, one request each = {capacity}"
+        return f"{processes} x {threads} threads = {capacity}"
 
     def with_option(self, option_id: str) -> ServerDefinition:
         """This server as started with one of its options: its commands replace the defaults."""
@@ -261,6 +345,47 @@ def _value_problems(raw: dict[str, Any], path: Path) -> list[str]:
             problems.append(f"{where}: option and note are strings, checks a list of check ids")
     if "help" in raw:
         problems += _argv_problems("help", raw["help"])
+    if "production" in raw:
+        problems += _production_problems(raw["production"], raw.get("interface"))
+    return problems
+
+
+def _production_problems(table: dict[str, Any], interface: Any) -> list[str]:
+    """Problems of ``[production]``, each named ``production.<field>``."""
+    problems = []
+    for key, value in table.items():
+        kind = _PRODUCTION_KEYS.get(key)
+        if kind is None:
+            problems.append(
+                f"production.{key}: unknown key (allowed: {', '.join(_PRODUCTION_KEYS)})"
+            )
+        elif not isinstance(value, kind) or isinstance(value, bool):
+            problems.append(f"production.{key}: expected {kind.__name__}, got {value!r}")
+    for key in _PRODUCTION_REQUIRED:
+        if key not in table:
+            problems.append(f"production.{key}: missing")
+    if problems:
+        return problems
+    if table["workers_per_cpu"] < 0 or table["workers_plus"] < 0:
+        problems.append("production.workers_per_cpu/workers_plus: must not be negative")
+    elif table["workers_per_cpu"] + table["workers_plus"] < 1:
+        problems.append(
+            "production.workers_per_cpu: workers_per_cpu x CPUs + workers_plus must give at "
+            "least one worker on one CPU"
+        )
+    serves = table["serves"]
+    if serves not in SERVES:
+        problems.append(f"production.serves: {serves!r} is not one of {tuple(SERVES)}")
+    elif serves == "threads" and table.get("threads", 0) < 1:
+        problems.append('production.threads: a positive count is required with serves = "threads"')
+    elif serves != "threads" and "threads" in table:
+        problems.append(f'production.threads: only for serves = "threads", not {serves!r}')
+    if serves == "event-loop" and not table.get("loop", "").strip():
+        problems.append("production.loop: say which event loop the workers run")
+    if not table["rule"].strip():
+        problems.append("production.rule: the sizing rule in words is required")
+    if not re.match(r"^https?://", table["docs"]):
+        problems.append(f"production.docs: {table['docs']!r} must be an http(s) URL")
     return problems
 
 
@@ -369,6 +494,15 @@ def load_definition(path: Path) -> ServerDefinition:
             for claim in raw.get("absent", [])
         ),
         help=tuple(raw["help"]) if "help" in raw else None,
+        production=Production(
+            workers_per_cpu=raw["production"]["workers_per_cpu"],
+            workers_plus=raw["production"]["workers_plus"],
+            serves=raw["production"]["serves"],
+            threads=raw["production"].get("threads"),
+            rule=raw["production"]["rule"],
+            docs=raw["production"]["docs"],
+            loop=raw["production"].get("loop"),
+        ),
         path=path,
     )
 

@@ -25,8 +25,8 @@ from harness.environments import Environment
 from harness.network import HOST, TLSMaterial, free_port
 from harness.process import ServerProcess, Shutdown, log_tail
 from harness.profiles import Profile
+from harness.sizing import SERVER_CPUS
 
-WORKERS = 1  # the one rule for checks: a single worker process, the server's own threads/loop
 # Variables that would leak the harness's own environment into the server's. The sample
 # project's wsgi.py and asgi.py set SAMPLEPROJECT_INTERFACE for their own process; a test
 # process that imported one must not hand its value to a server of the other interface.
@@ -57,6 +57,7 @@ class Instance:
     tls: TLSMaterial
     dev_mode: bool
     shown_command: list[str]
+    workers: int = 1
     ready_after_s: float | None = None
     shutdown: Shutdown | None = None
     log_offset: int = 0
@@ -76,6 +77,7 @@ class Instance:
         return {
             "kind": self.kind,
             "command": self.shown_command,
+            "workers": self.workers,
             "dev_mode": self.dev_mode,
             "env": dict(self.extra_env),
             "ready_after_s": self.ready_after_s,
@@ -101,7 +103,13 @@ class Launcher:
     base_env: dict[str, str] = field(default_factory=dict)  # e.g. UPSTREAM_BASE_URL
     # Put before every server command, e.g. ``taskset -c 0`` so benchmarks pin the server.
     prefix: tuple[str, ...] = ()
+    # The CPUs the server is sized for: {workers} and {threads} are its production counts.
+    cpus: int = SERVER_CPUS
     _count: int = 0
+
+    def workers(self, override: int | None = None) -> int:
+        """Worker processes: the production count, or ``override`` (an article's protocol)."""
+        return self.definition.production_workers(self.cpus) if override is None else override
 
     def supports(self, kind: str) -> bool:
         return self.definition.argv(kind) is not None
@@ -124,12 +132,17 @@ class Launcher:
         variables.update(extra)
         return variables
 
-    def command(self, kind: str, port: int | str, shown: bool = False) -> list[str]:
+    def command(
+        self, kind: str, port: int | str, shown: bool = False, workers: int | None = None
+    ) -> list[str]:
+        threads = self.definition.production_threads
         values = {
             "python": "python" if shown else str(self.environment.python),
             "host": HOST,
             "port": "{port}" if shown else str(port),
-            "workers": str(WORKERS),
+            "workers": str(self.workers(workers)),
+            # Only commands of servers with a thread pool use it; the others never see "None".
+            "threads": str(threads),
             "certfile": "{certfile}" if shown else str(self.tls.certfile),
             "keyfile": "{keyfile}" if shown else str(self.tls.keyfile),
         }
@@ -166,10 +179,12 @@ class Launcher:
         env: dict[str, str] | None = None,
         project_dir: Path | None = None,
         port: int | None = None,
+        workers: int | None = None,
     ) -> Iterator[Instance]:
         """Start the server in this variant; StartError if it does not become ready.
 
-        ``port`` (default: a free one) lets a client be started first, aimed at ``base_url``.
+        ``port`` (default: a free one) lets a client be started first, aimed at ``base_url``;
+        ``workers`` (default: the production count) lets a reproduction run an article's one.
         """
         if not self.supports(kind):
             raise NotDeclared(f"{self.definition.id} declares no {kind!r} command")
@@ -179,7 +194,7 @@ class Launcher:
         log_path = self.scratch / f"server-{self._count}-{kind}.log"
         extra = dict(env or {})
         process = ServerProcess(
-            [*self.prefix, *self.command(kind, port)],
+            [*self.prefix, *self.command(kind, port, workers=workers)],
             directory,
             self.variables(dev_mode, extra),
             log_path,
@@ -193,7 +208,8 @@ class Launcher:
             project_dir=directory,
             tls=self.tls,
             dev_mode=dev_mode or self.definition.env.get("DJANGO_DEV_MODE") == "1",
-            shown_command=self.command(kind, port, shown=True),
+            shown_command=self.command(kind, port, shown=True, workers=workers),
+            workers=self.workers(workers),
             extra_env=extra,
         )
         try:

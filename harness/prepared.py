@@ -16,10 +16,11 @@ from harness.capture_plan import Capture
 from harness.definitions import ServerDefinition, fill_command
 from harness.endpoints import SAMPLEPROJECT_DIR
 from harness.environments import Environment
-from harness.launcher import WORKERS, Launcher
+from harness.launcher import Launcher
 from harness.network import HOST, make_tls_material
 from harness.profiles import Profile
 from harness.provenance import cores, cpu_model, kernel, os_name
+from harness.sizing import SERVER_CPUS, sizing_record
 
 PREPARE_TIMEOUT_S = 300
 
@@ -108,12 +109,14 @@ def code_and_machine(capture: Capture, environment: Environment | None) -> dict[
 
 
 def shown_command(definition: ServerDefinition) -> list[str]:
-    """The plain command as a reader would type it (the port differs per run)."""
+    """The plain command as a reader would type it (the port differs per run), with the
+    production worker and thread counts for the CPUs the server is sized for."""
     values = {
         "python": "python",
         "host": HOST,
         "port": "{port}",
-        "workers": str(WORKERS),
+        "workers": str(definition.production_workers(SERVER_CPUS)),
+        "threads": str(definition.production_threads),
         "certfile": "{certfile}",
         "keyfile": "{keyfile}",
     }
@@ -126,11 +129,13 @@ def provenance(
     environment: Environment | None,
     base_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A server file's provenance: the capture's, and how this server was started."""
+    """A server file's provenance: the capture's, and how this server was started and sized
+    (``sizing``: the CPUs it was sized for, its workers, threads and capacity, and the rule)."""
     return {
         **code_and_machine(capture, environment),
         "command": shown_command(definition),
-        "workers": WORKERS,
+        "workers": definition.production_workers(SERVER_CPUS),
+        "sizing": sizing_record(definition),
         "env": recorded_environment(definition, base_env),
     }
 

@@ -45,6 +45,12 @@ homepage = "https://example.org/"
 docs = "https://example.org/docs"
 requirements = []
 stop_signal = "SIGTERM"
+[production]
+workers_per_cpu = 0
+workers_plus = 1
+serves = "one-at-a-time"
+rule = "One process (a test definition)"
+docs = "https://example.org/docs"
 [env]
 DJANGO_DEV_MODE = "1"
 [commands]
@@ -451,6 +457,12 @@ help = ["{{python}}", "-c", "print('usage: optioned [--graceful] [--port PORT]')
 option = "--h2c"
 checks = ["http2-cleartext"]
 note = "optioned 1.0 has no cleartext HTTP/2 option"
+[production]
+workers_per_cpu = 0
+workers_plus = 1
+serves = "one-at-a-time"
+rule = "One process (a test definition)"
+docs = "https://example.org/docs"
 [commands]
 http = ["{{python}}", "{LIFECYCLE_APP}", "{{port}}", "abrupt"]
 [options.graceful]

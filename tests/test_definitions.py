@@ -39,8 +39,15 @@ homepage = "https://example.org/"
 docs = "https://example.org/docs"
 requirements = ["tiny==1.0"]
 stop_signal = "SIGTERM"
+[production]
+workers_per_cpu = 2
+workers_plus = 1
+serves = "threads"
+threads = 4
+rule = "(2 x CPU cores) + 1 workers of 4 threads"
+docs = "https://example.org/docs/workers"
 [commands]
-http = ["tiny", "--bind", "{{host}}:{{port}}"]
+http = ["tiny", "--bind", "{{host}}:{{port}}", "-w", "{{workers}}", "--threads", "{{threads}}"]
 """
 
 
@@ -60,10 +67,15 @@ def test_a_valid_definition_loads(tmp_path: Path) -> None:
     (tmp_path / "tiny.toml").write_text(VALID.format(id="tiny"))
     definition = load_definitions(tmp_path)["tiny"]
     assert definition.package == "tiny"
-    assert fill_command(definition.commands["http"], {"host": "127.0.0.1", "port": "9"}) == [
+    values = {"host": "127.0.0.1", "port": "9", "workers": "3", "threads": "4"}
+    assert fill_command(definition.commands["http"], values) == [
         "tiny",
         "--bind",
         "127.0.0.1:9",
+        "-w",
+        "3",
+        "--threads",
+        "4",
     ]
 
 
@@ -73,7 +85,7 @@ def test_a_variant_is_a_command_of_its_own_kind(tmp_path: Path) -> None:
     definition = load_definitions(tmp_path)["tiny"]
     assert definition.variants["threads-100"].label == "100 threads"
     assert definition.argv("variant:threads-100") == ("tiny", "-t", "100")
-    assert definition.argv("http") == ("tiny", "--bind", "{host}:{port}")
+    assert definition.argv("http")[:3] == ("tiny", "--bind", "{host}:{port}")
     assert definition.argv("variant:threads-2") is None
     assert definition.argv("tls") is None
 
@@ -158,6 +170,7 @@ def test_every_problem_is_reported_even_when_a_field_has_the_wrong_type(tmp_path
     path = tmp_path / "broken.toml"
     assert failure.value.problems == [
         f"{path}: stop_signal: expected str, got 15",
+        f"{path}: production: missing",
         f"{path}: interface: 'cgi' is not one of ('wsgi', 'asgi')",
         f"{path}: commands.https: unknown command kind "
         "(allowed: http, tls, http2_tls, h2c, reload)",
@@ -171,7 +184,111 @@ def test_validate_counts_one_problem_per_problem(tmp_path: Path) -> None:
     problems = validate(tmp_path / "data", servers, known_checks=set())
     definition_lines = [line for line in problems if "broken.toml" in line]
     assert all(line.startswith(f"{servers / 'broken.toml'}: ") for line in definition_lines)
-    assert len(definition_lines) == 9  # name, interface ... commands: missing, one line each
+    assert len(definition_lines) == 10  # name, interface ... production: missing, one line each
+
+
+# ---- production sizing -------------------------------------------------------------------
+
+
+def test_production_sizing_follows_the_declared_rule(tmp_path: Path) -> None:
+    (tmp_path / "tiny.toml").write_text(VALID.format(id="tiny"))
+    definition = load_definitions(tmp_path)["tiny"]
+    assert [definition.production_workers(cores) for cores in (1, 2, 4)] == [3, 5, 9]
+    assert definition.production_threads == 4
+    assert definition.capacity(1) == 12 and definition.capacity(4) == 36
+    assert definition.describe_capacity(1) == "3 workers x 4 threads = 12"
+    assert definition.production.rule == "(2 x CPU cores) + 1 workers of 4 threads"
+
+
+def test_the_committed_configurations_declare_their_production_sizing() -> None:
+    definitions = load_definitions()
+    sync, gthread = definitions["gunicorn-sync"], definitions["gunicorn-gthread"]
+    assert (sync.production_workers(1), sync.production_threads, sync.capacity(1)) == (3, 1, 3)
+    assert sync.describe_capacity(1) == "3 workers, one request each = 3"
+    assert (gthread.production_workers(2), gthread.capacity(1)) == (5, 24)
+    assert gthread.describe_capacity(1) == "3 workers x 8 threads = 24"
+    for one_process in ("runserver", "runserver-daphne", "daphne"):
+        assert definitions[one_process].production_workers(8) == 1, one_process
+    for definition in definitions.values():
+        production = definition.production
+        assert production.rule and production.docs.startswith("https://"), definition.id
+        if definition.interface == "asgi":  # every ASGI worker says which loop it runs
+            assert production.loop and definition.capacity(1) is None, definition.id
+        uses_threads = any("{threads}" in " ".join(argv) for argv in definition.commands.values())
+        assert uses_threads == (production.serves == "threads"), definition.id
+
+
+def test_asgi_servers_that_offer_uvloop_run_it() -> None:
+    definitions = load_definitions()
+    expected = {
+        "hypercorn": ("--worker-class", "uvloop"),
+        "granian-asgi": ("--loop", "uvloop"),
+        "gunicorn-asgi": ("--asgi-loop", "uvloop"),
+    }
+    for server_id, (flag, value) in expected.items():
+        definition = definitions[server_id]
+        assert any(r.startswith("uvloop==") for r in definition.requirements), server_id
+        for kind, argv in definition.commands.items():
+            assert argv[argv.index(flag) + 1] == value, (server_id, kind)
+        assert "uvloop" in definition.production.loop
+    assert "asyncio" in definitions["daphne"].production.loop  # Twisted's reactor, no uvloop
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda text: text.replace("workers_per_cpu = 2\n", ""),
+            "production.workers_per_cpu: missing",
+        ),
+        (
+            lambda text: text.replace("workers_plus = 1", 'workers_plus = "one"'),
+            "production.workers_plus: expected int, got 'one'",
+        ),
+        (
+            lambda text: text.replace("workers_per_cpu = 2", "workers_per_cpu = -1"),
+            "production.workers_per_cpu/workers_plus: must not be negative",
+        ),
+        (
+            lambda text: text.replace("workers_plus = 1", "workers_plus = 0").replace(
+                "workers_per_cpu = 2", "workers_per_cpu = 0"
+            ),
+            "production.workers_per_cpu: workers_per_cpu x CPUs + workers_plus must give",
+        ),
+        (
+            lambda text: text.replace('serves = "threads"', 'serves = "forks"'),
+            "production.serves: 'forks' is not one of",
+        ),
+        (lambda text: text.replace("threads = 4\n", ""), "production.threads: a positive count"),
+        (
+            lambda text: text.replace('serves = "threads"', 'serves = "greenlets"'),
+            "production.threads: only for serves = \"threads\", not 'greenlets'",
+        ),
+        (
+            lambda text: text.replace('serves = "threads"', 'serves = "event-loop"').replace(
+                "threads = 4\n", ""
+            ),
+            "production.loop: say which event loop the workers run",
+        ),
+        (
+            lambda text: text.replace('"https://example.org/docs/workers"', '"gunicorn docs"'),
+            "production.docs: 'gunicorn docs' must be an http(s) URL",
+        ),
+        (
+            lambda text: text.replace("[production]\n", "[production]\ncores = 4\n"),
+            "production.cores: unknown key",
+        ),
+        (lambda text: text.replace("[production]", "[sizing]"), "production: missing"),
+    ],
+)
+def test_a_malformed_production_table_is_named_by_file_and_field(
+    tmp_path: Path, change, message: str
+) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text(change(VALID.format(id="tiny")))
+    with pytest.raises(DefinitionError) as failure:
+        load_definitions(tmp_path)
+    assert f"{path}: {message}" in "\n".join(failure.value.problems)
 
 
 # ---- options and claims of absence -------------------------------------------------------

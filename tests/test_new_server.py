@@ -29,6 +29,13 @@ homepage = "https://docs.pylonsproject.org/projects/waitress/"
 docs = "https://docs.pylonsproject.org/projects/waitress/en/stable/runner.html"
 requirements = ["waitress==3.0.2"]
 stop_signal = "SIGTERM"
+[production]
+workers_per_cpu = 0
+workers_plus = 1
+serves = "threads"
+threads = 4
+rule = "One process with 4 threads (a test definition)"
+docs = "https://docs.pylonsproject.org/projects/waitress/en/stable/runner.html"
 [commands]
 http = ["waitress-serve", "--listen={host}:{port}", "--threads=4", "sampleproject.wsgi:application"]
 """

@@ -304,3 +304,28 @@ def test_the_outcomes_download_is_the_matrix_without_evidence(tmp_path: Path) ->
         {key: result[key] for key in ("server", "check", "outcome")} for result in full["results"]
     ]
     assert len(pages["data/outcomes.json"]) < len(pages["data/matrix.json"]) / 2
+
+
+def test_a_server_page_gives_the_production_count_and_how_to_scale_it(tmp_path: Path) -> None:
+    """The production command carries the workers and threads the run was sized with, and the
+    page says the rule for the reader's own cores and the event loop."""
+    run = synthetic.run("alpha")
+    run["server"]["commands"]["http"] = ["alpha", "-w", "{workers}", "--threads", "{threads}"]
+    run["provenance"]["workers"] = 3
+    run["provenance"]["sizing"] = {
+        "cpus": 1,
+        "workers": 3,
+        "threads": 8,
+        "capacity": 24,
+        "serves": "threads",
+        "rule": "(2 x CPU cores) + 1 worker processes",
+        "docs": "https://example.org/design",
+        "loop": "uvloop, synthetic",
+    }
+    synthetic.write_data(tmp_path, [run])
+    page = render_pages(load_evidence(tmp_path))["servers/alpha.md"]
+    assert "alpha -w 3 --threads 8" in page
+    assert "Sized for 1 CPU, the CPU each server is given here. On your cores: " in page
+    assert "2 x CPU cores" in page and "example.org/design" in page
+    assert "3 worker process(es) x 8 thread(s), 24 sync requests at once" in page
+    assert "| Event loop | uvloop, synthetic |" in page

@@ -35,7 +35,7 @@ SCENARIO_PAGES = {
     ),
     "idle-connections": (
         "Idle connections",
-        "How many idle Server-Sent Events streams and WebSockets does one worker keep open, and "
+        "How many idle Server-Sent Events streams and WebSockets does the server keep open, and "
         "how much memory does each cost?",
     ),
     "locust-polls": (

@@ -46,6 +46,7 @@ from harness.prepared import (
 )
 from harness.progress import Progress
 from harness.provenance import now_iso
+from harness.sizing import SERVER_CPUS
 from harness.upstream import UpstreamService
 
 # No benchmark judges how a server shuts down (the graceful-shutdown check does), and a server
@@ -55,8 +56,9 @@ STOP_GRACE_S = 0.0
 
 CALIBRATION_SERVER = "granian-asgi"  # its environment has Granian, which serves the raw apps
 WORKER_RULE = (
-    "one worker process (the server's own threads or event loop inside it), "
-    "on the one CPU the server is pinned to"
+    f"the production worker and thread counts each definition declares for {SERVER_CPUS} CPU "
+    "(its [production] rule; provenance.sizing), on the one CPU the server is pinned to; "
+    "locust-upstream runs one worker, as its article did"
 )
 
 

@@ -138,6 +138,7 @@ class InterleavedRounds:
             "target_name": definition.name,
             "server_version": version,
             "command": shown_command(definition),
+            "workers": bench.launcher.workers(),
             "endpoint": native_json(definition),
             "path": bench.endpoints[native_json(definition)],
         }
@@ -350,7 +351,8 @@ def interleaved_figures(
                 "warmup_s": settings.warmup_s,
                 "rounds": settings.interleaved_rounds,
                 **pinning.as_record(),
-                "workers": 1,
+                # A configuration at its production count; a reference app on one worker.
+                "workers": target.params.get("workers", 1),
             }
             figure = f"{target.id} {PROTOCOL} c={clients}"
             if not measured:

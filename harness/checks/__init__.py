@@ -16,6 +16,7 @@ from harness.launcher import Instance, Launcher
 from harness.process import log_tail
 from harness.profiles import Profile
 from harness.provenance import now_iso
+from harness.sizing import SERVER_CPUS
 from harness.upstream import UpstreamService
 
 
@@ -31,6 +32,15 @@ class CheckContext:
     def url(self, endpoint: str, query: str = "") -> str:
         """URL of a sample-project endpoint (by its name in endpoints.toml) on the shared one."""
         return self.shared.url(self.endpoints[endpoint], query)
+
+    def capacity(self) -> int | None:
+        """Sync requests the server serves at once as it was started here (its production
+        sizing for SERVER_CPUS); None where it declares no such bound."""
+        return self.server.capacity(SERVER_CPUS)
+
+    def capacity_text(self) -> str:
+        """The same in words, for verdicts: "3 workers x 8 threads = 24"."""
+        return self.server.describe_capacity(SERVER_CPUS)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """Does a sleeping view block the others? N parallel requests to a 1-second sleep view.
 
-The articles this project grew from sent two requests at once and timed them; we also send ten,
-which separates "a few threads" from "truly concurrent".
+The articles this project grew from sent two requests at once and timed them. The second batch
+is one request more than the server's declared capacity (workers x threads, as it is deployed
+here), so the verdict says whether that capacity is real and what the first request beyond it
+met; a server that declares no bound (event loops, greenlets) gets ten, which separates "a few
+threads" from "truly concurrent".
 """
 
 from __future__ import annotations
@@ -16,17 +19,43 @@ import httpx
 from harness.checks import Check, CheckContext, Finding
 
 SLEEP_S = 1.0
-BATCH_SIZES = (2, 10)
+BATCH_SIZES = (2, 10)  # for servers that declare no capacity
 # A batch is "concurrent" when it finishes within this many sleeps of wall time...
 CONCURRENT_WITHIN = 1.5
 # ...and "serialised" when it takes at least this share of N sleeps (one at a time).
 SERIALISED_FROM = 0.9
 THRESHOLDS = (
+    f"N = 2, then the server's declared capacity (workers x threads as deployed) + 1, or "
+    f"{BATCH_SIZES[1]} where it declares none (event loops, greenlets). "
     f"For N parallel requests to a {SLEEP_S:g} s sleep: concurrent when the median wall time "
     f"is at most {CONCURRENT_WITHIN:g} x {SLEEP_S:g} s; serialised when it is at least "
     f"{SERIALISED_FROM:g} x N x {SLEEP_S:g} s; limited in between. Outcome: yes when every N is "
     "concurrent; no when N=2 is serialised or its requests fail; partial otherwise."
 )
+
+
+def batch_sizes(capacity: int | None) -> tuple[int, ...]:
+    """Two at once, then the first request beyond a declared capacity (or ten without one)."""
+    if capacity is None:
+        return BATCH_SIZES
+    return tuple(sorted({BATCH_SIZES[0], capacity + 1}))
+
+
+def ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10)
+    return f"{number}{suffix or 'th'}"
+
+
+def beyond_capacity(capacity: int | None, sized: str, batches: list[dict[str, Any]]) -> str:
+    """What the request after the declared capacity met, in words."""
+    if capacity is None:
+        return f"Sized as deployed: {sized}."
+    beyond = next((batch for batch in batches if batch["n"] == capacity + 1), None)
+    if beyond is None or beyond["classification"] == "failed":
+        return f"Sized as deployed: {sized}."
+    if beyond["classification"] == "concurrent":
+        return f"Sized as deployed: {sized}; even the {ordinal(capacity + 1)} request ran at once."
+    return f"Sized as deployed: {sized}; the {ordinal(capacity + 1)} request waited."
 
 
 async def _timed_batch(url: str, size: int) -> dict[str, Any]:
@@ -78,7 +107,7 @@ def _measure(context: CheckContext, endpoint: str) -> list[dict[str, Any]]:
     warm = httpx.get(context.url(endpoint, "seconds=0"), timeout=30)  # lazy imports, first DB hit
     warm.raise_for_status()
     batches = []
-    for size in BATCH_SIZES:
+    for size in batch_sizes(context.capacity()):
         repeats = [asyncio.run(_timed_batch(url, size)) for _ in range(context.profile.repeats)]
         failures = max(
             sum(1 for request in repeat["requests"] if request["error"]) for repeat in repeats
@@ -124,12 +153,16 @@ def _run(endpoint: str, kind: str):
         lead = {"yes": "Concurrent", "no": "Blocking", "partial": "Partly concurrent"}[outcome]
         if batches[0]["classification"] == "failed":
             lead = "Requests fail"
+        capacity, sized = context.capacity(), context.capacity_text()
         summary = (
             f"{lead}: parallel {SLEEP_S:g} s {kind} sleeps, "
             + "; ".join(_describe(batch) for batch in batches)
-            + "."
+            + ". "
+            + beyond_capacity(capacity, sized, batches)
         )
         evidence = {
+            "capacity": capacity,
+            "sized": sized,
             "path": context.endpoints[endpoint],
             "sleep_s": SLEEP_S,
             "repeats_per_batch": context.profile.repeats,

@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from harness.checks.hazards import (
 )
 from harness.checks.hazards.raw_http import Exchange, Response, parse_responses
 from harness.checks.hazards.smuggling_corpus import CASES
-from harness.definitions import ServerDefinition
+from harness.definitions import Production, ServerDefinition
 from harness.endpoints import load_endpoints
 from harness.environments import Environment
 from harness.launcher import Launcher
@@ -468,3 +469,19 @@ def test_a_prefix_that_reverse_loses_is_partial() -> None:
     outcome, summary = root_path.judge(tries)
     assert outcome == "partial"
     assert "reverse() gave /echo" in summary
+
+
+@pytest.mark.usefixtures("shorter_slowloris")
+def test_slow_clients_outnumber_a_declared_capacity(tmp_path: Path) -> None:
+    """A server declaring 20 requests at once (2 workers x 10 threads) gets 21 slow clients,
+    and the verdict says the capacity it was judged against."""
+    production = Production(workers_plus=2, serves="threads", threads=10)
+    server = replace(tiny_definition("naive"), production=production)
+    environment = Environment(Path(sys.prefix), "synthetic", {})
+    launcher = Launcher(server, environment, tmp_path, PROFILE, make_tls_material(tmp_path / "t"))
+    with launcher.launch("http") as shared:
+        context = CheckContext(server, load_endpoints(), PROFILE, shared, launcher)
+        result = run_check(SLOW_CLIENT, context)
+    assert_judged(result, "no", "kept all 21 slow clients", "2 workers x 10 threads = 20")
+    assert len(result["evidence"]["slow_clients"]) == 21
+    assert result["evidence"]["capacity"] == 20

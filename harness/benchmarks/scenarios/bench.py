@@ -58,17 +58,24 @@ class ServerBench:
             text = f"FAILED: {record['failure']}"
         self.progress.note(f"{record['scenario']} / {record['figure']}: {text}"[:300])
 
-    def common_params(self) -> dict[str, Any]:
-        return {**self.pinning.as_record(), "workers": 1}
+    def common_params(self, workers: int | None = None) -> dict[str, Any]:
+        """Where the server ran and its worker processes (the production count unless a
+        reproduction names its article's)."""
+        return {**self.pinning.as_record(), "workers": self.launcher.workers(workers)}
 
     @contextmanager
     def server(
-        self, kind: str = "http", env: dict[str, str] | None = None, port: int | None = None
+        self,
+        kind: str = "http",
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        workers: int | None = None,
     ) -> Iterator[Instance]:
-        """A fresh server; ServerGone (with the reason and log tail) if it does not start."""
+        """A fresh server (``workers``: default the production count); ServerGone (with the
+        reason and log tail) if it does not start."""
         self.launches += 1
         try:
-            with self.launcher.launch(kind, env=env, port=port) as instance:
+            with self.launcher.launch(kind, env=env, port=port, workers=workers) as instance:
                 yield instance
         except StartError as error:
             raise ServerGone(

@@ -37,9 +37,11 @@ def _locust_scenario(
     server_env: dict[str, str] | None = None,
     behind_nginx: bool = False,
     extra_pids: dict[str, int] | None = None,
+    workers: int | None = None,
 ) -> None:
     """Each repeat on a freshly started server: an overloaded run leaves a queue that takes
-    longer to drain (100 requests of a second each, on 8 threads) than a restart."""
+    longer to drain (100 requests of a second each, on 8 threads) than a restart. ``workers``
+    (default: the production count) is an article's own, where a reproduction follows it."""
     timeout_s = timeout_s or bench.settings.locust_timeout_s
     params = {
         "tool": "locust",
@@ -51,7 +53,7 @@ def _locust_scenario(
         "request_timeout_s": timeout_s,
         "processes": bench.settings.locust_processes,
         **params,
-        **bench.common_params(),
+        **bench.common_params(workers),
     }
 
     def request_for(host: str) -> LocustRequest:
@@ -71,7 +73,9 @@ def _locust_scenario(
             with ExitStack() as stack:
                 pids = dict(extra_pids or {})
                 if behind_nginx:
-                    instance = stack.enter_context(bench.server(kind, env=server_env))
+                    instance = stack.enter_context(
+                        bench.server(kind, env=server_env, workers=workers)
+                    )
                     proxy = stack.enter_context(nginx_in_front(bench, instance))
                     pids["nginx"] = proxy.process.pid
                     locust = stack.enter_context(
@@ -84,7 +88,9 @@ def _locust_scenario(
                     locust = stack.enter_context(
                         started_locust(request_for(base_url(kind, port)), bench.scratch)
                     )
-                    instance = stack.enter_context(bench.server(kind, env=server_env, port=port))
+                    instance = stack.enter_context(
+                        bench.server(kind, env=server_env, port=port, workers=workers)
+                    )
                 pids.update(server=instance.process.pid, locust=locust.process.pid)
                 with CpuSampler(pids) as cpu:
                     measurement = locust.measure()

@@ -5,7 +5,9 @@ of its declared variants.
 The article's views: a sync view that makes the three upstream calls (300, 600, 150 ms) in
 parallel with a ThreadPoolExecutor (floor about 600 ms), and an async view that awaits them with
 asyncio.gather. Its load: Locust FastHttpUser, no wait, 10 users a second up to 100. Its
-timeout: Locust's default 60 s, so a saturated server shows as latency, not as failures."""
+timeout: Locust's default 60 s, so a saturated server shows as latency, not as failures. Its
+servers: one process each ("one server process each" in its setup), so every figure here runs
+one worker (``ARTICLE_WORKERS``) and says so, not the production count of the other scenarios."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from harness.benchmarks.figures import failed_figure
 from harness.benchmarks.scenarios.bench import ServerBench
 from harness.benchmarks.scenarios.locust_common import _locust_scenario
 from harness.definitions import VARIANT_PREFIX
+from harness.sizing import ARTICLE_SIZING, ARTICLE_WORKERS
 
 # The article's view for each interface: both finish in about the longest delay; the sync one
 # holds a worker thread (and three pool threads) for it, the async one holds nothing.
@@ -26,6 +29,7 @@ def locust_upstream(bench: ServerBench) -> None:
         "endpoint": view,
         "path": bench.endpoints[view],
         "upstream_delays_ms": [300, 600, 150],
+        "sizing": ARTICLE_SIZING,
     }
     if bench.upstream is None or not bench.upstream.running:
         problem = bench.upstream.problem if bench.upstream else "it was not started"
@@ -40,6 +44,7 @@ def locust_upstream(bench: ServerBench) -> None:
         "spawn_rate": settings.upstream_spawn_rate,
         "timeout_s": settings.upstream_timeout_s,
         "repeats": settings.upstream_repeats,
+        "workers": ARTICLE_WORKERS,
     }
     _locust_scenario(bench, "locust-upstream", view, "upstream.py", steps, params, env, **protocol)
     for variant in bench.definition.variants.values():
@@ -48,7 +53,7 @@ def locust_upstream(bench: ServerBench) -> None:
             **params,
             "variant": variant.name,
             "variant_label": variant.label,
-            "command": bench.launcher.command(kind, "{port}", shown=True),
+            "command": bench.launcher.command(kind, "{port}", shown=True, workers=ARTICLE_WORKERS),
         }
         figure = f"{view}, {variant.name}"
         _locust_scenario(

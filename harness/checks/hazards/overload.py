@@ -22,7 +22,7 @@ from harness.checks import Check, CheckContext, Finding
 from harness.checks.hazards._shared import GROUP
 
 PATH = "/json/sync"
-CAPACITY_CONNECTIONS = 50
+CAPACITY_CONNECTIONS = 50  # at least; twice the declared capacity where that is more
 CAPACITY_WINDOW_S = 2.0
 OVERLOAD_FACTOR = 10
 OVERLOAD_CONNECTIONS = 1000
@@ -151,15 +151,27 @@ def judge(
     return "yes", f"Back to normal {recovered:.1f} s after the load; {said}."
 
 
+def capacity_connections(declared: int | None) -> int:
+    """Connections of the closed loop: enough to keep every declared request slot busy."""
+    return CAPACITY_CONNECTIONS if declared is None else max(CAPACITY_CONNECTIONS, 2 * declared)
+
+
 def run(context: CheckContext) -> Finding:
     assert context.launcher is not None
     url = context.url("json_sync")
     scratch = context.launcher.scratch
     before = baseline_s(url)
-    evidence: dict[str, Any] = {"instance": context.shared.describe(), "baseline_s": before}
+    sized = context.capacity_text()
+    evidence: dict[str, Any] = {
+        "instance": context.shared.describe(),
+        "declared_capacity": context.capacity(),
+        "sized": sized,
+        "baseline_s": before,
+    }
     if before is None:
         return Finding("error", "The server did not answer before the load.", evidence)
-    capacity = _load(url, 0, CAPACITY_CONNECTIONS, CAPACITY_WINDOW_S, scratch)
+    connections = capacity_connections(context.capacity())
+    capacity = _load(url, 0, connections, CAPACITY_WINDOW_S, scratch)
     evidence["capacity"] = capacity
     capacity_per_s = (capacity["metrics"] or {}).get("answered_per_s")
     if not capacity_per_s:
@@ -171,7 +183,8 @@ def run(context: CheckContext) -> Finding:
     back = recovery(url, max(NORMAL_FACTOR * before, NORMAL_FLOOR_S))
     evidence["recovery"] = back
     alive = context.shared.process.exit_code() is None
-    return Finding(*judge(capacity_per_s, overload, back, alive), evidence)
+    outcome, summary = judge(capacity_per_s, overload, back, alive)
+    return Finding(outcome, f"{summary} Sized as deployed: {sized}.", evidence)
 
 
 CHECKS = [

@@ -13,15 +13,22 @@ from harness.checks import Check, CheckContext, Finding
 from harness.checks.hazards._shared import GROUP, address
 from harness.checks.hazards.raw_http import Address, connect, exchange
 
-SLOW_CLIENTS = 16  # more than any configuration's workers x threads for sync views
+SLOW_CLIENTS = 16  # at least; more where the declared capacity is larger (see slow_clients)
 BYTE_EVERY_S = 1.0
 HOLD_S = 15.0  # how long the slow clients keep trickling: the bound of the check
 ORDINARY_AFTER_S = 2.0
 ORDINARY_LIMIT_S = 5.0
 PATH = "/json/sync"
 
+
+def slow_clients(capacity: int | None) -> int:
+    """Enough slow clients to hold every request slot the server declares, and one more."""
+    return SLOW_CLIENTS if capacity is None else max(SLOW_CLIENTS, capacity + 1)
+
+
 THRESHOLDS = (
-    f"{SLOW_CLIENTS} connections send a request line and then one header byte every "
+    f"{SLOW_CLIENTS} connections (or the server's declared capacity, workers x threads as "
+    "deployed, + 1 where that is more) send a request line and then one header byte every "
     f"{BYTE_EVERY_S:g} s, never finishing, for {HOLD_S:g} s; {ORDINARY_AFTER_S:g} s in, an "
     f"ordinary GET {PATH} on a new connection. Outcome: yes = the ordinary request is answered "
     f"within {ORDINARY_LIMIT_S:g} s; no = it is not. The evidence says when the server dropped "
@@ -77,7 +84,8 @@ def _ordinary(target: Address) -> dict[str, Any]:
 def run(context: CheckContext) -> Finding:
     target = address(context)
     began = time.monotonic()
-    clients = [SlowClient(target) for _ in range(SLOW_CLIENTS)]
+    count, sized = slow_clients(context.capacity()), context.capacity_text()
+    clients = [SlowClient(target) for _ in range(count)]
     ordinary: dict[str, Any] | None = None
     try:
         while (now := time.monotonic() - began) < HOLD_S:
@@ -94,6 +102,8 @@ def run(context: CheckContext) -> Finding:
     dropped = sorted(client.dropped_at_s for client in clients if client.dropped_at_s is not None)
     evidence = {
         "instance": context.shared.describe(),
+        "capacity": context.capacity(),
+        "sized": sized,
         "ordinary": ordinary,
         "slow_clients": [
             {
@@ -106,11 +116,11 @@ def run(context: CheckContext) -> Finding:
     }
     if dropped:
         drops = (
-            f"the server dropped {len(dropped)} of {SLOW_CLIENTS} slow clients, the first after "
+            f"the server dropped {len(dropped)} of {count} slow clients, the first after "
             f"{dropped[0]:.0f} s"
         )
     else:
-        drops = f"the server kept all {SLOW_CLIENTS} slow clients for {HOLD_S:g} s"
+        drops = f"the server kept all {count} slow clients for {HOLD_S:g} s"
     if not ordinary["answered"]:
         got = (
             f"HTTP {ordinary['status']}"
@@ -119,14 +129,14 @@ def run(context: CheckContext) -> Finding:
         )
         return Finding(
             "no",
-            f"With {SLOW_CLIENTS} slow clients connected, an ordinary request was not answered "
-            f"within {ORDINARY_LIMIT_S:g} s ({got}); {drops}.",
+            f"With {count} slow clients connected, an ordinary request was not answered "
+            f"within {ORDINARY_LIMIT_S:g} s ({got}); {drops}. Sized as deployed: {sized}.",
             evidence,
         )
     return Finding(
         "yes",
         f"An ordinary request was answered in {ordinary['elapsed_s'] * 1000:.0f} ms beside "
-        f"{SLOW_CLIENTS} slow clients; {drops}.",
+        f"{count} slow clients; {drops}. Sized as deployed: {sized}.",
         evidence,
     )
 
