@@ -14,11 +14,13 @@ from harness.checks import CheckContext, run_check
 from harness.checks.streaming import CHECKS
 from harness.checks.streaming.sse_disconnect import judge_disconnect
 from harness.checks.streaming.timing import classify_arrivals
+from harness.definitions import Production
 from harness.endpoints import sse_idiom
 from harness.environments import Environment
 from harness.launcher import Instance, Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
+from harness.sizing import SERVER_CPUS
 from tests import synthetic
 
 STREAM_APP = Path(__file__).parents[1] / "apps" / "stream_app.py"
@@ -29,7 +31,13 @@ needs_browser = pytest.mark.skipif(
 TINY = synthetic.definition(
     "tiny-stream", interface="asgi", commands={"http": (sys.executable, str(STREAM_APP), "{port}")}
 )
-TINY_WSGI = synthetic.definition("tiny-stream-wsgi", interface="wsgi", commands=TINY.commands)
+# Declared as a threaded WSGI server, so the SSE verdict can say how many streams fit.
+TINY_WSGI = synthetic.definition(
+    "tiny-stream-wsgi",
+    interface="wsgi",
+    commands=TINY.commands,
+    production=Production(serves="threads", threads=4),
+)
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +151,13 @@ def test_sse_reads_the_stream_of_the_interface_s_idiom_and_says_what_it_costs(
     assert evidence["idiom"]["generator"] == generator
     assert evidence["idiom"]["holds_worker_thread"] is (interface == "wsgi")
     assert sse_idiom(interface).endpoint == {"/sse/sync": "sse_sync", "/sse": "sse"}[real_path]
+    if interface == "wsgi":  # how many streams fit, from the configuration's declared capacity
+        capacity = TINY_WSGI.capacity(SERVER_CPUS)
+        assert capacity is not None
+        assert f"at most {capacity} streams are open at once" in result["summary"]
+        assert TINY_WSGI.describe_capacity(SERVER_CPUS) in result["summary"]
+    else:
+        assert "streams are open at once" not in result["summary"]
 
 
 def test_disconnect_reads_the_stream_of_the_interface_s_idiom(launched) -> None:

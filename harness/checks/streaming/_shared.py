@@ -42,9 +42,18 @@ IDIOM_RULE = (
 )
 
 
-def idiom_sentence(idiom: SseIdiom, path: str) -> str:
-    """What stream the check read and what it costs, for a verdict."""
-    return (
+def idiom_sentence(idiom: SseIdiom, path: str, capacity: int | None, sizing: str) -> str:
+    """What stream the check read and what it costs, for a verdict: under WSGI, with the
+    configuration's declared capacity, how many streams fit at once."""
+    sentence = (
         f"From a {idiom.generator} generator ({path}), the {idiom.interface.upper()} idiom: "
         f"{idiom.cost}."
     )
+    if idiom.interface == "wsgi" and capacity is not None:
+        sentence += (
+            f" Sized as deployed ({sizing}), at most {capacity} streams are open at once, and "
+            "while they are no other request is served."
+        )
+    elif idiom.interface == "wsgi":
+        sentence += f" Sized as deployed ({sizing}): no thread bound declared."
+    return sentence

@@ -238,7 +238,11 @@ def _run_sse(context: CheckContext) -> Finding:
         "idiom": idiom.as_record(),
         **record,
     }
-    return Finding(outcome, f"{summary} {idiom_sentence(idiom, path)}", evidence)
+    return Finding(
+        outcome,
+        f"{summary} {idiom_sentence(idiom, path, context.capacity(), context.capacity_text())}",
+        evidence,
+    )
 
 
 CHECK = Check(

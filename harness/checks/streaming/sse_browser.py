@@ -151,9 +151,8 @@ def _run_browser(context: CheckContext) -> Finding:
         return Finding("error", f"No browser to measure with: {reason}", evidence)
     outcome, summary = judge_browser(record)
     stream_path = context.endpoints[idiom.endpoint]
-    return Finding(
-        outcome, f"{summary} {idiom_sentence(idiom, stream_path)}", {**evidence, **record}
-    )
+    cost = idiom_sentence(idiom, stream_path, context.capacity(), context.capacity_text())
+    return Finding(outcome, f"{summary} {cost}", {**evidence, **record})
 
 
 CHECK = Check(
