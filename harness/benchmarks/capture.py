@@ -12,7 +12,6 @@ scenario that crashes is recorded as failed with its traceback and the next one 
 from __future__ import annotations
 
 import os
-import tempfile
 import traceback
 from collections.abc import Sequence
 from dataclasses import replace
@@ -44,6 +43,7 @@ from harness.prepared import (
     provenance,
     server_version,
 )
+from harness.process_registry import scratch_folder
 from harness.progress import Progress
 from harness.provenance import now_iso
 from harness.upstream import UpstreamService
@@ -212,8 +212,7 @@ def calibrate(
         setup.update(ok=False, error=f"Granian could not be installed: {error}"[:2000])
     calibration_progress = progress.server(CALIBRATION_ID)
     calibration_progress.begin()
-    with tempfile.TemporaryDirectory(prefix="serving-django-calibration-") as tmp:
-        scratch = Path(tmp)
+    with scratch_folder("serving-django-calibration-") as scratch:
         calibration = Calibration(
             settings,
             pinning,
@@ -258,7 +257,7 @@ def interleave(
         interleaved_progress.note(f"no {CALIBRATION_SERVER} definition to take Granian from")
     except InstallError as error:
         interleaved_progress.note(f"Granian could not be installed: {error}"[:300])
-    with tempfile.TemporaryDirectory(prefix="serving-django-interleaved-") as tmp:
+    with scratch_folder("serving-django-interleaved-") as tmp:
         results = interleaved_figures(
             capture,
             definitions,
@@ -267,7 +266,7 @@ def interleave(
             pinning,
             interleaved_progress,
             upstream,
-            Path(tmp),
+            tmp,
             STOP_GRACE_S,
         )
     server = {

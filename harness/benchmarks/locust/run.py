@@ -72,6 +72,7 @@ def started_locust(
         env=locust_environment(request, scratch),
         log_path=scratch / LOG_NAME,
         stop_signal="SIGINT",
+        kind="load tool locust",
     )
     run = LocustRun(request, scratch, process, details)
     try:
