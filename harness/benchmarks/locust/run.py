@@ -96,7 +96,9 @@ class LocustRun:
     def measure(self) -> Measurement:
         """Let Locust begin its steps now, wait for it to finish, and read its figures."""
         if self.start_failure is not None:
-            return Measurement(failure=self.start_failure, details=self.details)
+            return Measurement(
+                failure=self.start_failure, details=self.details, failed_by="machine"
+            )
         (self.scratch / START_FILE).touch()
         timeout_s = self.request.total_s + stop_timeout_s(self.request) + OUTER_TIMEOUT_MARGIN_S
         try:
