@@ -260,6 +260,8 @@ def benchmark_problems(
                 problems.append(f"results/{index}/failure: a failed figure needs its reason")
         elif figure.get("failure"):
             problems.append(f"results/{index}/failure: {figure['failure']!r} on an ok figure")
+        elif figure.get("failed_by"):
+            problems.append(f"results/{index}/failed_by: {figure['failed_by']!r} on an ok figure")
         problems += _flag_problems(index, figure)
     problems += unregistered_names(document)
     return problems + timestamp_problems(document) + number_problems(document)

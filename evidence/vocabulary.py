@@ -39,6 +39,11 @@ CALIBRATION_ID = "calibration"
 INTERLEAVED_ID = "interleaved"
 REFERENCE_TARGETS = ("ref-wsgi", "ref-asgi", "raw-wsgi", "raw-asgi")
 FIGURE_STATUSES = ("ok", "failed")
+# Whose fault a failed figure is: the server's (it crashed, refused, timed out), the machine's
+# (PostgreSQL or nginx could not start, a scratch folder could not be written, a load tool is
+# missing: nothing the server did), or the harness's (a scenario's own bug). Optional: files
+# written before December 2026 have no such field, and their failures were read as the server's.
+FAILED_BY = ("server", "machine", "harness")
 
 # How a server handled one input of the request-smuggling corpus, best first: rejected it;
 # passed Django the RFC's reading; gave no answer; accepted what the RFC says to reject;

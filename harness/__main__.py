@@ -32,6 +32,7 @@ from harness.checks import all_checks
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from harness.environments import ENVIRONMENTS_DIR
 from harness.fingerprints import carried_forward, fingerprints
+from harness.leftovers import end_and_report_leftovers
 from harness.machine_identity import choose_identity, speed_probe
 from harness.process import end_all
 from harness.profiles import PROFILES
@@ -188,6 +189,7 @@ def capture_command(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    end_and_report_leftovers(sys.stderr)  # nothing a killed capture left may run beside this one
     data = DataDir(args.data_dir)
     probe = speed_probe()
     named_by_user = bool(os.environ.get("SERVING_DJANGO_MACHINE"))

@@ -4,7 +4,6 @@ Both begin each server with the same prepared step (``prepared``)."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from harness.checks.upstream import USES_UPSTREAM
 from harness.checks_phase import check_server
 from harness.definitions import ServerDefinition
 from harness.process import end_all
+from harness.process_registry import scratch_folder
 from harness.progress import Progress
 from harness.upstream import UpstreamService, upstream_service
 
@@ -43,8 +43,8 @@ def run_capture(
     """
     written: list[Path] = []
     with (
-        tempfile.TemporaryDirectory(prefix="serving-django-upstream-") as scratch,
-        _upstream(capture, Path(scratch), progress) as upstream,
+        scratch_folder("serving-django-upstream-") as scratch,
+        _upstream(capture, scratch, progress) as upstream,
         ThreadPoolExecutor(max_workers=capture.jobs, thread_name_prefix="server") as pool,
     ):
         if upstream is not None:

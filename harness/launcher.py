@@ -199,6 +199,8 @@ class Launcher:
             self.variables(dev_mode, extra),
             log_path,
             self.definition.stop_signal,
+            kind=f"server {self.definition.id}",
+            port=port,
         )
         instance = Instance(
             kind=kind,

@@ -19,7 +19,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.network import HOST, free_port
-from harness.process import ServerProcess, StartError, log_tail
+from harness.process import ServerProcess, StartError, log_tail, with_cause
+from harness.process_registry import scratch_folder
 
 DATABASE = "polls"
 SUPERUSER = "postgres"
@@ -127,8 +127,8 @@ def running_postgres(prefix: tuple[str, ...] = ()) -> Iterator[PostgresInstance]
     if bin_dir is None:
         raise PostgresUnavailable(f"PostgreSQL was not found: {INSTALL_HINT}")
     with (
-        tempfile.TemporaryDirectory(prefix="serving-django-postgres-") as tmp,
-        _cluster(bin_dir, Path(tmp), prefix) as instance,
+        scratch_folder("serving-django-postgres-") as tmp,
+        _cluster(bin_dir, tmp, prefix) as instance,
     ):
         yield instance
 
@@ -177,6 +177,8 @@ def _cluster(bin_dir: Path, directory: Path, prefix: tuple[str, ...]) -> Iterato
         env={"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C.UTF-8"},
         log_path=directory / "postgres.log",
         stop_signal="SIGINT",  # PostgreSQL's fast shutdown: end sessions, then stop
+        kind="PostgreSQL",
+        port=port,
     )
     try:
         process.start()
@@ -196,13 +198,16 @@ def _wait_ready(bin_dir: Path, port: int, process: ServerProcess, log: Path) -> 
     while time.monotonic() < deadline:
         code = process.exit_code()
         if code is not None:
-            raise StartError(f"PostgreSQL exited with code {code} at start", log_tail(log))
+            tail = log_tail(log)
+            raise StartError(with_cause(f"PostgreSQL exited with code {code} at start", tail), tail)
         ready = subprocess.run(
             [str(bin_dir / "pg_isready"), "-q", "-h", HOST, "-p", str(port)], check=False
         )
         if ready.returncode == 0:
             return
         time.sleep(0.1)
+    tail = log_tail(log)
     raise StartError(
-        f"PostgreSQL did not accept connections within {READY_TIMEOUT_S:g} s", log_tail(log)
+        with_cause(f"PostgreSQL did not accept connections within {READY_TIMEOUT_S:g} s", tail),
+        tail,
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from harness.endpoints import SAMPLEPROJECT_DIR
 from harness.environments import Environment
 from harness.launcher import Launcher
 from harness.network import HOST, make_tls_material
+from harness.process_registry import scratch_folder
 from harness.profiles import Profile
 from harness.provenance import cores, cpu_model, kernel, os_name
 from harness.sizing import SERVER_CPUS, sizing_record
@@ -64,8 +64,7 @@ def prepared_launcher(
 ) -> Iterator[tuple[Launcher, Path]]:
     """A launcher for the server in a scratch directory whose database is ready, and that
     directory; PrepareError says why the database could not be made."""
-    with tempfile.TemporaryDirectory(prefix=f"{scratch_prefix}{definition.id}-") as tmp:
-        scratch = Path(tmp)
+    with scratch_folder(f"{scratch_prefix}{definition.id}-") as scratch:
         launcher = Launcher(
             definition,
             environment,

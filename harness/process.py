@@ -2,7 +2,10 @@
 
 Every process the harness starts is registered here until it is gone. ``end_all`` kills what is
 left, and is called on normal exit, on error and on Ctrl-C, so a run never leaves a server
-behind.
+behind. Each is also written down in ``process_registry`` (and marked in its environment), so
+that a capture killed with SIGKILL, which runs none of this, leaves records that the next
+capture ends (``leftovers``). A server that leaves its process group (``setsid``) is found by
+that marker and by its port, and ended too.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -20,8 +24,20 @@ from pathlib import Path
 import httpx
 import psutil
 
+from harness.process_registry import (
+    OWNER_VARIABLE,
+    create_time,
+    forget,
+    marked_env,
+    new_marker,
+    record_process,
+)
+
 READY_POLL_INTERVAL_S = 0.1
 END_POLL_INTERVAL_S = 0.01
+# How long a command that exited with code 0 before answering is watched for a server it
+# left listening on its port (a daemon that dropped the harness's environment marker).
+DETACH_GRACE_S = 5.0
 LOG_TAIL_LINES = 40
 LOG_TAIL_CHARS = 6000
 
@@ -65,6 +81,29 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return tail[-LOG_TAIL_CHARS:]
 
 
+# Lines of a log that say why a program stopped: PostgreSQL's "could not bind ... Address
+# already in use" (logged at LOG level, before its FATAL), nginx's "[emerg] bind() ... failed".
+CAUSE_LINE = re.compile(
+    r"fatal|error|emerg|crit|panic|could not|cannot|can't|failed|denied|in use|no such", re.I
+)
+CAUSE_LINES = 3
+CAUSE_CHARS = 600
+
+
+def log_cause(tail: str) -> str:
+    """The lines of a log tail that say why: the first such line (usually the root cause) and
+    the last ones, joined; empty when none does."""
+    found = [line.strip() for line in tail.splitlines() if CAUSE_LINE.search(line)]
+    chosen = list(dict.fromkeys([*found[:1], *found[-(CAUSE_LINES - 1) :]]))
+    return " | ".join(chosen)[-CAUSE_CHARS:]
+
+
+def with_cause(reason: str, tail: str) -> str:
+    """``reason``, followed by what the log says about it."""
+    cause = log_cause(tail)
+    return f"{reason}: {cause}" if cause else f"{reason} (its log says nothing more)"
+
+
 def _reaches(listening_ip: str, host: str) -> bool:
     """Whether a socket listening on ``listening_ip`` can answer a client connecting to
     ``host``: the same address, or a wildcard (IPv6's is dual-stack on Linux by default)."""
@@ -97,13 +136,28 @@ class ServerProcess:
     """One server process (and everything it forks), logging to ``log_path``."""
 
     def __init__(
-        self, argv: list[str], cwd: Path, env: dict[str, str], log_path: Path, stop_signal: str
+        self,
+        argv: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        log_path: Path,
+        stop_signal: str,
+        *,
+        kind: str = "server",
+        port: int | None = None,
     ) -> None:
         self.argv, self.cwd, self.env = argv, cwd, env
         self.log_path = log_path
         self.stop_signal = stop_signal
+        self.kind = kind  # what it is, in the registry and in what a later capture says
+        self.port = port  # where it listens, to find it if it leaves its process group
         self._popen: subprocess.Popen[bytes] | None = None
         self._known: dict[int, psutil.Process] = {}
+        self._marker = ""
+        self._record: Path | None = None
+        self._created: float | None = None
+        # Processes that had left the process group and were ended by ``kill`` (described).
+        self.detached: list[str] = []
 
     @property
     def pid(self) -> int:
@@ -114,12 +168,13 @@ class ServerProcess:
         if _closing.is_set():
             raise StartError("not started: the run is being stopped", "")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._marker = new_marker()
         with self.log_path.open("ab") as log:
             try:
                 self._popen = subprocess.Popen(
                     self.argv,
                     cwd=self.cwd,
-                    env=self.env,
+                    env=marked_env(self.env, self._marker),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -128,6 +183,15 @@ class ServerProcess:
             except OSError as error:
                 raise StartError(f"cannot execute {self.argv[0]!r}: {error}", "") from error
         _live.add(self)
+        self._created = create_time(self._popen.pid)
+        self._record = record_process(
+            self._popen.pid,
+            self.kind,
+            self.argv,
+            self._marker,
+            port=self.port,
+            scratch=self.log_path.parent,
+        )
 
     def exit_code(self) -> int | None:
         return None if self._popen is None else self._popen.poll()
@@ -175,9 +239,7 @@ class ServerProcess:
             while time.monotonic() - started < timeout_s:
                 code = self.exit_code()
                 if code is not None:
-                    raise StartError(
-                        f"exited with code {code} before answering", log_tail(self.log_path)
-                    )
+                    raise self._exit_error(code)
                 try:
                     response = client.get(url)
                 except httpx.HTTPError as error:
@@ -198,6 +260,79 @@ class ServerProcess:
         raise StartError(
             f"not ready within {timeout_s:.0f} s (last: {last_problem})", log_tail(self.log_path)
         )
+
+    def _exit_error(self, code: int) -> StartError:
+        """Why the command exited before answering; if it left processes running outside its
+        group (it detached), those are ended and the error says so."""
+        tail = log_tail(self.log_path)
+        strays = self.left_behind()
+        if not strays and code == 0 and self.port is not None:
+            # A server never ends with success before answering, unless it daemonised: one
+            # that also dropped its environment (and so the marker) is found once it listens.
+            deadline = time.monotonic() + DETACH_GRACE_S
+            while not strays and time.monotonic() < deadline:
+                time.sleep(READY_POLL_INTERVAL_S)
+                strays = self.left_behind()
+        if not strays:
+            return StartError(with_cause(f"exited with code {code} before answering", tail), tail)
+        listening = self.port is not None and any(
+            pid in {p.pid for p in strays} for pid in listeners(self.port)
+        )
+        described = ", ".join(describe_pid(process.pid) for process in strays)
+        self._end(strays)
+        where = f", listening on port {self.port}" if listening else ""
+        return StartError(
+            f"the command exited with code {code} but left {described} running outside its "
+            f"process group{where}: it detached (e.g. with setsid), so the harness could "
+            "neither stop nor measure it; the harness ended it. A server must stay in the "
+            "foreground",
+            tail,
+        )
+
+    def left_behind(self) -> list[psutil.Process]:
+        """Processes of this server running outside its process group's reach: those carrying
+        its marker in their environment, and those listening on its port that were created
+        after it and are not children of this harness (a server that detached with setsid).
+        Members of its group are not: ``kill`` ends them with the group."""
+        if not self._marker or self._popen is None:
+            return []
+        found: dict[int, psutil.Process] = {}
+        for process in psutil.process_iter(["status"]):
+            try:
+                if process.info["status"] == psutil.STATUS_ZOMBIE:
+                    continue
+                if process.environ().get(OWNER_VARIABLE) == self._marker:
+                    found[process.pid] = process
+            except psutil.Error:
+                continue
+        for pid in listeners(self.port) if self.port else []:
+            if pid is None or pid in found:
+                continue
+            try:
+                process = psutil.Process(pid)
+                mine = os.getpid() in {parent.pid for parent in process.parents()}
+                if (
+                    not mine
+                    and self._created is not None
+                    and (process.create_time() >= self._created)
+                ):
+                    found[pid] = process
+            except psutil.Error:
+                continue
+        return [process for process in found.values() if not self._in_group(process)]
+
+    def _in_group(self, process: psutil.Process) -> bool:
+        try:
+            return os.getpgid(process.pid) == self.pid
+        except OSError:
+            return True  # gone meanwhile: nothing to end
+
+    @staticmethod
+    def _end(processes: list[psutil.Process]) -> None:
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        wait_ended(processes, timeout_s=5)
 
     def stop(self, grace_s: float = 10.0) -> Shutdown:
         """Ask politely with the server's documented stop signal, then kill the whole group."""
@@ -232,6 +367,12 @@ class ServerProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout=10)
         wait_ended(list(self._known.values()), timeout_s=5)
+        strays = self.left_behind()
+        if strays:
+            self.detached += [describe_pid(process.pid) for process in strays]
+            self._end(strays)
+        forget(self._record)
+        self._record = None
         _live.discard(self)
 
 
@@ -270,6 +411,7 @@ def run_helper(argv: list[str], timeout_s: float) -> subprocess.CompletedProcess
     its timeout is killed the same way. Refused once the run is being stopped."""
     if _closing.is_set():
         raise Refused("not started: the run is being stopped")
+    marker = new_marker()
     with subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -277,8 +419,10 @@ def run_helper(argv: list[str], timeout_s: float) -> subprocess.CompletedProcess
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env=marked_env(None, marker),
     ) as helper:
         _helper_groups.add(helper.pid)
+        record = record_process(helper.pid, "installer", argv, marker)
         try:
             stdout, stderr = helper.communicate(timeout=timeout_s)
         except BaseException:  # a timeout, or Ctrl-C in this thread: end the whole group
@@ -287,6 +431,7 @@ def run_helper(argv: list[str], timeout_s: float) -> subprocess.CompletedProcess
             raise
         finally:
             _helper_groups.discard(helper.pid)
+            forget(record)
     return subprocess.CompletedProcess(argv, helper.returncode, stdout, stderr)
 
 

@@ -14,6 +14,7 @@ from evidence.files import DataError
 from evidence.schema import evidence_schema_ids, load_schema
 from evidence.validation import check_data
 from evidence.vocabulary import (
+    FAILED_BY,
     FIGURE_STATUSES,
     FRAMING_CLASSES,
     INTERFACES,
@@ -41,6 +42,7 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     figure = benchmark["$defs"]["figure"]["properties"]
     assert figure["scenario"]["enum"] == list(SCENARIOS)
     assert figure["status"]["enum"] == list(FIGURE_STATUSES)
+    assert figure["failed_by"]["enum"] == list(FAILED_BY)
     smuggling = load_schema("check-evidence")["$defs"]["checks"]["request-smuggling"]
     case = smuggling["properties"]["cases"]["items"]["properties"]
     assert case["class"]["enum"] == list(FRAMING_CLASSES)

@@ -3,12 +3,15 @@ user, on 127.0.0.1; ended with its backends when the block ends, also on an exce
 
 from __future__ import annotations
 
+import socket
+
 import psutil
 import psycopg
 import pytest
 
 from harness import postgres
 from harness.postgres import PostgresUnavailable, running_postgres
+from harness.process import StartError
 
 pytestmark = pytest.mark.skipif(
     postgres.find_bin_dir() is None, reason="PostgreSQL is not installed (postgresql-15)"
@@ -60,3 +63,15 @@ def test_the_sampler_counts_client_connections_not_the_server_s_own_processes() 
                 connection.close()
     assert idle == 0  # checkpointer, walwriter... are not clients
     assert busy == 3
+
+
+def test_a_taken_port_is_reported_with_the_bind_error_from_its_log(monkeypatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setattr(postgres, "free_port", lambda: taken.getsockname()[1])
+        with pytest.raises(StartError) as failure, running_postgres():
+            pytest.fail("PostgreSQL started on a taken port")
+    assert "exited with code 1 at start" in failure.value.reason
+    assert "could not bind" in failure.value.reason
+    assert "Address already in use" in failure.value.reason

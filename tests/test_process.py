@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from harness.network import free_port
-from harness.process import ServerProcess, StartError, end_all, wait_ended
+from harness.process import ServerProcess, StartError, end_all, listeners, wait_ended
 from tests.conftest import TINY_HTTP, processes_mentioning
 
 
@@ -237,3 +237,38 @@ def test_a_listener_on_another_address_is_no_clash(tmp_path: Path) -> None:
     finally:
         other.close()
         process.stop(grace_s=1)
+
+
+@pytest.mark.parametrize(
+    "wrapper",
+    [
+        pytest.param(["setsid", "-f"], id="keeping-its-environment"),
+        # A daemon that also drops the environment (so the harness's marker) is found only by
+        # the port it listens on.
+        pytest.param(["env", "-u", "SERVING_DJANGO_OWNER", "setsid", "-f"], id="by-its-port"),
+    ],
+)
+def test_a_server_that_detaches_is_reported_as_detached_and_ended(
+    tmp_path: Path, wrapper: list[str]
+) -> None:
+    port = free_port()
+    process = ServerProcess(
+        [*wrapper, sys.executable, str(TINY_HTTP), str(port), "normal"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        log_path=tmp_path / "server.log",
+        stop_signal="SIGTERM",
+        port=port,
+    )
+    process.start()
+    with pytest.raises(StartError) as failure:
+        process.wait_ready(f"http://127.0.0.1:{port}/json/sync", timeout_s=20)
+    process.stop(grace_s=1)
+    reason = failure.value.reason
+    assert "detached" in reason
+    assert "before answering" not in reason
+    assert str(TINY_HTTP) in reason  # names what it ended
+    if "env" in wrapper:
+        assert f"listening on port {port}" in reason
+    assert not [p for p in processes_mentioning(str(TINY_HTTP)) if str(port) in p.cmdline()]
+    assert not listeners(port)

@@ -66,7 +66,7 @@ def value_cell(figure: Figure, name: str) -> Markup:
     """A metric's median with its spread and warnings, or why there is no number."""
     metric(name)  # an unregistered name is a template bug, not an empty cell
     if not figure.ok:
-        return Markup("failed")
+        return Markup("{}").format(figure.failed_word)
     value = figure.metric(name)
     if value is None:
         if (late := figure.unanswered(name)) is not None:
@@ -112,6 +112,8 @@ def failure_cell(figure: Figure, limit: int = FAILURE_TEXT_LIMIT) -> Markup:
     reason = str(figure.record["failure"] or "no reason recorded")
     if len(reason) > limit:
         reason = reason[: limit - 1] + "… (the full text is in data/benchmarks.json)"
+    if figure.machine_fault:
+        return Markup("**not measured: the machine's fault**: ") + markdown_text(reason)
     return Markup("**failed**: ") + markdown_text(reason)
 
 
@@ -179,7 +181,7 @@ def step_users(figures: list[Figure], base: str) -> list[int]:
 
 def step_cell(figure: Figure, users: int, base: str) -> Markup:
     if not figure.ok:
-        return Markup("failed")
+        return Markup("{}").format(figure.failed_word)
     name = figure.steps(base).get(users)
     return value_cell(figure, name) if name else Markup("not run")
 

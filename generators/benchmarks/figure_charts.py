@@ -90,7 +90,7 @@ def _why_no_bar(found: Figure | None, metric: str) -> str:
     if found is None:
         return ""  # not in the capture's plan: listed once under the chart, no empty bar
     if not found.ok:
-        return "failed"
+        return found.failed_word
     if found.counts_failures(metric):
         return f"no throughput: {found.failed_share(metric):.0f} % failed"
     if found.unobservable(metric):

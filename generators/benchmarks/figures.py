@@ -89,6 +89,17 @@ class Figure:
         return self.record["status"] == "ok"
 
     @property
+    def machine_fault(self) -> bool:
+        """Failed for a reason of the machine (PostgreSQL, nginx or a load tool could not
+        run...): pages then say it was not measured, never that the server failed."""
+        return not self.ok and self.record.get("failed_by") == "machine"
+
+    @property
+    def failed_word(self) -> str:
+        """What a cell of a failed figure says instead of a number."""
+        return "not measured" if self.machine_fault else "failed"
+
+    @property
     def params(self) -> dict[str, Any]:
         return self.record["params"]
 

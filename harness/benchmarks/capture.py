@@ -12,7 +12,6 @@ scenario that crashes is recorded as failed with its traceback and the next one 
 from __future__ import annotations
 
 import os
-import tempfile
 import traceback
 from collections.abc import Sequence
 from dataclasses import replace
@@ -44,6 +43,7 @@ from harness.prepared import (
     provenance,
     server_version,
 )
+from harness.process_registry import scratch_folder
 from harness.progress import Progress
 from harness.provenance import now_iso
 from harness.sizing import SERVER_CPUS
@@ -103,9 +103,11 @@ def benchmark_provenance(pinning: Pinning) -> dict[str, Any]:
 CAPTURE_WIDE = {"calibration": CALIBRATION_ID, "interleaved": INTERLEAVED_ID}
 
 
-def _failed_all(scenarios: Sequence[str], reason: str) -> list[dict[str, Any]]:
+def _failed_all(
+    scenarios: Sequence[str], reason: str, failed_by: str = "server"
+) -> list[dict[str, Any]]:
     return [
-        failed_figure(scenario, "server", {}, reason)
+        failed_figure(scenario, "server", {}, reason, failed_by)
         for scenario in SCENARIOS
         if scenario in scenarios and scenario not in CAPTURE_WIDE
     ]
@@ -128,6 +130,7 @@ def benchmark_server(
     server_progress.begin()
     environment: Environment | None = None
     results: list[dict[str, Any]] = []
+    fault = "server"
     try:
         environment = ensure_environment(definition, capture.environments_dir)
     except InstallError as error:
@@ -161,9 +164,14 @@ def benchmark_server(
         except PrepareError as error:
             setup["error"] = f"database preparation failed: {error.reason}"
             setup["log_tail"] = error.log
+        except OSError as error:  # its scratch folder could not be made or written
+            setup["error"] = f"the machine's scratch folder could not be used: {error}"
+            fault = "machine"
     if not setup["ok"]:
         server_progress.result("error", setup["error"])
-        results = _failed_all(capture.selected_scenarios(), f"Not measured: {setup['error']}")
+        results = _failed_all(
+            capture.selected_scenarios(), f"Not measured: {setup['error']}", fault
+        )
     server = {
         "id": definition.id,
         "name": definition.name,
@@ -190,8 +198,11 @@ def _run_scenarios(bench: ServerBench) -> None:
             scenario(bench)
         except Exception as error:  # one scenario's bug must not lose the others' figures
             reason = f"the scenario crashed: {type(error).__name__}: {error}"[:1500]
+            # An OSError is the machine refusing (a missing load tool, a folder it cannot
+            # write); anything else is a bug of the scenario.
+            fault = "machine" if isinstance(error, OSError) else "harness"
             for name in wanted:
-                record = failed_figure(name, "scenario", bench.common_params(), reason)
+                record = failed_figure(name, "scenario", bench.common_params(), reason, fault)
                 record["repeats"][0]["traceback"] = traceback.format_exc()[-4000:]
                 bench.add(record)
 
@@ -214,8 +225,7 @@ def calibrate(
         setup.update(ok=False, error=f"Granian could not be installed: {error}"[:2000])
     calibration_progress = progress.server(CALIBRATION_ID)
     calibration_progress.begin()
-    with tempfile.TemporaryDirectory(prefix="serving-django-calibration-") as tmp:
-        scratch = Path(tmp)
+    with scratch_folder("serving-django-calibration-") as scratch:
         calibration = Calibration(
             settings,
             pinning,
@@ -260,7 +270,7 @@ def interleave(
         interleaved_progress.note(f"no {CALIBRATION_SERVER} definition to take Granian from")
     except InstallError as error:
         interleaved_progress.note(f"Granian could not be installed: {error}"[:300])
-    with tempfile.TemporaryDirectory(prefix="serving-django-interleaved-") as tmp:
+    with scratch_folder("serving-django-interleaved-") as tmp:
         results = interleaved_figures(
             capture,
             definitions,
@@ -269,7 +279,7 @@ def interleave(
             pinning,
             interleaved_progress,
             upstream,
-            Path(tmp),
+            tmp,
             STOP_GRACE_S,
         )
     server = {
@@ -331,10 +341,12 @@ def run_benchmarks(
     try:
         if "calibration" in scenarios:
             document = calibrate(capture, known, pinning, progress)
+            capture.not_captured.update(machine_failures(CALIBRATION_ID, document))
             if path := _write(capture, CALIBRATION_ID, document):
                 written.append(path)
         if "interleaved" in scenarios and not capture.interrupted.is_set():
             document = interleave(capture, selected, known, pinning, progress, upstream)
+            capture.not_captured.update(machine_failures(INTERLEAVED_ID, document))
             if not capture.interrupted.is_set() and (
                 path := _write(capture, INTERLEAVED_ID, document)
             ):
@@ -347,11 +359,22 @@ def run_benchmarks(
                 capture.not_captured[f"{definition.id} (benchmarks)"] = str(
                     document["setup"]["error"]
                 )
+            capture.not_captured.update(machine_failures(definition.id, document))
             if path := _write(capture, definition.id, document):
                 written.append(path)
     finally:
         os.sched_setaffinity(0, saved_affinity)
     return written
+
+
+def machine_failures(name: str, document: dict[str, Any]) -> dict[str, str]:
+    """The figures of a benchmark file that failed by the machine's fault, by name, with
+    why: the capture lists them and exits non-zero, for they say nothing about the server."""
+    return {
+        f"{name} (benchmarks): {figure['figure']}": f"the machine's fault: {figure['failure']}"
+        for figure in document["results"]
+        if figure["status"] == "failed" and figure.get("failed_by") == "machine"
+    }
 
 
 def _write(capture: Capture, name: str, document: dict[str, Any]) -> Path | None:

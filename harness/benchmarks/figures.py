@@ -28,9 +28,13 @@ def figure_record(
     }
 
 
-def failed_figure(scenario: str, figure: str, params: dict[str, Any], reason: str) -> dict:
+def failed_figure(
+    scenario: str, figure: str, params: dict[str, Any], reason: str, failed_by: str = "server"
+) -> dict:
     """A figure that could not be measured at all (the server did not start, ...)."""
-    return figure_record(scenario, figure, params, [Measurement(failure=reason)])
+    return figure_record(
+        scenario, figure, params, [Measurement(failure=reason, failed_by=failed_by)]
+    )
 
 
 def _wide(repeats: Sequence[Measurement], metric: str) -> bool:

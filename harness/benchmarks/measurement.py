@@ -22,13 +22,18 @@ class Measurement:
     metrics: dict[str, float | int | None] = field(default_factory=dict)
     failure: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # Whose fault a failure is (evidence.vocabulary.FAILED_BY): the machine's when PostgreSQL,
+    # nginx or a load tool could not run, whatever the server would have done.
+    failed_by: str = "server"
 
     @property
     def ok(self) -> bool:
         return self.failure is None
 
     def as_record(self) -> dict[str, Any]:
-        return {"ok": self.ok, "failure": self.failure, "metrics": self.metrics, **self.details}
+        fault = {} if self.ok else {"failed_by": self.failed_by}
+        record = {"ok": self.ok, "failure": self.failure, "metrics": self.metrics, **fault}
+        return {**record, **self.details}
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float | None:
@@ -48,6 +53,13 @@ def spread(values: Sequence[float]) -> dict[str, float | None]:
         "max": max(values),
         "cv_percent": coefficient_of_variation(values),
     }
+
+
+def failed_by(repeats: Sequence[Measurement]) -> str:
+    """Whose fault a failed figure is. The machine's first: a figure the machine could not
+    measure says nothing about the server, whatever else went wrong in it."""
+    faults = {repeat.failed_by for repeat in repeats if not repeat.ok}
+    return next((fault for fault in ("machine", "harness") if fault in faults), "server")
 
 
 def summarise(repeats: Sequence[Measurement]) -> dict[str, Any]:
@@ -78,6 +90,7 @@ def summarise(repeats: Sequence[Measurement]) -> dict[str, Any]:
                 )
     return {
         "status": "failed" if failures else "ok",
+        **({"failed_by": failed_by(repeats)} if failures else {}),
         "failure": "; ".join(dict.fromkeys(f for f in failures if f)) or None,
         "metrics": metrics,
         "spread": spreads,

@@ -218,6 +218,8 @@ def running_nginx(
         env={"PATH": os.environ.get("PATH", os.defpath)},
         log_path=directory / "nginx.log",
         stop_signal="SIGTERM",  # fast shutdown; SIGQUIT would wait for held streams to end
+        kind="nginx",
+        port=port,
     )
     base_url = f"{'https' if tls else 'http'}://{HOST}:{port}"
     try:

@@ -1,7 +1,8 @@
 """Running a load tool as a child process: its own process group, its output read while it
 runs, and the whole group killed at a timeout, when it hangs after announcing its end, or on
-any exception (Ctrl-C included), so no load tool outlives the call. h2load and openload share
-it; each adds what its output means."""
+any exception (Ctrl-C included), so no load tool outlives the call; recorded in the process
+registry meanwhile, so that even a SIGKILLed harness's load tool is ended by the next capture.
+h2load and openload share it; each adds what its output means."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from harness.process_registry import forget, marked_env, new_marker, record_process
 
 POLL_INTERVAL_S = 0.02
 
@@ -39,6 +42,7 @@ def run_tool(
     """Run ``command`` in its own process group; kill the group at the timeout, when it is
     still running ``stopping_grace_s`` after printing a line that starts with
     ``stopping_line`` (it hung), or on any exception, which is then raised again."""
+    marker = new_marker()
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -47,7 +51,9 @@ def run_tool(
         text=True,
         errors="replace",
         start_new_session=True,
+        env=marked_env(None, marker),
     )
+    record = record_process(process.pid, f"load tool {tool_name(command)}", command, marker)
     output = _OutputReader(process, stopping_line)
     try:
         deadline = time.monotonic() + timeout_s
@@ -66,7 +72,15 @@ def run_tool(
         kill_group(process)
         process.wait()
         raise
+    finally:
+        forget(record)
     return Finished(*output.finish(), process.returncode, time.time())
+
+
+def tool_name(command: Sequence[str]) -> str:
+    """The tool's name in a command that may start with ``taskset -c N``."""
+    names = [Path(part).name for part in command if not part.startswith("-")]
+    return next((n for n in names if n not in ("taskset",) and not n.isdigit()), "?")
 
 
 class _OutputReader:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ from websockets.asyncio.client import connect
 from harness.benchmarks import nginx
 from harness.benchmarks.nginx import NginxUnavailable, nginx_version, running_nginx
 from harness.network import HOST, TLSMaterial, make_tls_material
+from harness.process import StartError
 
 APPS = Path(__file__).parents[1] / "apps"
 
@@ -184,3 +186,18 @@ def test_nginx_runs_under_the_prefix_and_leaves_no_process_even_when_the_block_r
     assert len(tree) == 2  # master and one worker
     assert affinities == [[1], [1]]
     assert [process.pid for process in tree if alive(process.pid)] == []
+
+
+def test_a_taken_port_is_reported_with_nginx_s_bind_error(tmp_path: Path, monkeypatch) -> None:
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        monkeypatch.setattr(nginx, "free_port", lambda: taken.getsockname()[1])
+        with (
+            pytest.raises(StartError) as failure,
+            running_nginx(tmp_path / "nginx", upstream_port=None, tls=None, http2=False),
+        ):
+            pytest.fail("nginx started on a taken port")
+    assert "exited with code 1 before answering" in failure.value.reason
+    assert "bind()" in failure.value.reason
+    assert "Address already in use" in failure.value.reason

@@ -72,6 +72,7 @@ def started_locust(
         env=locust_environment(request, scratch),
         log_path=scratch / LOG_NAME,
         stop_signal="SIGINT",
+        kind="load tool locust",
     )
     run = LocustRun(request, scratch, process, details)
     try:
@@ -95,7 +96,9 @@ class LocustRun:
     def measure(self) -> Measurement:
         """Let Locust begin its steps now, wait for it to finish, and read its figures."""
         if self.start_failure is not None:
-            return Measurement(failure=self.start_failure, details=self.details)
+            return Measurement(
+                failure=self.start_failure, details=self.details, failed_by="machine"
+            )
         (self.scratch / START_FILE).touch()
         timeout_s = self.request.total_s + stop_timeout_s(self.request) + OUTER_TIMEOUT_MARGIN_S
         try:

@@ -25,6 +25,15 @@ SETTLE_S = 0.5  # after "ready", before reading idle memory: imports finish, wor
 class ServerGone(Exception):
     """The server could not be started (or died) for a group of measurements."""
 
+    failed_by = "server"
+
+
+class MachineFault(ServerGone):
+    """What a group of measurements needs besides the server (nginx, PostgreSQL, a load tool)
+    could not run: the figures are failed, by the machine's fault, not the server's."""
+
+    failed_by = "machine"
+
 
 @dataclass
 class ServerBench:

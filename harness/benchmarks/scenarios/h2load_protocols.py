@@ -9,11 +9,12 @@ from contextlib import ExitStack, contextmanager
 from harness.benchmarks.figures import figure_record, measure_in_rounds
 from harness.benchmarks.measurement import Measurement
 from harness.benchmarks.nginx import NginxUnavailable, running_nginx
-from harness.benchmarks.scenarios.bench import ServerBench, ServerGone
+from harness.benchmarks.scenarios.bench import MachineFault, ServerBench, ServerGone
 from harness.benchmarks.scenarios.h2load_common import _h2load, _h2load_params
 from harness.benchmarks.settings import PROTOCOLS
 from harness.definitions import ServerDefinition
 from harness.launcher import Instance, Launcher
+from harness.process import StartError
 
 
 @contextmanager
@@ -36,8 +37,8 @@ def _protocol_target(bench: ServerBench, protocol_id: str) -> Iterator[tuple[Ins
                     prefix=bench.pinning.server_prefix(),
                 )
             )
-        except NginxUnavailable as error:
-            raise ServerGone(f"nginx could not be started: {error}") from error
+        except (NginxUnavailable, StartError) as error:
+            raise MachineFault(f"nginx could not be started: {error}") from error
         yield instance, proxy.base_url
 
 
@@ -71,7 +72,8 @@ def h2load_other_protocols(bench: ServerBench) -> None:
 
                 repeats = measure_in_rounds(keys, run_round, bench.settings)
         except ServerGone as gone:
-            repeats = {key: [Measurement(failure=str(gone)[:2000])] for key in keys}
+            failed = Measurement(failure=str(gone)[:2000], failed_by=gone.failed_by)
+            repeats = {key: [failed] for key in keys}
         for (endpoint, clients), measured in repeats.items():
             params = _h2load_params(bench, protocol_id, endpoint, clients, measured)
             if protocol_id.startswith("nginx"):

@@ -14,7 +14,7 @@ from harness.benchmarks.locust.command import LOCUSTFILES, LocustRequest
 from harness.benchmarks.locust.run import started_locust
 from harness.benchmarks.measurement import Measurement
 from harness.benchmarks.nginx import NginxInstance, NginxUnavailable, running_nginx
-from harness.benchmarks.scenarios.bench import ServerBench, ServerGone, checked
+from harness.benchmarks.scenarios.bench import MachineFault, ServerBench, ServerGone, checked
 from harness.launcher import Instance, base_url
 from harness.network import free_port
 from harness.process import StartError
@@ -97,7 +97,7 @@ def _locust_scenario(
                 add_cpu_per_step(measurement, cpu)
                 return {figure: checked(instance, measurement)}
         except ServerGone as gone:
-            return {figure: Measurement(failure=str(gone)[:2000])}
+            return {figure: Measurement(failure=str(gone)[:2000], failed_by=gone.failed_by)}
 
     settings = bench.settings
     if repeats is not None:
@@ -123,7 +123,7 @@ def nginx_in_front(bench: ServerBench, instance: Instance) -> Iterator[NginxInst
                 )
             )
         except (NginxUnavailable, StartError) as error:
-            raise ServerGone(f"nginx could not be started: {error}") from error
+            raise MachineFault(f"nginx could not be started: {error}") from error
         yield proxy
 
 

@@ -66,7 +66,7 @@ def article_polls(bench: ServerBench) -> None:
             )
     except (PostgresUnavailable, StartError) as error:
         reason = f"PostgreSQL could not be started: {error}"
-        bench.add(failed_figure("locust-polls", ARTICLE_FIGURE, params, reason))
+        bench.add(failed_figure("locust-polls", ARTICLE_FIGURE, params, reason, "machine"))
     except PrepareError as error:
         reason = f"the PostgreSQL database could not be prepared: {error.reason}\n{error.log}"
         bench.add(failed_figure("locust-polls", ARTICLE_FIGURE, params, reason[:2000]))
