@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from evidence.parsing import parse
+
 
 class DataError(Exception):
     """A data file that cannot be used, with the file and field named."""
@@ -49,8 +51,12 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def read_json(path: Path) -> Any:
-    """The parsed file; DataError names the file when it is not readable JSON."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: not readable JSON: {error}") from error
+    """The parsed file, strictly (``evidence.parsing``: no repeated key, no NaN, capped sizes);
+    DataError names the file and every bad field."""
+    document, problems = parse(path)
+    lines = [problem.removeprefix("(file): ") for problem in problems]
+    if len(lines) == 1:
+        raise DataError(f"{path}: {lines[0]}")
+    if lines:
+        raise DataError(f"{path}:\n  " + "\n  ".join(lines))
+    return document

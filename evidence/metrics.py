@@ -19,21 +19,38 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """The values a metric can take. A number outside them is a fault of the file, not a
+    measurement; validation refuses it. Ceilings stand far above anything measured here (so
+    they stop a typo or a hostile ``1e308``, never a real figure); nothing is negative."""
+
+    high: float
+    # Counted things: every repeat's value is a whole number (a median of two may be x.5).
+    whole: bool = False
+    low: float = 0.0
+
+
+@dataclass(frozen=True)
 class Unit:
     stored: str  # what the number in the data file counts
     shown: str  # what pages show it in
+    bounds: Bounds  # what a metric of this unit can be, unless the metric declares its own
     divisor: float = 1.0  # stored / divisor = shown
 
 
-REQUESTS_PER_S = Unit("requests per second", "req/s")
-PER_S = Unit("per second", "/s")
-MILLISECONDS = Unit("milliseconds", "ms")
-SECONDS = Unit("seconds", "s")
-PERCENT = Unit("percent", "%")
-MEBIBYTES = Unit("bytes", "MiB", 2**20)
-KIBIBYTES = Unit("bytes", "KiB", 2**10)
-RATIO = Unit("ratio", "×")
-COUNT = Unit("count", "")
+# Ten million a second: about 90 times the fastest rate measured on 127.0.0.1 (109,000/s).
+RATE = Bounds(10_000_000)
+REQUESTS_PER_S = Unit("requests per second", "req/s", RATE)
+PER_S = Unit("per second", "/s", RATE)
+MILLISECONDS = Unit("milliseconds", "ms", Bounds(86_400_000))  # a day
+SECONDS = Unit("seconds", "s", Bounds(86_400))
+PERCENT = Unit("percent", "%", Bounds(100))  # a share of requests: 0 to 100
+MEBIBYTES = Unit("bytes", "MiB", Bounds(2**44), 2**20)  # 16 TiB
+KIBIBYTES = Unit("bytes", "KiB", Bounds(2**44), 2**10)
+RATIO = Unit("ratio", "×", Bounds(1_000_000))
+COUNT = Unit("count", "", Bounds(10**12, whole=True))
+# CPU time over wall time: 100 % per busy core, so up to 100 % times the cores (1024 here).
+CORE_PERCENT = Bounds(100 * 1024)
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,13 @@ class Metric:
     # A rate of answered requests the load tool achieved (compared with the tool's ceiling);
     # False for rates the tool was asked for.
     achieved_rate: bool = False
+    # The values it can take, where they differ from its unit's.
+    bounds: Bounds | None = None
+
+    @property
+    def allowed(self) -> Bounds:
+        """The values a figure of this metric can take (validation refuses any other)."""
+        return self.bounds or self.unit.bounds
 
 
 _LOCUST = ("locust-polls", "locust-upstream")
@@ -93,7 +117,14 @@ METRICS = (
     Metric("reference_ratio", RATIO, "× reference, same round", ("interleaved",), compared=True),
     # Fixed-rate (open-model) runs: the answered rate over the rate asked for; below 95 % the
     # server set the pace, and its latencies are those of a growing queue.
-    Metric("held_percent", PERCENT, "held % of the rate", ("fixed-rate-latency",)),
+    # Above 100 % when the server answered faster than asked (102.8 % measured); not a share.
+    Metric(
+        "held_percent",
+        PERCENT,
+        "held % of the rate",
+        ("fixed-rate-latency",),
+        bounds=Bounds(1000),
+    ),
     Metric("requests_total", COUNT, "requests"),
     # Latency
     Metric("latency_min_ms", MILLISECONDS, "min ms"),
@@ -122,10 +153,10 @@ METRICS = (
     Metric("failures_percent", PERCENT, "failures %", _LOCUST, compared=True),
     Metric("failures_total", COUNT, "failed requests"),
     # CPU time over wall time while a Locust step was measured; 100 % is one core busy.
-    Metric("server_cpu_percent", PERCENT, "server CPU % of a core"),
-    Metric("locust_cpu_percent", PERCENT, "Locust CPU % of a core"),
-    Metric("nginx_cpu_percent", PERCENT, "nginx CPU % of a core"),
-    Metric("postgres_cpu_percent", PERCENT, "PostgreSQL CPU % of a core"),
+    Metric("server_cpu_percent", PERCENT, "server CPU % of a core", bounds=CORE_PERCENT),
+    Metric("locust_cpu_percent", PERCENT, "Locust CPU % of a core", bounds=CORE_PERCENT),
+    Metric("nginx_cpu_percent", PERCENT, "nginx CPU % of a core", bounds=CORE_PERCENT),
+    Metric("postgres_cpu_percent", PERCENT, "PostgreSQL CPU % of a core", bounds=CORE_PERCENT),
     # Peaks while a Locust step was measured: what a server that queues without using its
     # core waits on (its threads; PostgreSQL's connection limit, max_connections).
     Metric("server_threads_peak", COUNT, "server threads at peak"),

@@ -1,10 +1,13 @@
 """Every problem of a data directory, each naming the file, the field (as a path), the bad value
 and what is allowed; nothing stops at the first error.
 
-This is what needs no harness: shape (the schemas), layout (directories agree with content),
-meaning (finite numbers, no negative measurement, timestamps in order, a figure or check once,
-registered metric names, failed figures without numbers). ``nox -s validate`` adds the
-cross-checks that need the harness (server and check ids that exist) by passing their ids in.
+This is what needs no harness: parsing (``evidence.parsing``: no repeated key, no NaN, capped
+sizes), shape (the schemas), layout (directories agree with content), meaning (finite numbers of
+sane magnitude, no negative measurement, timestamps in order, a figure or check once, registered
+metric names within their bounds, summaries that are their repeats', failed figures without
+numbers). The cross-checks against the repository's server and check ids take those ids in:
+``nox -s validate`` passes the harness's, the site build (``generators.reading``) the ones its
+definitions and check catalog name, so both refuse the same files.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from evidence.documents import upgraded
-from evidence.files import DataError, read_json
+from evidence.files import DataError
 from evidence.layout import LAYOUT_TEXT, DataDir
 from evidence.metrics import unregistered_names
+from evidence.parsing import parse
+from evidence.summaries import bound_problems, summary_problems
 from evidence.vocabulary import CALIBRATION_ID, INTERLEAVED_ID, REFERENCE_TARGETS
 
 # A capture id is the UTC time the capture started; its files start within this long of it
@@ -30,6 +35,10 @@ CLOCK_SLACK = timedelta(hours=1)
 
 # Evidence fields whose name ends in a unit are measurements and cannot be negative.
 UNIT_SUFFIXES = ("_s", "_ms", "_bytes", "_rps", "_percent")
+# No number in a data file is larger (December 2026: the largest is 2.5e10, a machine's memory
+# in bytes; times are seconds since 1970, 1.8e9): a larger one is a fault, and pages that print
+# it digit by digit or draw it as a bar would break.
+MAX_MAGNITUDE = 1e15
 
 
 @dataclass(frozen=True)
@@ -119,8 +128,13 @@ def _numbers(value: Any, path: str) -> Iterator[tuple[str, float]]:
 def number_problems(document: dict[str, Any]) -> list[str]:
     problems = []
     for path, number in _numbers(document, ""):
-        if not math.isfinite(number):
+        if isinstance(number, float) and not math.isfinite(number):
             problems.append(f"{path}: {number!r} is not a finite number")
+        elif abs(number) > MAX_MAGNITUDE:
+            shown = (
+                f"{number:g}" if isinstance(number, float) else f"a {len(str(number))}-digit int"
+            )
+            problems.append(f"{path}: {shown} is beyond ±{MAX_MAGNITUDE:g}, no quantity recorded")
         elif number < 0 and path.rsplit("/", 1)[-1].endswith(UNIT_SUFFIXES):
             problems.append(f"{path}: {number!r} is a negative measurement (must be >= 0)")
     return problems
@@ -263,6 +277,7 @@ def benchmark_problems(
         elif figure.get("failed_by"):
             problems.append(f"results/{index}/failed_by: {figure['failed_by']!r} on an ok figure")
         problems += _flag_problems(index, figure)
+        problems += summary_problems(index, figure) + bound_problems(index, figure)
     problems += unregistered_names(document)
     return problems + timestamp_problems(document) + number_problems(document)
 
@@ -303,14 +318,18 @@ def capture_problems(path: Path, document: dict[str, Any], machines: set[str]) -
     if document.get("state") == "complete" and document.get("finished_at") is None:
         problems.append("finished_at: a complete capture needs the time it finished")
     ended = {**document, "finished_at": document.get("finished_at") or document.get("started_at")}
-    return problems + capture_time_problems(document, datetime.now(UTC)) + timestamp_problems(ended)
+    return (
+        problems
+        + capture_time_problems(document, datetime.now(UTC))
+        + timestamp_problems(ended)
+        + number_problems(document)
+    )
 
 
 def _read(path: Path, kind: str) -> tuple[dict[str, Any] | None, list[str]]:
-    try:
-        raw = read_json(path)
-    except DataError as error:
-        return None, [f"(file): {str(error).removeprefix(f'{path}: ')}"]
+    raw, problems = parse(path)
+    if problems:
+        return None, problems
     document, problems = upgraded(raw, kind, str(path))
     return (None if problems else document), problems
 
@@ -326,10 +345,12 @@ def check_data(root: Path, known: KnownIds = KnownIds()) -> tuple[Evidence, list
     ]
     for path in data.machine_paths():
         document, problems = _read(path, "machine")
-        if document is not None and document["id"] != path.stem:
-            problems.append(f"id: {document['id']!r} must equal the file name")
-        elif document is not None:
-            evidence.machines[path.stem] = document
+        if document is not None:
+            problems = number_problems(document)
+            if document["id"] != path.stem:
+                problems.append(f"id: {document['id']!r} must equal the file name")
+            if not problems:
+                evidence.machines[path.stem] = document
         errors += [f"{path}: {problem}" for problem in problems]
     # A machine file with problems is reported once, not again by every run that names it.
     machines = {path.stem for path in data.machine_paths()}
@@ -355,9 +376,10 @@ def check_data(root: Path, known: KnownIds = KnownIds()) -> tuple[Evidence, list
     return evidence, errors
 
 
-def load_evidence(root: Path) -> Evidence:
-    """Every file under ``root``, read once; DataError lists every problem if any."""
-    evidence, problems = check_data(root)
+def load_evidence(root: Path, known: KnownIds = KnownIds()) -> Evidence:
+    """Every file under ``root``, read once; DataError lists every problem if any (``known``:
+    the ids to cross-check, as in ``check_data``)."""
+    evidence, problems = check_data(root, known)
     if problems:
         raise DataError("\n".join(problems))
     return evidence

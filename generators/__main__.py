@@ -8,7 +8,8 @@ from pathlib import Path
 
 from evidence.files import DataError
 from evidence.layout import DEFAULT_DATA_DIR
-from evidence.validation import load_evidence
+from generators.definitions import CatalogError
+from generators.reading import read_data
 from generators.render import render_pages
 
 
@@ -18,8 +19,11 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     args = parser.parse_args()
     try:
-        pages = render_pages(load_evidence(args.data))
-    except DataError as error:
+        evidence, problems = read_data(args.data)
+        if problems:
+            raise DataError("\n".join(problems))
+        pages = render_pages(evidence)
+    except (DataError, CatalogError) as error:
         print(f"error: cannot render invalid data:\n{error}", file=sys.stderr)
         return 1
     for relative, content in pages.items():

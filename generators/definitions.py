@@ -9,20 +9,28 @@ validate`` notes data files that disagree)."""
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from evidence.layout import REPO_ROOT
 
-DEFINITIONS_DIR = REPO_ROOT / "harness" / "servers"
+# SERVING_DJANGO_SERVERS names another directory of definitions, as for the harness (a
+# contributor's draft, a test's).
+DEFINITIONS_DIR = Path(
+    os.environ.get("SERVING_DJANGO_SERVERS") or REPO_ROOT / "harness" / "servers"
+)
 CHECK_CATALOG = REPO_ROOT / "harness" / "checks" / "catalog.json"
 CHECK_TEXT = {"title": str, "group": str, "question": str, "thresholds": str, "timed": bool}
 CASE_TEXT = ("id", "title", "spec", "rule", "expected")  # a corpus check's inputs
 PRESENTED = {"name": str, "summary": str, "homepage": str, "docs": str, "notes": list}
-NO_DEFINITION = (
-    "No definition of this server is in the repository; only its measurements are shown."
-)
+
+
+def defined_server_ids(directory: Path = DEFINITIONS_DIR) -> frozenset[str]:
+    """The server ids the repository defines: one definition file each, named by its id (the
+    harness refuses a file whose id differs from its name)."""
+    return frozenset(path.stem for path in directory.glob("*.toml"))
 
 
 def presented_servers(directory: Path = DEFINITIONS_DIR) -> dict[str, dict[str, Any]]:
@@ -55,8 +63,8 @@ def _option_text(options: Any) -> dict[str, dict[str, str]]:
 
 def presented(server: dict[str, Any], servers: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """A data file's server block with what the site shows about it taken from its definition.
-    A server without one keeps its data file's text (escaped like all data); ``nox -s
-    validate`` refuses such files, so none reaches the published site."""
+    The site build refuses data of a server without one (``generators.reading``); the calibration
+    and the reference apps keep their data file's text (escaped like all data)."""
     definition = servers.get(server["id"], {})
     shown = {**server, **{key: value for key, value in definition.items() if key in server}}
     shown["option_text"] = definition.get("option_text", {})

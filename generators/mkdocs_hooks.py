@@ -1,9 +1,10 @@
 """MkDocs hook: render the generated pages from ``data/`` at every build.
 
 Pages exist only in the build, never in ``docs/``, so they cannot drift from the data or be
-edited by hand. ``data/`` is read once, and validated as it is read (``evidence.validation``:
-everything but the cross-checks against the harness, which ``nox -s validate`` adds). Servers
-are added to the navigation in matrix order, benchmark scenarios in scenario order.
+edited by hand. ``data/`` is read once, and validated as it is read (``generators.reading``:
+``evidence.validation`` with the server and check ids the repository defines, as ``nox -s
+validate`` runs it), so the build refuses every file ``validate`` refuses. Servers are added to
+the navigation in matrix order, benchmark scenarios in scenario order.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evidence.files import DataError
 from evidence.layout import DEFAULT_DATA_DIR
-from evidence.validation import check_data
 from generators.benchmarks.scenario_pages import benchmark_navigation
 from generators.definitions import CatalogError
 from generators.escaping import navigation_title
+from generators.reading import read_data
 from generators.render import render, server_ids
 
 _pages: dict[str, str | bytes] = {}
@@ -37,7 +38,10 @@ def data_root() -> Path:
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    evidence, problems = check_data(data_root())
+    try:
+        evidence, problems = read_data(data_root())
+    except CatalogError as error:
+        raise PluginError(f"cannot read the check catalog: {error}") from error
     if problems:
         raise PluginError("refusing to render invalid data:\n" + "\n".join(problems))
     try:

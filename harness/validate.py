@@ -1,10 +1,11 @@
 """``nox -s validate``: every data file and every server definition, with the cross-checks that
 need the harness.
 
-``evidence.validation`` checks shape, layout and meaning (it is what the site build runs too);
-this adds what only the harness knows: that each run's server has a definition in
-``harness/servers/`` and each check id is one the harness has. Every problem is reported,
-named by file and field.
+``evidence.validation`` checks parsing, shape, layout and meaning, and that each file's server
+has a definition in ``harness/servers/`` and each check id is one the harness has, from the ids
+passed in (the site build runs it too, with the ids of the definition files and the check
+catalog: ``generators.reading``). This passes the harness's own ids and adds the definitions'
+problems. Every problem is reported, named by file and field.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ under data/. Builders return documents in the shape the harness writes."""
 from __future__ import annotations
 
 import copy
+import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,9 +16,10 @@ from typing import Any
 from evidence.documents import write_document
 from evidence.layout import REPO_ROOT, DataDir
 from evidence.schema import SCHEMA_VERSION
+from evidence.vocabulary import CALIBRATION_ID, INTERLEAVED_ID, REFERENCE_TARGETS
 from harness.benchmarks.measurement import Measurement, summarise
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
-from harness.definitions import ServerDefinition
+from harness.definitions import DEFINITIONS_DIR, ServerDefinition
 
 MACHINE_ID = "synthetic-test-machine"
 CAPTURE_ID = "20260101T000000Z"
@@ -438,12 +441,77 @@ def definition(server_id: str = "tiny", **overrides: Any) -> ServerDefinition:
     return ServerDefinition(**fields)
 
 
-def build_site(data: Path, site: Path) -> subprocess.CompletedProcess[str]:
-    """``mkdocs build --strict`` of the real site from the data in ``data``, into ``site``."""
+def _toml_value(value: Any) -> str:
+    """A TOML string (or list of them): JSON's escapes are TOML's, but for DEL."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _server_blocks(data: Path) -> dict[str, dict[str, Any]]:
+    """Server id -> the server block of a data file of it (run files first: theirs say more),
+    for every server the files under ``data`` name; unreadable files are skipped."""
+    blocks: dict[str, dict[str, Any]] = {}
+    paths = [*sorted(data.glob("runs/*/*/*.json")), *sorted(data.glob("benchmarks/*/*/*.json"))]
+    for path in paths:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(document, dict):
+            continue
+        block = document.get("server") if isinstance(document.get("server"), dict) else {}
+        if path.stem not in (CALIBRATION_ID, INTERLEAVED_ID):
+            blocks.setdefault(path.stem, block)
+        for figure in document.get("results") or [] if path.stem == INTERLEAVED_ID else []:
+            target = (figure.get("params") or {}).get("target")
+            if isinstance(target, str) and target not in REFERENCE_TARGETS:
+                blocks.setdefault(target, {})
+    return blocks
+
+
+def definitions_for(data: Path, directory: Path) -> Path:
+    """A directory of server definitions for a site built from SYNTHETIC data: the repository's,
+    and for each server the data names that has none, a SYNTHETIC one saying what its data file
+    says (name, summary, links, notes), so its pages show the data's text. The site build
+    refuses data of a server without a definition, as ``nox -s validate`` does."""
+    shutil.copytree(DEFINITIONS_DIR, directory, dirs_exist_ok=True)
+    for server_id, block in _server_blocks(data).items():
+        target = directory / f"{server_id}.toml"
+        if target.exists():
+            continue
+        interface = block.get("interface") if block.get("interface") in ("wsgi", "asgi") else "wsgi"
+        fields = {
+            "id": server_id,
+            "name": block.get("name") or server_id,
+            "interface": interface,
+            "mode": "production",
+            "summary": block.get("summary") or "A SYNTHETIC server of a test.",
+            "homepage": block.get("homepage") or "https://example.org/",
+            "docs": block.get("docs") or "https://example.org/docs",
+            "requirements": [],
+            "stop_signal": "SIGTERM",
+            "notes": [str(note) for note in block.get("notes") or []],
+        }
+        lines = [f"{key} = {_toml_value(value)}" for key, value in fields.items()]
+        lines += ["[commands]", 'http = ["synthetic", "--port", "{port}"]']
+        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return directory
+
+
+def build_site(
+    data: Path, site: Path, *, define_servers: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build --strict`` of the real site from the data in ``data``, into ``site``; with
+    ``define_servers``, beside definitions of the data's servers (``definitions_for``)."""
+    env = {**os.environ, "SERVING_DJANGO_DATA": str(data)}
+    if define_servers:
+        servers = definitions_for(data, site.with_name(f"{site.name}-servers"))
+        env["SERVING_DJANGO_SERVERS"] = str(servers)
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=REPO_ROOT,
-        env={**os.environ, "SERVING_DJANGO_DATA": str(data)},
+        env=env,
         capture_output=True,
         text=True,
         timeout=180,
