@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.benchmarks.django_setup import PRODUCTION, middleware_env, middleware_params
 from harness.benchmarks.measurement import Measurement
 from harness.benchmarks.pinning import Pinning
 from harness.benchmarks.settings import BenchmarkSettings
@@ -59,16 +60,26 @@ class ServerBench:
         self.progress.note(f"{record['scenario']} / {record['figure']}: {text}"[:300])
 
     def common_params(self) -> dict[str, Any]:
-        return {**self.pinning.as_record(), "workers": 1}
+        return {
+            **self.pinning.as_record(),
+            "workers": 1,
+            **middleware_params(PRODUCTION, self.definition.interface),
+        }
 
     @contextmanager
     def server(
-        self, kind: str = "http", env: dict[str, str] | None = None, port: int | None = None
+        self,
+        kind: str = "http",
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        middleware_stack: str = PRODUCTION,
     ) -> Iterator[Instance]:
-        """A fresh server; ServerGone (with the reason and log tail) if it does not start."""
+        """A fresh server with the middleware stack's variables (the production stack unless
+        said) and ``env``; ServerGone (with the reason and log tail) if it does not start."""
         self.launches += 1
+        setup = middleware_env(middleware_stack, self.definition.interface)
         try:
-            with self.launcher.launch(kind, env=env, port=port) as instance:
+            with self.launcher.launch(kind, env={**setup, **(env or {})}, port=port) as instance:
                 yield instance
         except StartError as error:
             raise ServerGone(
