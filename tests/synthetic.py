@@ -328,10 +328,15 @@ def every_scenario(interface: str = "asgi", rate: float = 1000.0) -> list[dict[s
 
 
 def interleaved_figure(
-    target: str, interface: str, rates: list[float], ratios: list[float] | None = None
+    target: str,
+    interface: str,
+    rates: list[float],
+    ratios: list[float] | None = None,
+    stack: str | None = None,
 ) -> dict[str, Any]:
     """A SYNTHETIC figure of the interleaved rounds: a reference app (no ratios) or a
-    configuration with its rounds' ratios to the reference."""
+    configuration with its rounds' ratios to the reference, measured with a middleware
+    ``stack`` (None: a figure from before stacks were varied, which records none)."""
     params = {
         "target": target,
         "target_name": "<b>ignored</b>",  # the site's words, never the file's, name a target
@@ -352,7 +357,15 @@ def interleaved_figure(
         }
         for rate, ratio in zip(rates, ratios or rates, strict=True)
     ]
-    return figure("interleaved", f"{target} http/1.1 c=200", params, repeats)
+    name = f"{target} http/1.1 c=200"
+    if stack is not None:
+        static = {"wsgi": "whitenoise", "asgi": "servestatic"}[interface]
+        params["middleware_stack"] = stack
+        params["static_files_middleware"] = static if stack == "production" else None
+        if stack == "none":
+            params["variant"] = "no middleware"
+            name += ", no middleware"
+    return figure("interleaved", name, params, repeats)
 
 
 def interleaved(results: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:

@@ -462,3 +462,164 @@ def test_a_change_between_two_interleaved_captures_links_to_their_page(tmp_path:
     changes = render_pages(load_evidence(tmp_path))["changes.md"]
     assert "[interleaved](benchmarks/interleaved.md)" in changes
     assert "servers/interleaved.md" not in changes
+
+
+# ---- The setup each figure ran with (middleware stack, connections, upstream client) --------
+
+
+def test_the_interleaved_page_splits_the_interface_gap_between_servers_and_middleware(
+    tmp_path: Path,
+) -> None:
+    """WSGI answers 4x ASGI with Django's stack and 1.6x with none: the middleware makes the
+    gap 2.5 times wider. The development server is in neither median."""
+    figure = synthetic.interleaved_figure
+    rounds = synthetic.interleaved(
+        [
+            figure("ref-asgi", "asgi", [9000.0] * 3),
+            figure("uvicorn", "asgi", [500.0] * 3, [0.05] * 3, stack="production"),
+            figure("uvicorn", "asgi", [2500.0] * 3, [0.3] * 3, stack="none"),
+            figure("gunicorn-sync", "wsgi", [2000.0] * 3, [0.2] * 3, stack="production"),
+            figure("gunicorn-sync", "wsgi", [4000.0] * 3, [0.4] * 3, stack="none"),
+            figure("runserver", "wsgi", [50.0] * 3, [0.01] * 3, stack="production"),
+        ]
+    )
+    runserver = synthetic.benchmark("runserver", [synthetic.h2load_figure([50.0] * 3)])
+    runserver["server"].update(interface="wsgi", mode="development")
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [rounds, runserver])
+    assert validate(tmp_path) == []
+    page = render_pages(load_evidence(tmp_path))["benchmarks/interleaved.md"]
+    assert (
+        "the median ASGI configuration answered 500/s and the median WSGI one 2,000/s: "
+        "WSGI 4\\.00× ASGI\\. With no middleware: 2,500/s and 4,000/s, WSGI 1\\.60× ASGI\\. "
+        "Django&#x27;s middleware makes the gap 2\\.50 times wider"
+    ) in page
+    assert f"200 clients \\(capture {synthetic.CAPTURE_ID}\\)" in page
+    assert "Django&#x27;s default stack \\+ ServeStatic" in page
+    assert "no middleware in capture" in page
+    rows = [line for line in page.splitlines() if line.startswith("| [Uvicorn]")]
+    assert [row.split(" | ")[2] for row in rows] == ["production", "none"]
+
+
+def test_a_capture_before_stacks_were_varied_is_labelled_and_not_split(tmp_path: Path) -> None:
+    rounds = synthetic.interleaved(
+        [
+            synthetic.interleaved_figure("uvicorn", "asgi", [500.0] * 3, [0.05] * 3),
+            synthetic.interleaved_figure("gunicorn-sync", "wsgi", [2000.0] * 3, [0.2] * 3),
+        ]
+    )
+    old_h2load = synthetic.benchmark("uvicorn", [synthetic.h2load_figure([900.0] * 3)])
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [rounds, old_h2load])
+    pages = render_pages(load_evidence(tmp_path))
+    page = pages["benchmarks/interleaved.md"]
+    assert "WSGI 4\\.00× ASGI\\. No figure with no middleware was measured" in page
+    before = "Django&#x27;s default stack \\+ WhiteNoise, before stacks were varied, in capture"
+    assert before in page
+    assert f"Middleware stack: {before} {synthetic.CAPTURE_ID}" in pages["benchmarks/h2load.md"]
+
+
+def test_the_h2load_and_fixed_rate_pages_state_the_stack_their_figures_ran_with(
+    tmp_path: Path,
+) -> None:
+    h2load = synthetic.h2load_figure([900.0] * 3)
+    h2load["params"].update(middleware_stack="production", static_files_middleware="whitenoise")
+    fixed = synthetic.figure(
+        "fixed-rate-latency",
+        "json_sync",
+        {
+            "tool": "h2load",
+            "protocol": "http/1.1",
+            "endpoint": "json_sync",
+            "middleware_stack": "production",
+            "static_files_middleware": "whitenoise",
+        },
+        [synthetic.h2load_metrics(300.0)] * 3,
+    )
+    document = synthetic.benchmark("gunicorn-sync", [h2load, fixed], interface="wsgi")
+    synthetic.write_data(tmp_path, [synthetic.run("gunicorn-sync")], [document])
+    pages = render_pages(load_evidence(tmp_path))
+    stack = "Django&#x27;s default stack \\+ WhiteNoise"
+    stated = f"Middleware stack: {stack} in capture {synthetic.CAPTURE_ID}."
+    assert stated in pages["benchmarks/h2load.md"]
+    assert stated in pages["benchmarks/fixed-rate-latency.md"]
+
+
+def _polls(connections: str | None, failures: dict[int, float], errors: list | None = None):
+    params = {"tool": "locust", "database": "PostgreSQL"}
+    name = "polls vote, PostgreSQL behind nginx"
+    if connections == "pooled":
+        params.update(connections="pooled", pool_max_size=10, pool_timeout_s=10.0)
+        name += ", pooled"
+    elif connections == "unpooled":
+        params.update(connections="unpooled", variant="unpooled")
+    record = synthetic.figure(
+        "locust-polls", name, params, [synthetic.locust_metrics(failures, 100.0)]
+    )
+    if errors:
+        record["repeats"][0]["server_errors"] = errors
+    return record
+
+
+def test_the_polls_page_sets_pooled_beside_unpooled_with_the_cause_of_failures(
+    tmp_path: Path,
+) -> None:
+    timeout = "psycopg_pool.PoolTimeout: couldn't get a connection after 10.00 sec"
+    uvicorn = synthetic.benchmark(
+        "uvicorn",
+        [
+            _polls("pooled", {100: 0.0, 700: 5.0}, [{"error": timeout, "count": 42}]),
+            _polls("unpooled", {100: 0.0, 700: 60.0}),
+        ],
+    )
+    gunicorn = synthetic.benchmark(
+        "gunicorn-sync", [_polls("pooled", {100: 0.0, 700: 0.0})], interface="wsgi"
+    )
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [uvicorn, gunicorn])
+    page = render_pages(load_evidence(tmp_path))["benchmarks/locust-polls.md"]
+    assert "| ours, pooled: ASGI (median of its configurations measured pooled) |" in page
+    assert "| ours, unpooled: ASGI (median of its configurations measured unpooled) |" in page
+    assert "pooled: at most 10 connections per process, 10 s timeout |" in page
+    assert "unpooled: a new connection per request |" in page
+    assert "**Pooled: where ours agrees" in page and "**Unpooled: where ours agrees" in page
+    cause = "What their servers logged as the cause of the errors: “psycopg\\_pool\\.PoolTimeout"
+    assert cause in page and "(42)" in page.replace("\\", "")
+
+
+def test_polls_figures_from_before_pooling_are_labelled_unpooled(tmp_path: Path) -> None:
+    uvicorn = synthetic.benchmark("uvicorn", [_polls(None, {100: 0.0, 700: 60.0})])
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [uvicorn])
+    page = render_pages(load_evidence(tmp_path))["benchmarks/locust-polls.md"]
+    assert "unpooled: a new connection per request \\(before pooling was varied\\) |" in page
+    assert "ours, unpooled: ASGI" in page and "ours, pooled" not in page
+
+
+def _upstream(client: str | None, rate: float, cpu: float) -> dict:
+    metrics = synthetic.locust_metrics({100: 0.0}, rate)
+    metrics["step100_server_cpu_percent"] = cpu
+    params = {"tool": "locust", "endpoint": "upstream_async"}
+    name = "upstream_async"
+    if client is not None:
+        params["upstream_client"] = client
+    if client == "shared":
+        params["variant"] = "shared client"
+        name += ", shared client"
+    return synthetic.figure("locust-upstream", name, params, [metrics] * 3)
+
+
+def test_the_upstream_page_gives_cpu_per_answer_with_each_client(tmp_path: Path) -> None:
+    """30/s at 90 % of a core is 30 ms per answer; 60/s at 30 %, 5 ms."""
+    uvicorn = synthetic.benchmark(
+        "uvicorn", [_upstream("per-request", 30.0, 90.0), _upstream("shared", 60.0, 30.0)]
+    )
+    hypercorn = synthetic.benchmark("hypercorn", [_upstream(None, 30.0, 60.0)], name="Hypercorn")
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], [uvicorn, hypercorn])
+    page = render_pages(load_evidence(tmp_path))["benchmarks/locust-upstream.md"]
+    section = page.split("### CPU per answer")[1].split("### Every configuration")[0]
+    uvicorn_row = next(line for line in section.splitlines() if line.startswith("| [Uvicorn]"))
+    assert uvicorn_row.count("|") == 8
+    assert "| 30\\.0 |" in uvicorn_row and "| 5\\.0 |" in uvicorn_row
+    hypercorn_row = next(line for line in section.splitlines() if "Hypercorn" in line)
+    assert "| 20\\.0 |" in hypercorn_row and hypercorn_row.endswith("not measured |")
+    assert (
+        "Uvicorn: 30\\.0 ms of server CPU per answer with a client per request, 5\\.0 ms with "
+        "one client per process \\(83 % of it was creating clients\\)"
+    ) in section

@@ -534,10 +534,16 @@ def test_the_interleaved_rounds_measure_every_server_in_one_file(
         "ref-wsgi http/1.1 c=10",
         "ref-asgi http/1.1 c=10",
         "exits http/1.1 c=10",
+        "exits http/1.1 c=10, no middleware",
         "good http/1.1 c=10",
+        "good http/1.1 c=10, no middleware",
     ]
     good = figures["good http/1.1 c=10"]
     assert good["status"] == "ok" and len(good["repeats"]) == 2
+    bare = figures["good http/1.1 c=10, no middleware"]
+    assert bare["status"] == "ok" and len(bare["repeats"]) == 2
+    assert bare["params"]["middleware_stack"] == "none"
+    assert "boom: bad flag" in figures["exits http/1.1 c=10, no middleware"]["failure"]
     assert good["params"]["compared_with"] == "ref-wsgi"
     assert good["metrics"]["answered_per_s"] > 0
     assert good["metrics"]["reference_ratio"] is None  # no reference was measured

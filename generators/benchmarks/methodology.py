@@ -21,6 +21,7 @@ SETTING_LABELS = {
     "convergence_factor": "Convergence: the longer window, as a multiple of the rule's",
     "interleaved_clients": "Interleaved rounds: client counts of each configuration's own view",
     "interleaved_rounds": "Interleaved rounds: every configuration and reference once per round",
+    "interleaved_middleware_stacks": "Interleaved rounds: middleware stacks of each configuration",
     "clients": "h2load concurrent clients over plain HTTP/1.1",
     "other_endpoint_clients": "h2load concurrent clients for the other views over HTTP/1.1",
     "other_protocol_clients": "h2load concurrent clients over the other protocols",
@@ -46,6 +47,8 @@ SETTING_LABELS = {
     "polls_article_ramp_s": "Polls, the article's setup: start of each step left out (the ramp)",
     "polls_article_timeout_s": "Polls, the article's setup: Locust request timeout",
     "polls_article_repeats": "Polls, the article's setup: runs of every figure",
+    "polls_unpooled_servers": "Polls, the article's setup: also unpooled on (*: every one)",
+    "upstream_shared_client_servers": "Slow upstream: also with a shared client on (*: every one)",
     "locust_processes": "Locust worker processes (1: Locust alone; more: one master and workers)",
     "calibration_duration_s": "Duration of each calibration run",
 }

@@ -232,6 +232,17 @@ def _peak(figures: list[Figure], base: str) -> float | None:
     return max(values) if values else None
 
 
+def server_errors(figures: list[Figure], top: int = 3) -> list[tuple[str, int]]:
+    """The final exceptions the servers logged over these figures' runs (the harness reads
+    each run's server log), most frequent first."""
+    counts: dict[str, int] = {}
+    for figure in figures:
+        for repeat in figure.record.get("repeats", []):
+            for item in repeat.get("server_errors") or []:
+                counts[item["error"]] = counts.get(item["error"], 0) + item["count"]
+    return sorted(counts.items(), key=lambda item: -item[1])[:top]
+
+
 def polls_findings(article: Article, figures: list[Figure], users: list[int]) -> list[str]:
     """The polls article against our figures: when each interface starts failing, what the
     failures were, and what the servers were doing meanwhile; every number from the data."""
@@ -274,6 +285,10 @@ def polls_findings(article: Article, figures: list[Figure], users: list[int]) ->
                 f"(its max_connections is 100)"
                 + (f", against at most {calm:.0f} under the others." if calm is not None else ".")
             )
+        logged = server_errors(failing)
+        if logged:
+            listed = "; ".join(f"“{error}” ({count:,})" for error, count in logged)
+            sentences.append(f"What their servers logged as the cause of the errors: {listed}.")
     if holding:
         names = ", ".join(sorted(str(f.server["name"]) for f in holding))
         slowest = max((steady(f, "latency_p50_ms") or 0.0, str(f.server["name"])) for f in holding)

@@ -40,7 +40,8 @@ SCENARIO_PAGES = {
     ),
     "locust-polls": (
         "Users voting in the polls app",
-        "How many simulated users voting in the polls app (SQLite) before requests fail?",
+        "How many simulated users voting in the polls app before requests fail, on PostgreSQL "
+        "with Django's connection pool and without it, beside the article's table?",
     ),
     "locust-upstream": (
         "Slow upstream calls (the “Django sync or async” article reproduced)",

@@ -8,7 +8,10 @@ Here every round starts each target once, in an order rotated from round to roun
 measures each of its figures once, so drift spreads over all of them. Two reference targets,
 ASGI and WSGI apps on Granian that do a fixed amount of pure-Python work per request and no
 Django (``apps/raw.py``), run in the same rounds; each configuration's figure is also stored as
-a ratio to the reference of its own interface in the same round (``reference_ratio``). The
+a ratio to the reference of its own interface in the same round (``reference_ratio``). Every
+configuration is measured with each of the profile's middleware stacks (Django's default stack
+with the static-files middleware, and none), each stack a target of its own in the same rounds,
+so the gap between the stacks is measured under the same drift. The
 work makes a reference CPU-bound at a Django-like rate: the first capture used trivial apps,
 which ran at the load tool's limit and varied between rounds more than the configurations.
 
@@ -28,6 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.benchmarks.calibration import raw_app
+from harness.benchmarks.django_setup import (
+    NO_MIDDLEWARE_VARIANT,
+    PRODUCTION,
+    middleware_params,
+)
 from harness.benchmarks.figures import figure_record
 from harness.benchmarks.h2load.command import H2loadRequest
 from harness.benchmarks.h2load.run import run_h2load
@@ -72,10 +80,30 @@ class Target:
     setup_failure: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     windows: dict[int, float] = field(default_factory=dict)  # clients -> the rule's window
+    # The configuration's server id (the same for each of its middleware stacks); the
+    # reference apps have no Django, so no stack.
+    server_id: str = ""
+    stack: str | None = None
 
     @property
     def reference_id(self) -> str:
         return f"ref-{self.interface}"
+
+    def figure(self, clients: int) -> str:
+        """The figure's name: the production stack's keeps the name figures had before the
+        stacks were varied, so a change since an earlier capture is shown against it."""
+        name = f"{self.server_id or self.id} {PROTOCOL} c={clients}"
+        return name if self.stack in (None, PRODUCTION) else f"{name}, {self.variant}"
+
+    @property
+    def variant(self) -> str | None:
+        """The named difference from the setup (params "variant"), if any."""
+        return None if self.stack in (None, PRODUCTION) else NO_MIDDLEWARE_VARIANT
+
+
+def configuration_target_id(server_id: str, stack: str) -> str:
+    """Each stack of a configuration is a target of its own in the rounds."""
+    return server_id if stack == PRODUCTION else f"{server_id} (middleware: {stack})"
 
 
 def round_order(targets: Sequence[Target], round_index: int, rounds: int) -> list[Target]:
@@ -130,25 +158,27 @@ class InterleavedRounds:
         target.start = lambda: self._reference_round(granian, target)
         return target
 
-    def configuration_target(self, bench: ServerBench, version: str | None) -> Target:
+    def configuration_target(
+        self, bench: ServerBench, version: str | None, stack: str = PRODUCTION
+    ) -> Target:
         definition = bench.definition
-        target = Target(definition.id, definition.interface, reference=False)
-        target.params = {
-            "target": definition.id,
-            "target_name": definition.name,
-            "server_version": version,
-            "command": shown_command(definition),
-            "workers": bench.launcher.workers(),
-            "endpoint": native_json(definition),
-            "path": bench.endpoints[native_json(definition)],
-        }
-        target.start = lambda: self._configuration_round(bench)
+        target = stack_target(definition, stack)
+        target.params.update(
+            {
+                "server_version": version,
+                "command": shown_command(definition),
+                "workers": bench.launcher.workers(),
+                "endpoint": native_json(definition),
+                "path": bench.endpoints[native_json(definition)],
+            }
+        )
+        target.start = lambda: self._configuration_round(bench, stack)
         return target
 
-    def _configuration_round(self, bench: ServerBench) -> dict[int, Measurement]:
+    def _configuration_round(self, bench: ServerBench, stack: str) -> dict[int, Measurement]:
         endpoint = native_json(bench.definition)
         try:
-            with bench.server("http") as instance:
+            with bench.server("http", middleware_stack=stack) as instance:
                 return {
                     clients: _h2load(
                         bench, instance, instance.base_url, endpoint, clients, PROTOCOL
@@ -249,6 +279,27 @@ def _summary(measured: dict[int, Measurement]) -> str:
     return "; ".join(parts)
 
 
+def stack_target(definition: ServerDefinition, stack: str, failure: str | None = None) -> Target:
+    """A configuration's target with one middleware stack; it fails every round with
+    ``failure`` when that is given (it could not be prepared)."""
+    target = Target(
+        configuration_target_id(definition.id, stack),
+        definition.interface,
+        reference=False,
+        server_id=definition.id,
+        stack=stack,
+        setup_failure=failure,
+    )
+    target.params = {
+        "target": definition.id,
+        "target_name": definition.name,
+        **middleware_params(stack, definition.interface),
+    }
+    if target.variant:
+        target.params["variant"] = target.variant
+    return target
+
+
 @contextmanager
 def configuration_benches(
     capture: Capture,
@@ -320,19 +371,29 @@ def interleaved_figures(
         capture, definitions, settings, pinning, target_progress, upstream, launch_grace
     ) as prepared:
         targets = [rounds.reference_target(granian, interface) for interface in ("wsgi", "asgi")]
+        # A configuration's stacks side by side in the list, so that the rotation usually
+        # measures them one after the other: the same moment of the machine for both.
         for definition, bench, version, failure in prepared:
-            if bench is None:
-                target = Target(definition.id, definition.interface, reference=False)
-                target.params = {"target": definition.id, "target_name": definition.name}
-                target.setup_failure = failure
-                targets.append(target)
-            else:
-                targets.append(rounds.configuration_target(bench, version))
+            for stack in settings.interleaved_middleware_stacks:
+                if bench is None:
+                    targets.append(stack_target(definition, stack, failure))
+                else:
+                    targets.append(rounds.configuration_target(bench, version, stack))
         target_progress.step(
             f"{settings.interleaved_rounds} rounds of {len(targets)} targets "
             f"(c={', '.join(map(str, settings.interleaved_clients))})"
         )
         repeats = rounds.run(targets)
+    return figure_records(targets, repeats, settings, pinning)
+
+
+def figure_records(
+    targets: Sequence[Target],
+    repeats: dict[tuple[str, int], list[Measurement]],
+    settings: BenchmarkSettings,
+    pinning: Pinning,
+) -> list[dict[str, Any]]:
+    """One figure record per target and client count, in the targets' order."""
     records = []
     for target in targets:
         for clients in settings.interleaved_clients:
@@ -354,7 +415,7 @@ def interleaved_figures(
                 # A configuration at its production count; a reference app on one worker.
                 "workers": target.params.get("workers", 1),
             }
-            figure = f"{target.id} {PROTOCOL} c={clients}"
+            figure = target.figure(clients)
             if not measured:
                 measured = [Measurement(failure="not measured: the capture was interrupted")]
             records.append(figure_record(SCENARIO, figure, params, measured))

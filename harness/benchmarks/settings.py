@@ -9,8 +9,11 @@ answered (500 clients at 200 answers a second: 25 s), up to 30 s: a short window
 a slow server at many clients and cannot observe a latency longer than itself. The budget
 goes to extra repeats of the figures whose spread is widest. The figures compared across
 servers (each configuration's own JSON view at 1 and 200 clients) are measured again in three
-interleaved rounds of every configuration and two reference apps (``interleaved``). ``full``
-measures every combination, longer and more often, for dedicated hardware.
+interleaved rounds of every configuration, with Django's default middleware stack and with
+none, and two reference apps (``interleaved``). The polls reproduction runs unpooled, and the
+slow-upstream one with a shared client, on four declared configurations beside the setup every
+configuration runs. ``full`` measures every combination, longer and more often, for dedicated
+hardware.
 """
 
 from __future__ import annotations
@@ -86,6 +89,32 @@ class BenchmarkSettings:
     interleaved_rounds: int = 3
     # Locust worker processes under one master (Locust's --processes); 1: a single process.
     locust_processes: int = 1
+    # The middleware stacks every configuration is measured with in the interleaved rounds
+    # (django_setup: "production", Django's default stack with the static-files middleware,
+    # and "none"), each a target of its own in the same rounds.
+    interleaved_middleware_stacks: tuple[str, ...] = ("production", "none")
+    # The configurations ("*": every one) that also run the expensive variants, beside the
+    # setup every configuration runs: the polls reproduction unpooled (a new PostgreSQL
+    # connection per request; the setup is Django's psycopg pool), and the slow-upstream one
+    # with one httpx client per process (the setup is the article's client per request). Two
+    # ASGI and two WSGI configurations that show the difference in the capture before pooling
+    # (20261205T054906Z): unpooled, uvicorn and granian-asgi failed a quarter of the votes from
+    # 300 users with PostgreSQL at max_connections, gunicorn-gevent a third, while
+    # gunicorn-gthread (8 threads, 8 connections) failed none; with the per-request client,
+    # uvicorn, granian-asgi and gunicorn-gevent were CPU-bound near 33/s and gunicorn-gthread
+    # thread-bound at 12/s and 37 % of its core.
+    polls_unpooled_servers: tuple[str, ...] = (
+        "uvicorn",
+        "granian-asgi",
+        "gunicorn-gevent",
+        "gunicorn-gthread",
+    )
+    upstream_shared_client_servers: tuple[str, ...] = (
+        "uvicorn",
+        "granian-asgi",
+        "gunicorn-gevent",
+        "gunicorn-gthread",
+    )
 
     def as_record(self) -> dict[str, Any]:
         """What every benchmark file stores of how it was measured (pages read it from there,
@@ -204,5 +233,7 @@ BENCHMARK_SETTINGS = {
         calibration_duration_s=5.0,
         interleaved_clients=(1, 200, 500),
         interleaved_rounds=5,
+        polls_unpooled_servers=("*",),
+        upstream_shared_client_servers=("*",),
     ),
 }

@@ -137,3 +137,80 @@ def test_a_reference_window_too_short_for_the_rule_is_lengthened_for_later_round
         "window, fewer than the rule's 10"
     ]
     assert "notes" not in later.details
+
+
+TINY_HTTP = Path(__file__).parents[1] / "apps" / "tiny_http.py"
+
+
+def test_one_run_measures_every_middleware_stack_and_each_figure_names_its_own(
+    tmp_path: Path,
+) -> None:
+    """Real servers (tests/apps/tiny_http.py, synthetic) through the real launcher and h2load:
+    each round starts the configuration once per stack with that stack's variables, and each
+    figure stores the stack it ran with."""
+    import sys
+
+    from harness.benchmarks.interleaved import figure_records
+    from harness.benchmarks.scenarios.bench import ServerBench
+    from harness.endpoints import load_endpoints
+    from harness.environments import Environment
+    from harness.launcher import Launcher
+    from harness.network import make_tls_material
+    from harness.profiles import PROFILES
+    from tests import synthetic
+
+    # The server says which variables it was started with, in its log.
+    shell = 'echo "stack=$DJANGO_MIDDLEWARE_STACK static=$DJANGO_STATIC_MIDDLEWARE"; exec "$@"'
+    definition = synthetic.definition(
+        "tiny-asgi",
+        interface="asgi",
+        commands={
+            "http": ("sh", "-c", shell, "sh", sys.executable, str(TINY_HTTP), "{port}", "threaded")
+        },
+    )
+    launcher = Launcher(
+        definition,
+        Environment(path=tmp_path / "no-env", python_version="", packages={}),
+        tmp_path,
+        PROFILES["quick"],
+        make_tls_material(tmp_path / "tls"),
+    )
+    rounds = _rounds(tmp_path)
+    rounds.settings = replace(rounds.settings, interleaved_rounds=2)
+    bench = ServerBench(
+        definition,
+        launcher,
+        rounds.settings,
+        Pinning(None, None),
+        load_endpoints(),
+        tmp_path,
+        rounds.progress,
+    )
+    targets = [rounds.configuration_target(bench, "1.0", stack) for stack in ("production", "none")]
+
+    repeats = rounds.run(targets)
+    records = figure_records(targets, repeats, rounds.settings, Pinning(None, None))
+
+    logs = sorted(path.read_text() for path in tmp_path.glob("server-*-http.log"))
+    started = sorted(log.splitlines()[0] for log in logs)
+    assert (
+        started
+        == ["stack=none static=", "stack=none static="]
+        + ["stack=production static=servestatic"] * 2
+    )
+    by_figure = {record["figure"]: record for record in records}
+    assert set(by_figure) == {
+        "tiny-asgi http/1.1 c=1",
+        "tiny-asgi http/1.1 c=1, no middleware",
+    }
+    production = by_figure["tiny-asgi http/1.1 c=1"]
+    bare = by_figure["tiny-asgi http/1.1 c=1, no middleware"]
+    assert production["status"] == bare["status"] == "ok"
+    assert len(production["repeats"]) == len(bare["repeats"]) == 2
+    assert production["params"]["middleware_stack"] == "production"
+    assert production["params"]["static_files_middleware"] == "servestatic"
+    assert "variant" not in production["params"]
+    assert bare["params"]["middleware_stack"] == "none"
+    assert bare["params"]["static_files_middleware"] is None
+    assert bare["params"]["variant"] == "no middleware"
+    assert production["params"]["target"] == bare["params"]["target"] == "tiny-asgi"

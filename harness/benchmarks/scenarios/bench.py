@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.benchmarks.django_setup import PRODUCTION, middleware_env, middleware_params
 from harness.benchmarks.measurement import Measurement
 from harness.benchmarks.pinning import Pinning
 from harness.benchmarks.settings import BenchmarkSettings
@@ -68,9 +69,13 @@ class ServerBench:
         self.progress.note(f"{record['scenario']} / {record['figure']}: {text}"[:300])
 
     def common_params(self, workers: int | None = None) -> dict[str, Any]:
-        """Where the server ran and its worker processes (the production count unless a
-        reproduction names its article's)."""
-        return {**self.pinning.as_record(), "workers": self.launcher.workers(workers)}
+        """Where the server ran, its worker processes (the production count unless a
+        reproduction names its article's) and the production middleware stack."""
+        return {
+            **self.pinning.as_record(),
+            "workers": self.launcher.workers(workers),
+            **middleware_params(PRODUCTION, self.definition.interface),
+        }
 
     @contextmanager
     def server(
@@ -79,12 +84,17 @@ class ServerBench:
         env: dict[str, str] | None = None,
         port: int | None = None,
         workers: int | None = None,
+        middleware_stack: str = PRODUCTION,
     ) -> Iterator[Instance]:
-        """A fresh server (``workers``: default the production count); ServerGone (with the
+        """A fresh server (``workers``: default the production count) with the middleware
+        stack's variables (the production stack unless said) and ``env``; ServerGone (with the
         reason and log tail) if it does not start."""
         self.launches += 1
+        setup = middleware_env(middleware_stack, self.definition.interface)
         try:
-            with self.launcher.launch(kind, env=env, port=port, workers=workers) as instance:
+            with self.launcher.launch(
+                kind, env={**setup, **(env or {})}, port=port, workers=workers
+            ) as instance:
                 yield instance
         except StartError as error:
             raise ServerGone(

@@ -15,6 +15,7 @@ from harness.benchmarks.locust.run import started_locust
 from harness.benchmarks.measurement import Measurement
 from harness.benchmarks.nginx import NginxInstance, NginxUnavailable, running_nginx
 from harness.benchmarks.scenarios.bench import MachineFault, ServerBench, ServerGone, checked
+from harness.benchmarks.server_log import server_errors
 from harness.launcher import Instance, base_url
 from harness.network import free_port
 from harness.process import StartError
@@ -95,6 +96,9 @@ def _locust_scenario(
                 with CpuSampler(pids) as cpu:
                     measurement = locust.measure()
                 add_cpu_per_step(measurement, cpu)
+                # What the server logged went wrong: the cause behind Locust's 500s.
+                log = instance.log_text()[instance.log_offset :]
+                measurement.details["server_errors"] = server_errors(log)
                 return {figure: checked(instance, measurement)}
         except ServerGone as gone:
             return {figure: Measurement(failure=str(gone)[:2000], failed_by=gone.failed_by)}

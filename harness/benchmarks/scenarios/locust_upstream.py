@@ -7,10 +7,23 @@ parallel with a ThreadPoolExecutor (floor about 600 ms), and an async view that 
 asyncio.gather. Its load: Locust FastHttpUser, no wait, 10 users a second up to 100. Its
 timeout: Locust's default 60 s, so a saturated server shows as latency, not as failures. Its
 servers: one process each ("one server process each" in its setup), so every figure here runs
-one worker (``ARTICLE_WORKERS``) and says so, not the production count of the other scenarios."""
+one worker (``ARTICLE_WORKERS``) and says so, not the production count of the other scenarios.
+
+The article's views build a new httpx client per request (an SSL context and CA bundle each
+time), and every figure runs them so (``UPSTREAM_CLIENT=per-request``). On the profile's
+``upstream_shared_client_servers``, the server as defined runs once more with one client per
+process (``UPSTREAM_CLIENT=shared``): the page sets the CPU per answer of both side by side, so
+a reader sees how much of the cap is client creation."""
 
 from __future__ import annotations
 
+from harness.benchmarks.django_setup import (
+    PER_REQUEST_CLIENT,
+    SHARED_CLIENT,
+    SHARED_CLIENT_VARIANT,
+    runs_variant,
+    upstream_client_env,
+)
 from harness.benchmarks.figures import failed_figure
 from harness.benchmarks.scenarios.bench import ServerBench
 from harness.benchmarks.scenarios.locust_common import _locust_scenario
@@ -30,6 +43,7 @@ def locust_upstream(bench: ServerBench) -> None:
         "path": bench.endpoints[view],
         "upstream_delays_ms": [300, 600, 150],
         "sizing": ARTICLE_SIZING,
+        "upstream_client": PER_REQUEST_CLIENT,
     }
     if bench.upstream is None or not bench.upstream.running:
         problem = bench.upstream.problem if bench.upstream else "it was not started"
@@ -46,7 +60,31 @@ def locust_upstream(bench: ServerBench) -> None:
         "repeats": settings.upstream_repeats,
         "workers": ARTICLE_WORKERS,
     }
-    _locust_scenario(bench, "locust-upstream", view, "upstream.py", steps, params, env, **protocol)
+    article_client = upstream_client_env(PER_REQUEST_CLIENT)
+    _locust_scenario(
+        bench,
+        "locust-upstream",
+        view,
+        "upstream.py",
+        steps,
+        params,
+        env,
+        server_env=article_client,
+        **protocol,
+    )
+    if runs_variant(settings.upstream_shared_client_servers, bench.definition.id):
+        shared = {**params, "upstream_client": SHARED_CLIENT, "variant": SHARED_CLIENT_VARIANT}
+        _locust_scenario(
+            bench,
+            "locust-upstream",
+            f"{view}, {SHARED_CLIENT_VARIANT}",
+            "upstream.py",
+            steps,
+            shared,
+            env,
+            server_env=upstream_client_env(SHARED_CLIENT),
+            **protocol,
+        )
     for variant in bench.definition.variants.values():
         kind = f"{VARIANT_PREFIX}{variant.name}"
         described = {
@@ -57,5 +95,14 @@ def locust_upstream(bench: ServerBench) -> None:
         }
         figure = f"{view}, {variant.name}"
         _locust_scenario(
-            bench, "locust-upstream", figure, "upstream.py", steps, described, env, kind, **protocol
+            bench,
+            "locust-upstream",
+            figure,
+            "upstream.py",
+            steps,
+            described,
+            env,
+            kind,
+            server_env=article_client,
+            **protocol,
         )
