@@ -32,6 +32,12 @@ homepage = "https://example.org/"
 docs = "https://example.org/docs"
 requirements = []
 stop_signal = "SIGTERM"
+[production]
+workers_per_cpu = 0
+workers_plus = 1
+serves = "one-at-a-time"
+rule = "One process (a test definition)"
+docs = "https://example.org/docs"
 [env]
 DJANGO_DEV_MODE = "1"
 [commands]

@@ -15,7 +15,7 @@ from harness import postgres
 from harness.benchmarks.capture import machine_failures
 from harness.benchmarks.measurement import Measurement, summarise
 from harness.benchmarks.pinning import Pinning
-from harness.benchmarks.scenarios.locust_polls import ARTICLE_FIGURE, article_polls
+from harness.benchmarks.scenarios.locust_polls import ARTICLE_FIGURE, POOLED_FIGURE, article_polls
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
 from tests import synthetic
 
@@ -36,8 +36,13 @@ def test_postgresql_on_a_taken_port_fails_the_polls_figure_by_the_machine_s_faul
     # Everything up to the server is real; PostgreSQL fails before the server is started, so
     # the bench needs only what the scenario reads first.
     figures: list[dict] = []
+    settings = BENCHMARK_SETTINGS["quick"]
     bench = SimpleNamespace(
-        settings=BENCHMARK_SETTINGS["quick"], pinning=Pinning(None, None), add=figures.append
+        settings=settings,
+        pinning=Pinning(None, None),
+        add=figures.append,
+        # A configuration that runs both connection setups, so both figures must fail so.
+        definition=synthetic.definition(settings.polls_unpooled_servers[0]),
     )
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -45,14 +50,17 @@ def test_postgresql_on_a_taken_port_fails_the_polls_figure_by_the_machine_s_faul
         monkeypatch.setattr(postgres, "free_port", lambda: taken.getsockname()[1])
         article_polls(bench)  # type: ignore[arg-type]
 
-    (figure,) = figures
-    assert figure["figure"] == ARTICLE_FIGURE
-    assert figure["status"] == "failed"
-    assert figure["failed_by"] == "machine"
-    assert "Address already in use" in figure["failure"]
-    (listed,) = machine_failures("good", {"results": figures}).items()
-    assert listed[0] == f"good (benchmarks): {ARTICLE_FIGURE}"
-    assert listed[1].startswith("the machine's fault: PostgreSQL could not be started")
+    assert sorted(figure["figure"] for figure in figures) == [ARTICLE_FIGURE, POOLED_FIGURE]
+    for figure in figures:
+        assert figure["status"] == "failed"
+        assert figure["failed_by"] == "machine"
+        assert "Address already in use" in figure["failure"]
+    listed = machine_failures("good", {"results": figures})
+    assert sorted(listed) == [
+        f"good (benchmarks): {name}" for name in (ARTICLE_FIGURE, POOLED_FIGURE)
+    ]
+    for why in listed.values():
+        assert why.startswith("the machine's fault: PostgreSQL could not be started")
 
 
 def test_the_page_says_not_measured_by_the_machine_s_fault_not_failed() -> None:
