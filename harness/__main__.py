@@ -196,7 +196,11 @@ def capture_command(args: argparse.Namespace) -> int:
     try:
         check_writable(data, machine_id())
         with CaptureLock(data) as lock:
-            return _capture_holding_lock(args, data, lock, definitions, known_checks)
+            try:
+                return _capture_holding_lock(args, data, lock, definitions, known_checks)
+            finally:
+                # Whatever the capture started ends before the next capture may begin.
+                end_all(refuse_new=False)
     except NotWritable as error:
         print(f"error: {error}; nothing was started", file=sys.stderr)
         return 2
