@@ -61,7 +61,8 @@ class Capture:
     code_fingerprint: str | None = field(default_factory=code_fingerprint)
     started_at: str = field(default_factory=now_iso)
     resumed_at: tuple[str, ...] = ()  # when an interrupted capture was continued
-    # This machine's speed probe when the capture began (harness.machine_identity).
+    # How fast this machine ran the speed probe when the capture began (a measurement beside
+    # the figures, harness.provenance.speed_probe; not part of the machine id).
     speed_probe: dict[str, Any] | None = None
     # The process holding the data folder's lock for this capture: {"pid": ..., "host": ...}
     # (harness.capture_lock); a --resume records its own.

@@ -38,12 +38,12 @@ class CannotResume(Exception):
 
 def newest_unfinished(data: DataDir, machine: str) -> str:
     """The id of this machine's newest capture that did not finish."""
-    unfinished = _unfinished(data, data.root / "captures" / machine)
+    unfinished = _unfinished(data.root / "captures" / machine)
     if unfinished:
         return unfinished[0].stem
     elsewhere = [
         f"{path.parent.name} has {path.stem}"
-        for path in _unfinished(data, data.root / "captures", "*/*.json")
+        for path in _unfinished(data.root / "captures", "*/*.json")
         if not _other_hardware(data, path.parent.name)
     ]
     raise CannotResume(
@@ -58,7 +58,7 @@ def newest_unfinished(data: DataDir, machine: str) -> str:
     )
 
 
-def _unfinished(data: DataDir, folder: Path, pattern: str = "*.json") -> list[Path]:
+def _unfinished(folder: Path, pattern: str = "*.json") -> list[Path]:
     """Records under ``folder`` of captures that did not finish, newest first."""
     found = []
     for path in sorted(folder.glob(pattern), key=lambda path: path.stem, reverse=True):
