@@ -68,11 +68,15 @@ def read_document(path: Path, kind: str) -> dict[str, Any]:
     return document
 
 
-def write_document(path: Path, document: dict[str, Any], kind: str) -> None:
-    """Validate, then write atomically: an invalid document never reaches ``data/``."""
+def write_document(
+    path: Path, document: dict[str, Any], kind: str, *, replacing: bool = False
+) -> None:
+    """Validate, then write atomically: an invalid document never reaches ``data/``, and an
+    existing file is never replaced (ExistingFile) unless ``replacing`` (a capture's own
+    record, rewritten by that capture: ``evidence.files.write_atomically``)."""
     problems = schema_errors(json.loads(dumps(document)), kind)
     if kind == "benchmark":
         problems += unregistered_names(document)
     if problems:
         raise DataError(f"refusing to write {path}:\n  " + "\n  ".join(problems))
-    write_atomically(path, dumps(document))
+    write_atomically(path, dumps(document), replacing=replacing)

@@ -1,4 +1,4 @@
-"""The one JSON style of ``data/`` and atomic writes."""
+"""The one JSON style of ``data/`` and atomic writes that never replace a file."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ from evidence.parsing import parse
 
 class DataError(Exception):
     """A data file that cannot be used, with the file and field named."""
+
+
+class ExistingFile(DataError):
+    """A write refused because its file already exists: data files are never replaced."""
 
 
 def _rounded(value: Any) -> Any:
@@ -34,8 +38,14 @@ def dumps(document: dict[str, Any]) -> str:
     return json.dumps(_rounded(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` so that readers see the old file or the whole new one, never a part."""
+def write_atomically(path: Path, text: str, *, replacing: bool = False) -> None:
+    """Write ``text`` so that readers see no file or the whole new one, never a part.
+
+    A data file is written once: when ``path`` exists the write is refused (ExistingFile) and
+    the file is left as it was. ``replacing`` is the one exception, for a capture's own record,
+    which the capture holding the data folder's lock rewrites as it goes (running, then
+    interrupted or complete); see ``harness.capture_plan.Capture.write_record``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -44,10 +54,19 @@ def write_atomically(path: Path, text: str) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
+        if replacing:
+            os.replace(temporary, path)
+        else:
+            # A hard link is made whole or not at all and fails when the name exists, where a
+            # rename would silently replace it; the temporary name is removed below.
+            os.link(temporary, path)
+    except FileExistsError:
+        raise ExistingFile(
+            f"refusing to replace {path}: it exists, and a data file is written once "
+            "(another capture wrote it, or this capture's id was taken)"
+        ) from None
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def read_json(path: Path) -> Any:

@@ -9,8 +9,10 @@
                                             measure, and whether it finished (running,
                                             interrupted, complete); older captures have none
 
-A capture is one invocation of the harness; its id is the UTC time it started, so two captures
-on one machine never share a directory and two machines never share a file. The JSON Schemas
+A capture is one invocation of the harness; its id is the UTC time it started (the next free
+second when that one is taken), so two captures on one machine never share a directory and two
+machines never share a file. Only one capture at a time writes a data folder: it holds an
+flock on ``data/.capture.lock`` (not evidence, gitignored). The JSON Schemas
 of these files are in ``evidence/schemas/``.
 """
 
@@ -26,13 +28,19 @@ LAYOUT_TEXT = (
     "data/machines/<machine>.json, data/runs/<machine>/<capture>/<server>.json, "
     "data/benchmarks/<machine>/<capture>/<server>.json or data/captures/<machine>/<capture>.json"
 )
+# The file a capture holds an flock on for its whole life (harness/capture_lock.py); it names the
+# capture holding it and is not evidence (gitignored).
+LOCK_NAME = ".capture.lock"
 # Files that may sit in data/ without being evidence.
-NOT_EVIDENCE = ("README.md",)
+NOT_EVIDENCE = ("README.md", LOCK_NAME)
 
 
 @dataclass(frozen=True)
 class DataDir:
     root: Path
+
+    def lock_path(self) -> Path:
+        return self.root / LOCK_NAME
 
     def machine_path(self, machine_id: str) -> Path:
         return self.root / "machines" / f"{machine_id}.json"

@@ -10,16 +10,18 @@ or every scenario."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from evidence.compare import benchmark_changes, changes_in_capture
+from evidence.files import DataError
 from evidence.layout import DEFAULT_DATA_DIR, DataDir
 from evidence.validation import check_data
 from evidence.vocabulary import OPT_IN_SCENARIOS, SCENARIOS, STANDARD_SCENARIOS
 from harness.capture import run_capture
+from harness.capture_lock import CaptureLock, DataFolderBusy
 from harness.capture_plan import (
     COMPLETE,
     INTERRUPTED,
@@ -27,17 +29,18 @@ from harness.capture_plan import (
     Capture,
     NotWritable,
     check_writable,
+    claim_capture_id,
 )
 from harness.checks import all_checks
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from harness.environments import ENVIRONMENTS_DIR
 from harness.fingerprints import carried_forward, fingerprints
 from harness.leftovers import end_and_report_leftovers
-from harness.machine_identity import choose_identity, speed_probe
+from harness.machine_identity import choose_identity
 from harness.process import end_all
 from harness.profiles import PROFILES
 from harness.progress import Progress
-from harness.provenance import capture_id, machine_id
+from harness.provenance import capture_id, machine_id, speed_probe
 from harness.resume import CannotResume, resumed_capture
 
 
@@ -120,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="CAPTURE",
         help="continue an interrupted capture in its own folder (default: this machine's "
         "newest unfinished one), measuring only the servers it has no file for yet, with its "
-        "own selection and profile; refused when the code differs",
+        "own selection and profile, under the machine id it began with; refused when the code "
+        "differs, and while a capture (this one or another) still runs in the data folder",
     )
     capture.add_argument(
         "--changed",
@@ -191,20 +195,40 @@ def capture_command(args: argparse.Namespace) -> int:
         return 2
     end_and_report_leftovers(sys.stderr)  # nothing a killed capture left may run beside this one
     data = DataDir(args.data_dir)
-    probe = speed_probe()
-    named_by_user = bool(os.environ.get("SERVING_DJANGO_MACHINE"))
-    hardware_id = machine_id()
     try:
-        check_writable(data, hardware_id)
-        identity = choose_identity(data, hardware_id, probe, named_by_user)
+        check_writable(data, machine_id())
+        with CaptureLock(data) as lock:
+            try:
+                return _capture_holding_lock(args, data, lock, definitions, known_checks)
+            finally:
+                # Whatever the capture started ends before the next capture may begin.
+                end_all(refuse_new=False)
     except NotWritable as error:
         print(f"error: {error}; nothing was started", file=sys.stderr)
+        return 2
+    except DataFolderBusy as error:
+        refused = "cannot resume: " if args.resume else ""
+        print(f"error: {refused}{error}; nothing was started", file=sys.stderr)
+        return 2
+
+
+def _capture_holding_lock(
+    args: argparse.Namespace,
+    data: DataDir,
+    lock: CaptureLock,
+    definitions: dict,
+    known_checks: dict,
+) -> int:
+    """The capture (new or resumed) while this process holds the data folder's lock: the lock
+    is taken before any capture record is read or written and held until the capture ends."""
+    try:
+        identity = choose_identity(data, machine_id())
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     if identity.problem:
         print(f"error: {identity.problem}", file=sys.stderr)
         return 2
-    if identity.note:
-        print(f"note: {identity.note}", file=sys.stderr)
     machine = identity.machine
     if args.resume:
         try:
@@ -219,41 +243,51 @@ def capture_command(args: argparse.Namespace) -> int:
         except CannotResume as error:
             print(f"error: cannot resume: {error}", file=sys.stderr)
             return 2
+        capture = replace(capture, holder=lock.holder_fields())
+        lock.name_capture(capture.capture_id, capture.started_at)
         _say_what_is_kept(capture, chosen)
-    else:
-        chosen = [definitions[server] for server in (args.server or sorted(definitions))]
-        everything = not args.check and not args.scenario
-        checks = list(known_checks) if everything else args.check
-        scenarios = list(STANDARD_SCENARIOS) if everything else args.scenario
-        prints = fingerprints(chosen, args.profile, args.servers_dir)
-        carried = {}
-        if args.changed:
-            carried = carried_forward(data, machine, args.profile, checks, scenarios, prints)
-            chosen = [definition for definition in chosen if definition.id not in carried]
-            _say_what_is_carried(carried, chosen)
-            if not chosen:
-                return 0
-        capture = Capture(
-            capture_id(),
-            machine,
-            PROFILES[args.profile],
-            data,
-            args.environments_dir,
-            [known_checks[check] for check in args.check],
-            run_checks=everything or bool(args.check),
-            scenarios=STANDARD_SCENARIOS if everything else args.scenario,
-            jobs=max(1, args.jobs),
-            locust_workers=args.locust_workers,
-            server_ids=tuple(definition.id for definition in chosen),
-            speed_probe=probe,
-            fingerprints={server: prints[server] for server in (d.id for d in chosen)},
-            carried_forward=carried,
-        )
-        print(
-            f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "
-            f"profile {args.profile}",
-            file=sys.stderr,
-        )
+        capture.write_record(RUNNING)
+        return _run(capture, chosen)
+    chosen = [definitions[server] for server in (args.server or sorted(definitions))]
+    everything = not args.check and not args.scenario
+    checks = list(known_checks) if everything else args.check
+    scenarios = list(STANDARD_SCENARIOS) if everything else args.scenario
+    prints = fingerprints(chosen, args.profile, args.servers_dir)
+    carried = {}
+    if args.changed:
+        carried = carried_forward(data, machine, args.profile, checks, scenarios, prints)
+        chosen = [definition for definition in chosen if definition.id not in carried]
+        _say_what_is_carried(carried, chosen)
+        if not chosen:
+            return 0
+    capture = Capture(
+        capture_id(),
+        machine,
+        PROFILES[args.profile],
+        data,
+        args.environments_dir,
+        [known_checks[check] for check in args.check],
+        run_checks=everything or bool(args.check),
+        scenarios=STANDARD_SCENARIOS if everything else args.scenario,
+        jobs=max(1, args.jobs),
+        locust_workers=args.locust_workers,
+        server_ids=tuple(definition.id for definition in chosen),
+        speed_probe=speed_probe(),
+        fingerprints={server: prints[server] for server in (d.id for d in chosen)},
+        carried_forward=carried,
+        holder=lock.holder_fields(),
+    )
+    try:
+        capture = claim_capture_id(capture)  # its own file, state running
+    except NotWritable as error:
+        print(f"error: {error}; nothing was started", file=sys.stderr)
+        return 2
+    lock.name_capture(capture.capture_id, capture.started_at)
+    print(
+        f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "
+        f"profile {args.profile}",
+        file=sys.stderr,
+    )
     return _run(capture, chosen)
 
 
@@ -288,8 +322,7 @@ def _say_what_is_kept(capture: Capture, chosen: list) -> None:
 
 
 def _run(capture: Capture, chosen: list) -> int:
-    """Run the capture, its own file saying running, then complete or interrupted."""
-    capture.write_record(RUNNING)
+    """Run the capture (its own file says running), then record it complete or interrupted."""
     try:
         left = [d for d in chosen if not capture.has_file("runs", d.id)]
         written = run_capture(capture, chosen, Progress(len(left)))

@@ -9,19 +9,20 @@ import shutil
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from evidence.documents import write_document
-from evidence.files import DataError
+from evidence.files import DataError, ExistingFile
 from evidence.layout import DataDir
 from evidence.schema import SCHEMA_VERSION
 from evidence.vocabulary import SCENARIOS
 from harness import checks as checks_module
 from harness.checks import Check
 from harness.profiles import Profile
-from harness.provenance import code_fingerprint, git_commit, git_dirty, now_iso
+from harness.provenance import capture_id, code_fingerprint, git_commit, git_dirty, now_iso
 from harness.scheduling import MachineLock
 
 # A capture writes about 3.5 MB (22 checks and every scenario on 14 configurations); refuse to
@@ -30,6 +31,10 @@ MIN_FREE_BYTES = 50 * 2**20
 KINDS = ("runs", "benchmarks")
 # A capture's own file (data/captures/<machine>/<capture>.json) says how far it got.
 RUNNING, INTERRUPTED, COMPLETE = "running", "interrupted", "complete"
+# Ids tried after the one a capture started with is taken (one second apart): one data folder
+# runs one capture at a time (harness.capture_lock), so only captures started in the same
+# second, one after the other, or a clock set back, meet a taken id.
+MOST_ID_TRIES = 60
 
 
 class NotWritable(Exception):
@@ -56,8 +61,12 @@ class Capture:
     code_fingerprint: str | None = field(default_factory=code_fingerprint)
     started_at: str = field(default_factory=now_iso)
     resumed_at: tuple[str, ...] = ()  # when an interrupted capture was continued
-    # This machine's speed probe when the capture began (harness.machine_identity).
+    # How fast this machine ran the speed probe when the capture began (a measurement beside
+    # the figures, harness.provenance.speed_probe; not part of the machine id).
     speed_probe: dict[str, Any] | None = None
+    # The process holding the data folder's lock for this capture: {"pid": ..., "host": ...}
+    # (harness.capture_lock); a --resume records its own.
+    holder: dict[str, Any] | None = None
     # Each measured configuration's inputs, digested (harness.fingerprints), and the
     # configurations --changed left unmeasured: id -> the capture that stands for them.
     fingerprints: dict[str, str] = field(default_factory=dict)
@@ -116,25 +125,79 @@ class Capture:
             "resumed_at": list(self.resumed_at),
             "not_captured": {name: why[:2000] for name, why in sorted(self.not_captured.items())},
             **({"speed_probe": self.speed_probe} if self.speed_probe else {}),
+            **({"holder": self.holder} if self.holder else {}),
             "fingerprints": dict(sorted(self.fingerprints.items())),
             "carried_forward": dict(sorted(self.carried_forward.items())),
         }
 
     def write_record(self, state: str) -> Path | None:
+        """Rewrite the capture's own file with its state: the one data file that is replaced,
+        and only by its own capture, which holds the data folder's lock (``capture_lock``)
+        while it runs, so no other capture writes it meanwhile. It was created exclusively by
+        ``claim_capture_id`` (or by the capture a --resume continues)."""
         path = self.data.capture_path(self.machine_id, self.capture_id)
-        return self.write(path, self.record(state), "capture", "the capture's own file")
+        return self.write(
+            path, self.record(state), "capture", "the capture's own file", replacing=True
+        )
 
-    def write(self, path: Path, document: dict[str, Any], kind: str, name: str) -> Path | None:
-        """Write one file of this capture; a failure is reported with its path and reason and
-        noted in ``not_captured``, and the capture goes on (the files already written stay)."""
+    def id_in_use(self) -> bool:
+        """Whether this capture's id already names a capture of this machine: its record, or
+        its run or benchmark folder (captures before records existed have folders only)."""
+        return any(
+            path.exists()
+            for path in (
+                self.data.capture_path(self.machine_id, self.capture_id),
+                self.data.root / "runs" / self.machine_id / self.capture_id,
+                self.data.root / "benchmarks" / self.machine_id / self.capture_id,
+            )
+        )
+
+    def write(
+        self,
+        path: Path,
+        document: dict[str, Any],
+        kind: str,
+        name: str,
+        *,
+        replacing: bool = False,
+    ) -> Path | None:
+        """Write one file of this capture (never over an existing one, but for its own record:
+        ``write_record``); a failure is reported with its path and reason and noted in
+        ``not_captured``, and the capture goes on (the files already written stay)."""
         try:
-            write_document(path, document, kind)
+            write_document(path, document, kind, replacing=replacing)
         except (OSError, DataError) as error:
             reason = _reason(error) if isinstance(error, OSError) else str(error)
             self.not_captured[name] = f"{path} could not be written: {reason}"
             print(f"error: {self.not_captured[name]}", file=sys.stderr, flush=True)
             return None
         return path
+
+
+def claim_capture_id(capture: Capture) -> Capture:
+    """``capture`` with an id no capture of its machine has, its own file created (state
+    running): the file is created only where none exists, so two captures never share an id
+    even when they start in the same second; a taken id moves on to the next second."""
+    for _ in range(MOST_ID_TRIES):
+        if not capture.id_in_use():
+            path = capture.data.capture_path(capture.machine_id, capture.capture_id)
+            try:
+                write_document(path, capture.record(RUNNING), "capture")
+                return capture
+            except ExistingFile:
+                pass  # taken between the look and the write
+            except OSError as error:
+                raise NotWritable(f"cannot write {path}: {_reason(error)}") from error
+        capture = replace(capture, capture_id=_next_second(capture.capture_id))
+    raise NotWritable(
+        f"no free capture id for machine {capture.machine_id} in the {MOST_ID_TRIES} seconds "
+        f"up to {capture.capture_id} under {capture.data.root}: is the clock right?"
+    )
+
+
+def _next_second(capture: str) -> str:
+    moment = datetime.strptime(capture, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return capture_id(moment + timedelta(seconds=1))
 
 
 def check_writable(data: DataDir, machine_id: str) -> None:

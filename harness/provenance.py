@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,8 @@ def memory_class(size_bytes: int) -> int:
 
 def machine_id() -> str:
     """A stable name for this machine, from hardware facts only (hostnames change with every
-    container). Override with SERVING_DJANGO_MACHINE to name it yourself."""
+    container; a speed probe changes from run to run). Override with SERVING_DJANGO_MACHINE to
+    name it yourself."""
     chosen = os.environ.get("SERVING_DJANGO_MACHINE")
     if chosen:
         return chosen
@@ -126,6 +128,29 @@ def machine_id() -> str:
     words = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")[:40].strip("-")
     digest = hashlib.sha256(facts.encode()).hexdigest()[:8]
     return f"{words or 'machine'}-{cores()}c-{digest}"
+
+
+# The speed probe: a fixed pure-Python loop (Django's work is interpreter-bound), best of several
+# samples of its CPU time (not wall time, so that a busy machine does not look slow).
+PROBE_SAMPLES = 7
+PROBE_LOOP = 300_000
+
+
+def speed_probe() -> dict[str, Any]:
+    """How fast this machine ran a fixed Python loop when a capture began, in milliseconds:
+    recorded beside the capture's figures, never part of the machine id (one machine's probe
+    moves by up to half between runs under load)."""
+    samples = []
+    for _ in range(PROBE_SAMPLES):
+        started = time.thread_time_ns()
+        total = 0
+        for number in range(PROBE_LOOP):
+            total += number * number % 7
+        samples.append((time.thread_time_ns() - started) / 1e6)
+    return {
+        "python_loop_ms": round(min(samples), 3),
+        "method": f"best CPU time of {PROBE_SAMPLES} runs of a {PROBE_LOOP:,}-step Python loop",
+    }
 
 
 def machine_record(identifier: str) -> dict[str, Any]:

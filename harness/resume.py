@@ -6,6 +6,11 @@ is written only once its server is done), and measures the rest with the same se
 profile and options. It refuses when the code is not the code that began the capture (its
 fingerprint covers uncommitted changes too), since one capture's figures are compared as if
 measured alike, and when the capture began too long ago for its files to validate.
+
+A resumed capture keeps the machine id it began with, the one its record names (a capture
+begun under ``SERVING_DJANGO_MACHINE=name`` goes on as ``name`` without it). A capture that is
+still running is not resumed: the data folder's lock (``capture_lock``) refuses the second
+process before this module reads anything.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from evidence.validation import CAPTURE_SPAN, CLOCK_SLACK
 from harness.capture_plan import COMPLETE, Capture
 from harness.checks import Check
 from harness.definitions import ServerDefinition
+from harness.machine_identity import HARDWARE_FIELDS, other_hardware
 from harness.profiles import PROFILES
-from harness.provenance import code_fingerprint, now_iso
+from harness.provenance import code_fingerprint, machine_record, now_iso
 
 
 class CannotResume(Exception):
@@ -32,15 +38,66 @@ class CannotResume(Exception):
 
 def newest_unfinished(data: DataDir, machine: str) -> str:
     """The id of this machine's newest capture that did not finish."""
-    for path in sorted((data.root / "captures" / machine).glob("*.json"), reverse=True):
-        try:
-            if read_document(path, "capture")["state"] != COMPLETE:
-                return path.stem
-        except DataError:
-            continue  # nox -s validate names it
+    unfinished = _unfinished(data.root / "captures" / machine)
+    if unfinished:
+        return unfinished[0].stem
+    elsewhere = [
+        f"{path.parent.name} has {path.stem}"
+        for path in _unfinished(data.root / "captures", "*/*.json")
+        if not _other_hardware(data, path.parent.name)
+    ]
     raise CannotResume(
         f"no unfinished capture of machine {machine} under {data.root / 'captures'}; "
-        "start a new one without --resume"
+        + (
+            f"other machine ids have unfinished ones ({'; '.join(elsewhere)}): name one, "
+            "`--resume CAPTURE`, to continue it under its own machine id, or "
+            if elsewhere
+            else ""
+        )
+        + "start a new one without --resume"
+    )
+
+
+def _unfinished(folder: Path, pattern: str = "*.json") -> list[Path]:
+    """Records under ``folder`` of captures that did not finish, newest first."""
+    found = []
+    for path in sorted(folder.glob(pattern), key=lambda path: path.stem, reverse=True):
+        try:
+            if read_document(path, "capture")["state"] != COMPLETE:
+                found.append(path)
+        except DataError:
+            continue  # nox -s validate names it
+    return found
+
+
+def _other_hardware(data: DataDir, machine: str) -> list[str]:
+    """The hardware facts in which machine id ``machine``'s file differs from this machine
+    (all of them when it has no readable file)."""
+    try:
+        recorded = read_document(data.machine_path(machine), "machine")
+    except DataError:
+        return list(HARDWARE_FIELDS)
+    return other_hardware(recorded, machine_record(machine))
+
+
+def record_path(data: DataDir, machine: str, capture_id: str) -> Path:
+    """Where capture ``capture_id``'s record is: under this machine's id, else under the one
+    other machine id that holds it (a capture keeps the id it began with)."""
+    path = data.capture_path(machine, capture_id)
+    if path.exists():
+        return path
+    found = sorted((data.root / "captures").glob(f"*/{capture_id}.json"))
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise CannotResume(
+            f"capture {capture_id} exists under several machine ids "
+            f"({', '.join(p.parent.name for p in found)}) and none is this machine's "
+            f"({machine}); run with SERVING_DJANGO_MACHINE set to the one to continue"
+        )
+    raise CannotResume(
+        f"{path} does not exist: capture {capture_id} was not started on this machine "
+        f"({machine}), or was recorded before captures kept their own file; start a new one"
     )
 
 
@@ -54,17 +111,19 @@ def resumed_capture(
 ) -> tuple[Capture, list[ServerDefinition]]:
     """The capture to continue and the servers it set out to measure."""
     capture_id = capture_id or newest_unfinished(data, machine)
-    path = data.capture_path(machine, capture_id)
-    if not path.exists():
-        raise CannotResume(
-            f"{path} does not exist: capture {capture_id} was not started on this machine "
-            f"({machine}), or was recorded before captures kept their own file; start a new one"
-        )
+    path = record_path(data, machine, capture_id)
     try:
         record = read_document(path, "capture")
     except DataError as error:
         raise CannotResume(f"{error}") from error
     _refuse_unless_resumable(record, path)
+    differing = _other_hardware(data, record["machine"]) if record["machine"] != machine else []
+    if differing:
+        raise CannotResume(
+            f"capture {capture_id} was recorded on machine {record['machine']}, whose file "
+            f"describes other hardware than this machine's ({', '.join(differing)} differ); "
+            "resume it there"
+        )
     missing = [server for server in record["selection"]["servers"] if server not in definitions]
     missing += [check for check in record["selection"]["checks"] if check not in checks]
     if missing:
@@ -74,7 +133,7 @@ def resumed_capture(
         )
     capture = Capture(
         capture_id,
-        machine,
+        record["machine"],
         PROFILES[record["profile"]],
         data,
         environments_dir,

@@ -120,11 +120,13 @@ def run(
 def write_data(
     root: Path, runs: list[dict[str, Any]], benchmarks: list[dict[str, Any]] = ()
 ) -> DataDir:
-    """Write runs and benchmark files through the harness's own writer (which validates them),
-    with a machine file for every machine they name."""
+    """Write runs and benchmark files through the harness's own writer (which validates them
+    and never replaces a file), with a machine file for every machine they name that has
+    none yet (a test may add files to the same folder more than once)."""
     data = DataDir(root)
     for machine_id in {MACHINE_ID} | {document["machine"] for document in [*runs, *benchmarks]}:
-        write_document(data.machine_path(machine_id), machine(machine_id), "machine")
+        if not data.machine_path(machine_id).exists():
+            write_document(data.machine_path(machine_id), machine(machine_id), "machine")
     for document in runs:
         path = data.run_path(document["machine"], document["capture"], document["server"]["id"])
         write_document(path, document, "run")

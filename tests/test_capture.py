@@ -26,10 +26,8 @@ from harness.capture_plan import Capture
 from harness.checks import all_checks
 from harness.checks.concurrency import CHECKS
 from harness.definitions import load_definitions
-from harness.machine_identity import choose_identity
 from harness.profiles import PROFILES
 from harness.progress import Progress
-from harness.provenance import machine_id, machine_record
 from tests import synthetic
 from tests.conftest import TINY_HTTP, processes_mentioning
 
@@ -296,45 +294,6 @@ def test_a_machine_name_taken_by_other_hardware_is_refused_untouched(tmp_path: P
     assert "describes other hardware (cpu_model" in output
     assert machine_file.read_bytes() == before
     assert not (data_dir / "runs" / synthetic.MACHINE_ID).exists()
-
-
-def test_a_machine_file_differing_by_a_little_memory_is_this_machine(tmp_path: Path) -> None:
-    """Machines of one kind report memory a few hundred KiB apart; the id counts whole GiB,
-    and so does the check against the committed machine file."""
-    data = DataDir(tmp_path)
-    identifier = machine_id()
-    probe = {"python_loop_ms": 20.0, "method": "test"}
-    committed = machine_record(identifier)
-    committed["memory_bytes"] += 524_288 if committed["memory_bytes"] % 2**30 < 2**29 else -524_288
-    write_document(data.machine_path(identifier), committed, "machine")
-    assert choose_identity(data, identifier, probe) == choose_identity(data, identifier, probe)
-    assert choose_identity(data, identifier, probe).machine == identifier
-    assert choose_identity(data, identifier, probe).problem is None
-    committed["memory_bytes"] += 4 * 2**30  # another size class is other hardware
-    write_document(data.machine_path(identifier), committed, "machine")
-    assert "memory_bytes differ" in (choose_identity(data, identifier, probe).problem or "")
-
-
-def test_a_machine_much_faster_than_its_id_records_under_an_id_of_its_own(tmp_path: Path) -> None:
-    """Same hardware facts, 1.7 times apart in speed: never one id. Within 25 %: one id."""
-    data = DataDir(tmp_path)
-    base = machine_id()
-    committed = {**machine_record(base), "speed_probe": {"python_loop_ms": 34.0, "method": "t"}}
-    write_document(data.machine_path(base), committed, "machine")
-    same = {"python_loop_ms": 30.0, "method": "test"}
-    faster = {"python_loop_ms": 20.0, "method": "test"}
-
-    assert choose_identity(data, base, same).machine == base
-    first = choose_identity(data, base, faster)
-    again = choose_identity(data, base, {**faster, "python_loop_ms": 21.0})
-
-    assert first.machine == again.machine == f"{base}-2"
-    assert "never compared with" in (first.note or "") and first.problem is None
-    written = read_document(data.machine_path(f"{base}-2"), "machine")
-    assert written["speed_probe"] == faster and written["cpu_model"] == committed["cpu_model"]
-    assert read_document(data.machine_path(base), "machine") == committed  # never rewritten
-    # A name the user chose is theirs: no speed class is added to it.
-    assert choose_identity(data, base, faster, named_by_user=True).machine == base
 
 
 def test_the_slow_upstream_reproduction_runs_end_to_end_with_two_locust_workers(

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from evidence.documents import read_document
+from evidence.documents import read_document, write_document
 from evidence.layout import DataDir
 from evidence.validation import check_data
 from harness.capture_plan import INTERRUPTED, Capture
 from harness.checks import all_checks
 from harness.definitions import load_definitions
+from harness.machine_identity import choose_identity
 from harness.profiles import PROFILES
+from harness.provenance import machine_id
 from harness.resume import CannotResume, resumed_capture
 from tests.conftest import processes_mentioning
 from tests.test_capture import COMMANDS, DEFINITION, _harness
@@ -138,6 +140,37 @@ def test_an_unknown_capture_is_named(tmp_path: Path) -> None:
     data, definitions = _interrupted(tmp_path, capture_id="20200101T000000Z")
     with pytest.raises(CannotResume, match=r"20200102T000000Z\.json does not exist"):
         resumed_capture(data, MACHINE, "20200102T000000Z", definitions, {}, tmp_path)
+
+
+def test_a_resumed_capture_keeps_the_machine_id_it_began_with(tmp_path: Path) -> None:
+    """Begun as SERVING_DJANGO_MACHINE=test-machine, resumed without it: still test-machine."""
+    capture_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    data, definitions = _interrupted(tmp_path, capture_id=capture_id)
+    assert choose_identity(data, MACHINE).problem is None  # its machine file: this hardware
+    checks = {check.id: check for check in all_checks()}
+    here = machine_id()
+
+    capture, _ = resumed_capture(data, here, capture_id, definitions, checks, tmp_path)
+    assert capture.machine_id == MACHINE
+    with pytest.raises(
+        CannotResume,
+        match=f"other machine ids have unfinished ones "
+        rf"\({MACHINE} has {capture_id}\)",
+    ):
+        resumed_capture(data, here, None, definitions, checks, tmp_path)
+
+
+def test_a_capture_of_other_hardware_is_not_resumed_here(tmp_path: Path) -> None:
+    from tests import synthetic
+
+    capture_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    data, definitions = _interrupted(tmp_path, capture_id=capture_id)
+    write_document(data.machine_path(MACHINE), synthetic.machine(MACHINE), "machine")
+    with pytest.raises(CannotResume, match="describes other hardware than this machine's"):
+        resumed_capture(data, machine_id(), capture_id, definitions, {}, tmp_path)
+    with pytest.raises(CannotResume, match="no unfinished capture of machine") as refused:
+        resumed_capture(data, machine_id(), None, definitions, {}, tmp_path)
+    assert "other machine ids" not in str(refused.value)
 
 
 def test_resume_takes_no_selection_of_its_own() -> None:
