@@ -8,6 +8,8 @@ unregistered metric fails the build.
 Two families of names are composed from a registered base metric:
 
 - ``step<users>_<base>``: one Locust step (``step300_failures_percent``);
+- ``cpu<n>_<base>``: one CPU of the machine, for the metrics declared ``per_cpu`` and only
+  for them (``step300_cpu0_busy_percent``: CPU 0 while the 300-user step was measured);
 - ``with_<base>`` / ``without_<base>``: the two sides of the sync-middleware pair.
 """
 
@@ -65,6 +67,8 @@ class Metric:
     # A rate of answered requests the load tool achieved (compared with the tool's ceiling);
     # False for rates the tool was asked for.
     achieved_rate: bool = False
+    # A figure of one CPU: its name always carries ``cpu<n>_``, and only these names may.
+    per_cpu: bool = False
     # The values it can take, where they differ from its unit's.
     bounds: Bounds | None = None
 
@@ -157,6 +161,11 @@ METRICS = (
     Metric("locust_cpu_percent", PERCENT, "Locust CPU % of a core", bounds=CORE_PERCENT),
     Metric("nginx_cpu_percent", PERCENT, "nginx CPU % of a core", bounds=CORE_PERCENT),
     Metric("postgres_cpu_percent", PERCENT, "PostgreSQL CPU % of a core", bounds=CORE_PERCENT),
+    # One CPU from /proc/stat over a Locust step's measured part (harness.benchmarks.proc_stat):
+    # busy (user, nice, system, irq, softirq) and stolen by the hypervisor, as shares of the
+    # time that passed. Figures captured before this accounting lack them.
+    Metric("busy_percent", PERCENT, "busy %", per_cpu=True),
+    Metric("steal_percent", PERCENT, "steal %", per_cpu=True),
     # Peaks while a Locust step was measured: what a server that queues without using its
     # core waits on (its threads; PostgreSQL's connection limit, max_connections).
     Metric("server_threads_peak", COUNT, "server threads at peak"),
@@ -186,6 +195,7 @@ METRICS = (
 )
 REGISTRY = {metric.name: metric for metric in METRICS}
 _STEP = re.compile(r"^step(\d+)_(.+)$")
+_CPU = re.compile(r"^cpu(\d+)_(.+)$")
 SIDES = ("with", "without")
 
 
@@ -197,27 +207,35 @@ class MetricName:
     metric: Metric
     step_users: int | None = None
     side: str | None = None  # "with" / "without" (the sync-only middleware)
+    cpu: int | None = None  # the CPU's number, for per-CPU metrics
 
     @property
     def label(self) -> str:
+        label = self.metric.label if self.cpu is None else f"CPU {self.cpu} {self.metric.label}"
         if self.step_users is not None:
-            return f"{self.metric.label} at {self.step_users} users"
+            return f"{label} at {self.step_users} users"
         if self.side is not None:
-            return f"{self.metric.label} {self.side}"
-        return self.metric.label
+            return f"{label} {self.side}"
+        return label
 
 
 @functools.cache  # pages look the same few hundred names up once per table cell
 def lookup(name: str) -> MetricName | None:
     """What ``name`` means, or None when it is not registered."""
     if name in REGISTRY:
-        return MetricName(name, REGISTRY[name])
+        return None if REGISTRY[name].per_cpu else MetricName(name, REGISTRY[name])
     step = _STEP.match(name)
-    if step and step.group(2) in REGISTRY:
-        return MetricName(name, REGISTRY[step.group(2)], step_users=int(step.group(1)))
+    if step:
+        of_step = lookup(step.group(2))
+        if of_step is None or of_step.step_users is not None or of_step.side is not None:
+            return None
+        return MetricName(name, of_step.metric, step_users=int(step.group(1)), cpu=of_step.cpu)
+    cpu = _CPU.match(name)
+    if cpu and cpu.group(2) in REGISTRY and REGISTRY[cpu.group(2)].per_cpu:
+        return MetricName(name, REGISTRY[cpu.group(2)], cpu=int(cpu.group(1)))
     for side in SIDES:
         base = name.removeprefix(f"{side}_")
-        if base != name and base in REGISTRY:
+        if base != name and base in REGISTRY and not REGISTRY[base].per_cpu:
             return MetricName(name, REGISTRY[base], side=side)
     return None
 

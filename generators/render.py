@@ -17,7 +17,14 @@ from markupsafe import Markup
 from evidence.compare import benchmark_changes, captures, changes_in_capture
 from evidence.schema import SCHEMA_VERSION
 from evidence.validation import Evidence
-from generators.benchmarks import cells, convergence, figure_charts, reproductions, setups
+from generators.benchmarks import (
+    cells,
+    convergence,
+    figure_charts,
+    per_cpu,
+    reproductions,
+    setups,
+)
 from generators.benchmarks.export import export
 from generators.benchmarks.figures import HEADROOM_SENTENCE_BELOW, Benchmarks, shown_benchmarks
 from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine, settings_table
@@ -105,6 +112,7 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         **{name: getattr(cells, name) for name in _CELL_HELPERS},
         **{name: getattr(figure_charts, name) for name in _CHART_HELPERS},
         **reproductions.template_globals(),
+        **per_cpu.template_globals(),
         **convergence.template_globals(),
         **setups.template_globals(),
     )

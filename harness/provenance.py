@@ -14,6 +14,7 @@ from typing import Any
 
 from evidence.layout import REPO_ROOT
 from evidence.schema import SCHEMA_VERSION
+from harness.cpu_topology import cpu_topology
 
 
 def now_iso() -> str:
@@ -163,4 +164,7 @@ def machine_record(identifier: str) -> dict[str, Any]:
         "os": os_name(),
         "arch": platform.machine(),
         "python_implementation": platform.python_implementation(),
+        # Recorded, not part of the id: whether CPUs are hyper-threads of one core and whether
+        # a hypervisor runs them (it can steal time, which the per-CPU figures show).
+        "cpu_topology": cpu_topology(),
     }

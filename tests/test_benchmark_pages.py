@@ -623,3 +623,62 @@ def test_the_upstream_page_gives_cpu_per_answer_with_each_client(tmp_path: Path)
         "Uvicorn: 30\\.0 ms of server CPU per answer with a client per request, 5\\.0 ms with "
         "one client per process \\(83 % of it was creating clients\\)"
     ) in section
+
+
+def _polls_article_figure(per_cpu: bool) -> dict:
+    """A SYNTHETIC polls figure of the article's setup (PostgreSQL behind nginx), failing from
+    300 users; with ``per_cpu``, as captured since December 2026 (CPU 0 saturated and robbed by
+    the hypervisor), else as before (no per-CPU shares, no accounting note)."""
+    metrics = synthetic.locust_metrics({100: 0.0, 300: 20.0}, 100.0)
+    for users, server, postgres in ((100, 30.0, 20.0), (300, 38.0, 45.0)):
+        metrics[f"step{users}_server_cpu_percent"] = server
+        metrics[f"step{users}_postgres_cpu_percent"] = postgres
+        if per_cpu:
+            metrics[f"step{users}_cpu0_busy_percent"] = 60.0 if users == 100 else 97.0
+            metrics[f"step{users}_cpu0_steal_percent"] = 2.0
+            metrics[f"step{users}_cpu1_busy_percent"] = 40.0
+            metrics[f"step{users}_cpu1_steal_percent"] = 0.0
+    params = {"tool": "locust", "database": "PostgreSQL", "server_cpus": "0", "load_cpus": "1"}
+    if per_cpu:
+        params |= {
+            "cpu_accounting": "process trees with reaped children (synthetic)",
+            "cpu_affinity": {"server": [0], "nginx": [0], "postgres": [0], "locust": [1]},
+        }
+    return synthetic.figure(
+        "locust-polls", "polls vote, PostgreSQL behind nginx", params, [metrics] * 3
+    )
+
+
+def test_the_polls_page_shows_each_cpu_and_labels_figures_counted_the_old_way(
+    tmp_path: Path,
+) -> None:
+    runs = [
+        synthetic.run("uvicorn", name="Uvicorn", interface="asgi"),
+        synthetic.run("gunicorn-sync", name="Gunicorn sync"),
+    ]
+    new = synthetic.benchmark("uvicorn", [_polls_article_figure(per_cpu=True)], name="Uvicorn")
+    old = synthetic.benchmark(
+        "gunicorn-sync", [_polls_article_figure(per_cpu=False)], interface="wsgi"
+    )
+    synthetic.write_data(tmp_path, runs, [new, old])
+    assert validate(tmp_path) == []  # the per-CPU metrics and params are registered
+    page = render_pages(load_evidence(tmp_path))["benchmarks/locust-polls.md"]
+    page = page.replace("\\", "")  # Markdown's escapes of "(", "-", "." in text
+
+    header = "| Server | CPU (what ran on it) | 100 users | 300 users |"
+    assert header in page
+    saturated = _row(page, "CPU 0 (server, nginx and PostgreSQL)", header)
+    assert saturated[0].startswith("[Uvicorn]")
+    assert saturated[3].startswith("97.00<br>") and "steal 2.0 %" in saturated[3]
+    assert "| CPU 1 (Locust) |" in page
+    # The old figure has its tree figures but no per-CPU row, and is named as counted the old way.
+    assert "Gunicorn" not in page.split(header)[1].split("How busy each CPU")[0]
+    assert "server, nginx and PostgreSQL on CPU 0; Locust on CPU 1" in page
+    assert "Measured the old way: the CPU figures of Gunicorn" in page
+    # The findings judge saturation by the CPU's busy share where there is one, and say what
+    # the old figures cannot tell instead of calling them not CPU-bound.
+    assert "under Uvicorn: CPU 0 (server, nginx and PostgreSQL) 97 % busy at 300 users" in page
+    assert "The hypervisor stole up to 2.0 % of that CPU" in page
+    assert "Measured the old way (Gunicorn" in page
+    assert "so they cannot say whether the server&#x27;s CPU was saturated" in page
+    assert "CPU-bound" not in page

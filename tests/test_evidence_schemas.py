@@ -11,6 +11,7 @@ import pytest
 
 from evidence.documents import read_document, write_document
 from evidence.files import DataError
+from evidence.metrics import lookup
 from evidence.schema import evidence_schema_ids, load_schema
 from evidence.validation import check_data
 from evidence.vocabulary import (
@@ -108,3 +109,15 @@ def test_an_unregistered_metric_is_refused_by_name(tmp_path: Path) -> None:
         line.startswith(f"{path}: results/0/metrics/requests_per_ratio: not a registered metric")
         for line in problems
     ), problems
+
+
+def test_per_cpu_metrics_carry_their_cpu_and_only_they_may() -> None:
+    busy = lookup("step300_cpu1_busy_percent")
+    assert busy is not None and (busy.cpu, busy.step_users) == (1, 300)
+    assert busy.label == "CPU 1 busy % at 300 users" and busy.metric.unit.shown == "%"
+    assert lookup("cpu0_steal_percent") is not None
+    assert lookup("busy_percent") is None  # busy of which CPU?
+    assert lookup("step300_busy_percent") is None
+    assert lookup("with_busy_percent") is None
+    assert lookup("cpu0_server_cpu_percent") is None  # a tree's share is of no one CPU
+    assert lookup("step300_server_cpu_percent") is not None

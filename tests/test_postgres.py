@@ -4,6 +4,7 @@ user, on 127.0.0.1; ended with its backends when the block ends, also on an exce
 from __future__ import annotations
 
 import socket
+import time
 
 import psutil
 import psycopg
@@ -75,3 +76,24 @@ def test_a_taken_port_is_reported_with_the_bind_error_from_its_log(monkeypatch) 
     assert "exited with code 1 at start" in failure.value.reason
     assert "could not bind" in failure.value.reason
     assert "Address already in use" in failure.value.reason
+
+
+def test_the_cpu_of_backends_that_exited_stays_in_postgresql_s_figure() -> None:
+    # The fault this guards against: a backend per connection, gone (reaped by the
+    # postmaster) before the next sample, took its CPU time with it.
+    from harness.benchmarks.cpu import tree_cpu_seconds
+
+    with running_postgres() as instance:
+        before = tree_cpu_seconds(instance.process.pid)
+        backends_s = 0.0
+        for _ in range(3):
+            with psycopg.connect(instance.url) as connection:
+                (pid,) = connection.execute("SELECT pg_backend_pid()").fetchone()
+                connection.execute("SELECT count(*) FROM generate_series(1, 1000000)")
+                times = psutil.Process(pid).cpu_times()
+                backends_s += times.user + times.system
+            while psutil.pid_exists(pid):  # a zombie's pid exists until the postmaster reaps it
+                time.sleep(0.01)
+        after = tree_cpu_seconds(instance.process.pid)
+    assert backends_s > 0
+    assert after - before >= backends_s

@@ -160,10 +160,38 @@ def test_the_polls_findings_say_when_each_interface_fails_and_why() -> None:
         "WSGI never, up to 700 users, ASGI from 300 users."
     )
     assert "vote form: answered 500 (42)" in sentences[1]
-    assert "None of them was CPU-bound: the busiest used 70 %" in sentences[2]
+    # Counted the old way (no per-CPU shares): the server's own 70 % cannot clear it.
+    assert sentences[2].startswith("Measured the old way (d): only the processes alive")
+    assert "cannot say whether the server's CPU was saturated" in sentences[2]
     assert "up to 100 client connections" in sentences[3] and "at most 1 under" in sentences[3]
     assert "answered in 7.0 s (median, w)" in sentences[4]
-    # A CPU-bound failing server is not said to have had CPU to spare.
-    failing.record["metrics"]["step700_server_cpu_percent"] = 99.0
-    sentences = reproductions.polls_findings(article, [failing, holding], [100, 300, 700])
-    assert not any("CPU-bound" in sentence for sentence in sentences)
+
+
+def test_the_polls_findings_judge_saturation_by_the_server_s_cpu() -> None:
+    article = article_for("locust-polls")
+    assert article is not None
+    failing = polls_figure("d", "asgi", {100: 0.0, 700: 60.0})
+    failing.record["params"] |= {
+        "cpu_accounting": "reaped children, /proc/stat",
+        "cpu_affinity": {"locust": [1], "postgres": [0], "server": [0]},
+    }
+    failing.record["metrics"].update(
+        step700_server_cpu_percent=40.0,  # the server's own share: nginx and PostgreSQL add
+        step100_cpu0_busy_percent=50.0,
+        step700_cpu0_busy_percent=80.0,
+        step700_cpu0_steal_percent=0.5,
+        step700_cpu1_busy_percent=99.0,  # Locust's CPU: not the server's
+    )
+    sentences = reproductions.saturation_sentences([failing])
+    assert sentences == [
+        "None of them saturated the CPU the server ran on: the busiest, d, kept CPU 0 (server "
+        "and PostgreSQL) 80 % busy at 700 users, so their errors are not the cost of running "
+        "out of CPU."
+    ]
+    # The same server's CPU saturated, and robbed by the hypervisor: never "to spare".
+    failing.record["metrics"].update(step700_cpu0_busy_percent=95.0, step700_cpu0_steal_percent=4.0)
+    sentences = reproductions.saturation_sentences([failing])
+    assert sentences[0].startswith("The CPU the server ran on had no time left")
+    assert "d: CPU 0 (server and PostgreSQL) 95 % busy at 700 users" in sentences[0]
+    assert sentences[1] == "The hypervisor stole up to 4.0 % of that CPU in those steps."
+    assert not any("not the cost" in sentence for sentence in sentences)

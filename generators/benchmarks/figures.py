@@ -239,14 +239,29 @@ class Figure:
             return False
         return (self.failed_share(name) or 0.0) > 0.0
 
-    def steps(self, base: str) -> dict[int, str]:
-        """Locust's per-step metrics of ``base``: users -> metric name."""
+    def steps(self, base: str, cpu: int | None = None) -> dict[int, str]:
+        """Locust's per-step metrics of ``base`` (of CPU ``cpu`` for a per-CPU metric): users
+        -> metric name."""
         found = {}
         for name in self.record["metrics"]:
             meaning = lookup(name)
-            if meaning and meaning.step_users is not None and meaning.metric.name == base:
+            if (
+                meaning
+                and meaning.step_users is not None
+                and meaning.metric.name == base
+                and meaning.cpu == cpu
+            ):
                 found[meaning.step_users] = name
         return found
+
+    def cpus(self) -> list[int]:
+        """The CPUs this figure has per-step busy shares of (none before December 2026)."""
+        found = set()
+        for name in self.record["metrics"]:
+            meaning = lookup(name)
+            if meaning and meaning.cpu is not None and meaning.metric.name == "busy_percent":
+                found.add(meaning.cpu)
+        return sorted(found)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from generators.benchmarks.figures import Figure
+from generators.benchmarks.per_cpu import (
+    SATURATED_PERCENT,
+    BusiestStep,
+    busiest_server_cpu,
+    counted_old_way,
+    cpu_label,
+)
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
 ARTICLE_FIELDS = ("min_ms", "p95_ms", "average_ms", "max_rps")
@@ -271,12 +278,7 @@ def polls_findings(article: Article, figures: list[Figure], users: list[int]) ->
         sentences.append(
             f"Configurations with failures: {names}. Their failures, by message: {listed}."
         )
-        cpu = _peak(failing, "server_cpu_percent")
-        if cpu is not None and cpu < CPU_BOUND_PERCENT:
-            sentences.append(
-                f"None of them was CPU-bound: the busiest used {cpu:.0f} % of its core in any "
-                "step, so the errors are not the cost of running out of CPU."
-            )
+        sentences += saturation_sentences(failing)
         connections = _peak(failing, "postgres_connections_peak")
         if connections is not None:
             calm = _peak(holding, "postgres_connections_peak")
@@ -296,6 +298,61 @@ def polls_findings(article: Article, figures: list[Figure], users: list[int]) ->
             f"Without a failure at any step: {names}. They queued instead: at the last step "
             f"the slowest of them answered in {_seconds(slowest[0])} (median, {slowest[1]}), "
             "within the article's 60 s timeout."
+        )
+    return sentences
+
+
+def _names(figures: list[Figure]) -> str:
+    return ", ".join(sorted(str(figure.server["name"]) for figure in figures))
+
+
+def _busiest_text(step: BusiestStep) -> str:
+    return (
+        f"{cpu_label(step.figure, step.cpu)} {step.busy_percent:.0f} % busy at {step.users} users"
+    )
+
+
+def saturation_sentences(failing: list[Figure]) -> list[str]:
+    """Whether the failing configurations ran out of CPU, said only as far as their figures
+    can: the busy share of the CPU the server ran on (shared with nginx and PostgreSQL in the
+    article's setup) decides, not the server's own share. Figures counted the old way are
+    named, with what they cannot say."""
+    sentences = []
+    busiest = [step for figure in failing if (step := busiest_server_cpu(figure)) is not None]
+    saturated = [step for step in busiest if step.busy_percent >= SATURATED_PERCENT]
+    spare = [step for step in busiest if step.busy_percent < SATURATED_PERCENT]
+    if saturated:
+        listed = "; ".join(
+            f"{step.figure.server['name']}: {_busiest_text(step)}"
+            for step in sorted(saturated, key=lambda step: str(step.figure.server["name"]))
+        )
+        sentences.append(
+            f"The CPU the server ran on had no time left ({SATURATED_PERCENT} % busy or more) "
+            f"under {listed}: there the failures came with a saturated CPU."
+        )
+    if spare:
+        top = max(spare, key=lambda step: step.busy_percent)
+        who = (
+            "None of them" if not saturated else f"The others ({_names([s.figure for s in spare])})"
+        )
+        sentences.append(
+            f"{who} saturated the CPU the server ran on: the busiest, "
+            f"{top.figure.server['name']}, kept {_busiest_text(top)}, so their errors are not "
+            "the cost of running out of CPU."
+        )
+    steal = max((step.steal_percent or 0.0 for step in busiest), default=0.0)
+    if steal >= 1:
+        sentences.append(f"The hypervisor stole up to {steal:.1f} % of that CPU in those steps.")
+    old = counted_old_way(failing)
+    if old:
+        cpu = _peak(old, "server_cpu_percent")
+        tree = f"the server's tree alone used up to {cpu:.0f} % of a core, but " if cpu else ""
+        sentences.append(
+            f"Measured the old way ({_names(old)}): only the processes alive at each sample "
+            "were counted, so the time of PostgreSQL's per-connection backends that had exited "
+            f"is missing, and no per-CPU share was recorded; {tree}these figures do not record "
+            "which CPU nginx and PostgreSQL ran on, so they cannot say whether the server's "
+            "CPU was saturated."
         )
     return sentences
 

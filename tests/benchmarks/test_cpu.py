@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from harness.benchmarks.cpu import CpuSampler, window_percent
+from harness.benchmarks.cpu import CpuSampler, tree_cpu_seconds, window_percent
 
 BUSY = "import time\nend = time.monotonic() + 3\nwhile time.monotonic() < end: pass"
 IDLE = "import time; time.sleep(3)"
@@ -67,3 +67,47 @@ def test_the_peak_of_a_tree_s_threads_is_kept() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+# A parent that waits for a line on stdin, then runs a child that burns half a second of CPU
+# and exits, reaps it, and prints the CPU seconds the child measured for itself.
+REAPING_PARENT = """
+import subprocess, sys
+sys.stdin.readline()
+burn = "import time\\nwhile time.process_time() < 0.5: pass\\nprint(time.process_time())"
+child = subprocess.run([sys.executable, "-c", burn], capture_output=True, text=True, check=True)
+print(child.stdout.strip(), flush=True)
+sys.stdin.readline()
+"""
+
+
+def _samples_after(cpu: CpuSampler, role: str, moment: float) -> None:
+    while not any(at > moment for at, _ in cpu.samples[role]):
+        time.sleep(0.05)
+
+
+def test_the_cpu_of_a_child_that_exited_stays_in_its_tree() -> None:
+    # PostgreSQL's postmaster reaps a backend per connection: the backend's CPU must not
+    # vanish from the tree's figure when it exits between two samples.
+    parent = subprocess.Popen(
+        [sys.executable, "-c", REAPING_PARENT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdin is not None and parent.stdout is not None
+    try:
+        with CpuSampler({"tree": parent.pid}, interval_s=0.05) as cpu:
+            _samples_after(cpu, "tree", 0.0)  # one sample before the child exists
+            before = cpu.samples["tree"][-1]
+            parent.stdin.write("go\n")
+            parent.stdin.flush()
+            child_cpu_s = float(parent.stdout.readline())  # the child has exited, reaped
+            reaped_at = time.time()
+            _samples_after(cpu, "tree", reaped_at)
+            after = cpu.samples["tree"][-1]
+        assert after[1] - before[1] >= child_cpu_s
+        assert tree_cpu_seconds(parent.pid) - before[1] >= child_cpu_s
+    finally:
+        parent.kill()
+        parent.wait()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from evidence.metrics import lookup
+from harness.benchmarks.cpu import CpuSampler
 from harness.benchmarks.locust import run as locust_run
 from harness.benchmarks.locust.command import (
     LOCUSTFILES,
@@ -25,6 +27,7 @@ from harness.benchmarks.locust.command import (
 )
 from harness.benchmarks.locust.run import run_locust
 from harness.benchmarks.locust.stats import STEP_METRIC_NAMES
+from harness.benchmarks.scenarios.locust_common import add_cpu_per_step
 from harness.network import free_port
 from harness.process import ServerProcess
 from tests.conftest import TINY_HTTP, processes_mentioning
@@ -327,3 +330,30 @@ def test_locust_started_before_its_server_waits_for_the_cue(tmp_path: Path) -> N
 
 def read_text(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+def test_each_step_records_every_cpu_s_busy_share_and_where_each_tree_ran(
+    tiny_server, tmp_path: Path
+) -> None:
+    base_url, server = tiny_server("threaded")
+    request = LocustRequest(LOCUSTFILES / "ceiling.py", base_url, ((2, 2.0), (4, 2.0)))
+    pids = {"server": server.pid}
+    with locust_run.started_locust(request, tmp_path / "locust") as started:
+        pids["locust"] = started.process.pid
+        # Sampled often enough that each step's window holds two samples on a busy machine.
+        with CpuSampler(pids, interval_s=0.1) as cpu:
+            affinity = cpu.affinities()
+            measurement = started.measure()
+    add_cpu_per_step(measurement, cpu)
+
+    assert measurement.ok, measurement.failure
+    ours = sorted(os.sched_getaffinity(0))
+    assert affinity == {"server": ours, "locust": ours}  # nothing pinned them here
+    for users, step in step_records(measurement).items():
+        assert [share["cpu"] for share in step["cpus"]] == sorted(cpu.ticks[0][1])
+        for share in step["cpus"]:
+            name = f"step{users}_cpu{share['cpu']}_busy_percent"
+            assert measurement.metrics[name] == share["busy_percent"]
+            assert 0 <= share["busy_percent"] + share["steal_percent"] <= 100
+            assert lookup(name) is not None  # registered, so a capture can write it
+        assert step["server_cpu_percent"] is not None and step["locust_cpu_percent"] > 0

@@ -8,7 +8,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import Any
 
-from harness.benchmarks.cpu import CpuSampler
+from harness.benchmarks.cpu import CPU_ACCOUNTING, CpuSampler
 from harness.benchmarks.figures import figure_record, measure_in_rounds
 from harness.benchmarks.locust.command import LOCUSTFILES, LocustRequest
 from harness.benchmarks.locust.run import started_locust
@@ -53,6 +53,7 @@ def _locust_scenario(
         "spawn_rate": spawn_rate,
         "request_timeout_s": timeout_s,
         "processes": bench.settings.locust_processes,
+        "cpu_accounting": CPU_ACCOUNTING,
         **params,
         **bench.common_params(workers),
     }
@@ -94,11 +95,16 @@ def _locust_scenario(
                     )
                 pids.update(server=instance.process.pid, locust=locust.process.pid)
                 with CpuSampler(pids) as cpu:
+                    affinity = cpu.affinities()
                     measurement = locust.measure()
                 add_cpu_per_step(measurement, cpu)
                 # What the server logged went wrong: the cause behind Locust's 500s.
                 log = instance.log_text()[instance.log_offset :]
                 measurement.details["server_errors"] = server_errors(log)
+                # Where each tree ran, read from its processes: a page says which of them
+                # shared the CPU whose busy share it shows.
+                measurement.details["cpu_affinity"] = affinity
+                params.setdefault("cpu_affinity", affinity)
                 return {figure: checked(instance, measurement)}
         except ServerGone as gone:
             return {figure: Measurement(failure=str(gone)[:2000], failed_by=gone.failed_by)}
@@ -133,8 +139,9 @@ def nginx_in_front(bench: ServerBench, instance: Instance) -> Iterator[NginxInst
 
 def add_cpu_per_step(measurement: Measurement, cpu: CpuSampler) -> None:
     """Each step's CPU use (server, Locust, and nginx or PostgreSQL where they ran; % of one
-    core) over its measured part, with the peak of the server's threads and of PostgreSQL's
-    client connections (what a server that is not CPU-bound waits on)."""
+    core, reaped children included) over its measured part, each CPU's busy and steal shares
+    (``step<users>_cpu<n>_busy_percent``), and the peak of the server's threads and of
+    PostgreSQL's client connections (what a server that is not CPU-bound waits on)."""
     started_at = measurement.details.get("started_at")
     if not measurement.ok or started_at is None:
         return
@@ -145,6 +152,19 @@ def add_cpu_per_step(measurement: Measurement, cpu: CpuSampler) -> None:
             value = cpu.percent(role, start, end)
             record[f"{role}_cpu_percent"] = value
             measurement.metrics[f"step{record['users']}_{role}_cpu_percent"] = value
+        shares = cpu.cpu_shares(start, end)
+        record["cpus"] = [
+            {
+                "cpu": number,
+                "busy_percent": share.busy_percent,
+                "steal_percent": share.steal_percent,
+            }
+            for number, share in shares.items()
+        ]
+        for number, share in shares.items():
+            prefix = f"step{record['users']}_cpu{number}"
+            measurement.metrics[f"{prefix}_busy_percent"] = share.busy_percent
+            measurement.metrics[f"{prefix}_steal_percent"] = share.steal_percent
         peaks = {
             "server_threads_peak": cpu.peak_threads("server", start, end),
             "postgres_connections_peak": (
