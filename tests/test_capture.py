@@ -20,7 +20,9 @@ from evidence.documents import read_document, write_document
 from evidence.layout import REPO_ROOT, DataDir
 from generators.model import presented_result
 from harness.benchmarks.capture import interleave
+from harness.benchmarks.django_setup import polls_pool_size
 from harness.benchmarks.pinning import Pinning
+from harness.benchmarks.scenarios.locust_polls import POOLED_FIGURE
 from harness.capture import run_capture
 from harness.capture_plan import Capture
 from harness.checks import all_checks
@@ -46,8 +48,8 @@ stop_signal = "SIGTERM"
 [production]
 workers_per_cpu = 0
 workers_plus = 1
-serves = "one-at-a-time"
-rule = "One process (a test definition)"
+serves = "thread-per-request"
+rule = "One process, a thread per request, as runserver serves (a test definition)"
 docs = "https://example.org/docs"
 [env]
 DJANGO_DEV_MODE = "1"
@@ -352,8 +354,11 @@ def test_the_polls_reproduction_runs_on_postgresql_behind_nginx(
     figures = {
         figure["figure"]: figure for figure in read_document(written[0], "benchmark")["results"]
     }
-    article = figures["polls vote, PostgreSQL behind nginx"]
+    # The production setup: Django's connection pool, sized by the configuration.
+    assert "polls vote, PostgreSQL behind nginx" not in figures  # unpooled: declared ones only
+    article = figures[POOLED_FIGURE]
     assert article["status"] == "ok", article["failure"]
+    assert article["params"]["pool_max_size"] == polls_pool_size(definitions["good"])
     assert article["params"]["database_server"]["version"].startswith("postgres (PostgreSQL)")
     assert article["params"]["proxy"].startswith("nginx")
     metrics = article["metrics"]

@@ -15,7 +15,9 @@ DJANGO_MIDDLEWARE_STACK=production|none
     production (default): Django's default stack as ``startproject`` writes it (Security,
     Sessions, Common, Csrf, Authentication, Messages, XFrameOptions) with the static-files
     middleware right after SecurityMiddleware, where its docs place it. none: no middleware
-    at all, to measure the server apart from Django's middleware (no static files then).
+    at all, to measure the server apart from Django's middleware (no static files, and no
+    admin: its system checks, which require that middleware, are silenced so that runserver
+    starts).
 DJANGO_STATIC_MIDDLEWARE=whitenoise|servestatic
     The static-files middleware of the production stack. Default by interface: WhiteNoise
     (sync-only) under WSGI, ServeStatic (its async-only fork) under ASGI, so neither interface
@@ -138,6 +140,10 @@ if MIDDLEWARE_STACK == "production":
         MIDDLEWARE.insert(1, STATIC_MIDDLEWARE_PATHS[STATIC_MIDDLEWARE])
 else:
     MIDDLEWARE = []
+    # The admin's system checks require the session, auth and messages middleware; without
+    # them runserver (which runs the checks) refuses to start. The bare stack measures the
+    # server, not the admin, which is not usable in it and is never requested then.
+    SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
 if env_flag("SYNC_MIDDLEWARE"):
     # Innermost, so every request crosses between the async handler and a sync call here.
     MIDDLEWARE.append("demo.middleware.SyncOnlyMiddleware")

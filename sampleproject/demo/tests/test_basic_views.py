@@ -57,6 +57,16 @@ def test_json_views_say_hello_with_client(client, path, view):
 
 
 @pytest.mark.parametrize(("path", "view"), JSON_VIEWS)
+def test_json_views_state_their_length_with_no_middleware(client, settings, path, view):
+    # The benchmarks' bare stack: no CommonMiddleware to add Content-Length, so the view must,
+    # or the response's framing (and runserver's keep-alive) would differ between the stacks.
+    settings.MIDDLEWARE = []
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(response.content))
+
+
+@pytest.mark.parametrize(("path", "view"), JSON_VIEWS)
 async def test_json_views_say_hello_with_async_client(async_client, path, view):
     response = await async_client.get(path)
     assert response.status_code == 200

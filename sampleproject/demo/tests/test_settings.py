@@ -156,6 +156,16 @@ def test_the_none_stack_has_no_middleware_unless_the_sync_one_is_added():
     assert asgi["MIDDLEWARE"] == []
 
 
+@pytest.mark.parametrize("dev_mode", ["", "1"])
+def test_django_s_system_checks_pass_with_the_none_stack(dev_mode):
+    # runserver runs them before it serves: the admin's checks, which require the session,
+    # auth and messages middleware, must not stop the bare stack's development servers.
+    probe = "import django; django.setup(); from django.core.management import call_command; "
+    probe += "call_command('check', fail_level='ERROR')"
+    result = run_probe(probe, DJANGO_MIDDLEWARE_STACK="none", DJANGO_DEV_MODE=dev_mode)
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "allowed"),
     [
