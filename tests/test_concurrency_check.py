@@ -82,6 +82,18 @@ def test_a_declared_capacity_is_loaded_one_request_beyond(tiny_server, tmp_path:
     assert result["evidence"]["capacity"] == 2
 
 
+def test_a_declared_capacity_that_is_not_reached_is_named(tiny_server, tmp_path: Path) -> None:
+    """Declared as 4 threads, but only two requests run at once: the verdict does not claim
+    that the 5th request was the first to wait."""
+    base_url, process = tiny_server("two-at-a-time")
+    context = replace(_context(base_url, process, tmp_path), server=_sized("threads", threads=4))
+    result = run_check(SYNC_CHECK, context)
+    assert [batch["n"] for batch in result["evidence"]["batches"]] == [2, 5]
+    assert result["outcome"] == "partial"
+    assert "only 2 of the 5 requests were answered at once, fewer than the 4" in result["summary"]
+    assert "the 5th request waited" not in result["summary"]
+
+
 def test_a_server_doing_more_than_it_declares_is_concurrent(tiny_server, tmp_path: Path) -> None:
     base_url, process = tiny_server("threaded")
     context = replace(_context(base_url, process, tmp_path), server=_sized("one-at-a-time", 3))

@@ -55,6 +55,14 @@ def beyond_capacity(capacity: int | None, sized: str, batches: list[dict[str, An
         return f"Sized as deployed: {sized}."
     if beyond["classification"] == "concurrent":
         return f"Sized as deployed: {sized}; even the {ordinal(capacity + 1)} request ran at once."
+    at_once = beyond["answered_in_first_round"]
+    if at_once < capacity:
+        # The declared capacity was not reached: e.g. workers that each accept connections
+        # their busy threads cannot serve yet, while another worker's threads sit idle.
+        return (
+            f"Sized as deployed: {sized}; only {at_once:g} of the {capacity + 1} requests were "
+            f"answered at once, fewer than the {capacity} it declares."
+        )
     return f"Sized as deployed: {sized}; the {ordinal(capacity + 1)} request waited."
 
 
