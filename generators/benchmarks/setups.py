@@ -117,7 +117,8 @@ def middleware_gap(figures: list[Figure], left_out: set[str] = frozenset()) -> l
                 f"{bare_gap:.2f}× ASGI. "
                 + (
                     f"Django's middleware makes the gap {gap / bare_gap:.2f} times wider; the "
-                    f"{bare_gap:.2f}× that remains without it is the servers' own."
+                    f"{bare_gap:.2f}× that remains without it is the servers' and Django's "
+                    "handlers' (WSGIHandler or ASGIHandler), not its middleware's."
                     if gap > bare_gap
                     else "Django's middleware does not widen the gap here."
                 )
