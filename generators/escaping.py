@@ -48,8 +48,17 @@ def attribute_text(value: Any) -> Markup:
     """Text for an HTML attribute inside Markdown (a tooltip, a data- label): HTML-escaped, and
     Markdown's syntax characters written as character references, which the browser decodes in
     the attribute while Markdown sees no syntax (a backslash escape would show in a tooltip)."""
-    text = html.escape(_shown(value).replace("\r", " ").replace("\n", " "), quote=True)
-    return Markup(_MARKDOWN_SYNTAX.sub(lambda match: f"&#{ord(match.group(1))};", text))
+    text = _shown(value).replace("\r", " ").replace("\n", " ")
+    # One pass, every character referenced once: escaping HTML first and Markdown's characters
+    # after would turn the "#" of html.escape's "&#x27;" into "&#35;", and a tooltip would
+    # show "&#x27;" where the text said "'".
+    return Markup("".join(_attribute_character(character) for character in text))
+
+
+def _attribute_character(character: str) -> str:
+    if character in "&<>\"'" or _MARKDOWN_SYNTAX.fullmatch(character):
+        return f"&#{ord(character)};"
+    return character
 
 
 def navigation_title(value: Any) -> str:

@@ -669,7 +669,7 @@ def test_the_polls_page_shows_each_cpu_and_labels_figures_counted_the_old_way(
     assert header in page
     saturated = _row(page, "CPU 0 (server, nginx and PostgreSQL)", header)
     assert saturated[0].startswith("[Uvicorn]")
-    assert saturated[3].startswith("97.00<br>") and "steal 2.0 %" in saturated[3]
+    assert saturated[3].startswith("97.00<br>") and "steal 2.00 %" in saturated[3]
     assert "| CPU 1 (Locust) |" in page
     # The old figure has its tree figures but no per-CPU row, and is named as counted the old way.
     assert "Gunicorn" not in page.split(header)[1].split("How busy each CPU")[0]

@@ -14,7 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from generators.benchmarks.cells import value_cell
+from generators.benchmarks.cells import number, value_cell
 from generators.benchmarks.figures import Figure
 
 ROLE_NAMES = {"server": "server", "nginx": "nginx", "postgres": "PostgreSQL", "locust": "Locust"}
@@ -104,8 +104,8 @@ def cpu_cell(figure: Figure, users: int, cpu: int) -> Markup:
     cell = value_cell(figure, name)
     steal_name = figure.steps("steal_percent", cpu).get(users)
     steal = figure.metric(steal_name) if steal_name else None
-    if steal:
-        cell += Markup("<br><small>steal {:.1f} %</small>").format(steal)
+    if steal is not None:  # shown when none was stolen too: "steal 0 %" is a finding
+        cell += Markup("<br><small>steal {} %</small>").format(number(steal, steal_name))
     return cell
 
 

@@ -33,7 +33,7 @@ from harness.process import StartError
 CODE_WINDOW_S = 10.0
 CODE_POLL_S = 0.2
 VIEW_SOURCE = Path("demo/views/basic.py")
-VIEW_LINE = 'JsonResponse({"message": "hello", "view": "sync"})'
+VIEW_LINE = 'sized_json({"message": "hello", "view": "sync"})'
 
 CODE_THRESHOLDS = (
     "The server runs with its own reload option; the view is requested once, "
