@@ -28,11 +28,19 @@ from tests.test_capture import COMMANDS, DEFINITION, _harness
 MACHINE = "test-machine"
 
 
-def _servers(directory: Path) -> Path:
+def _servers(directory: Path, gate: Path | None = None) -> Path:
+    """Two runserver definitions; with ``gate``, the second starts serving only once that file
+    exists, so an interrupt sent while it starts cannot lose the race to its run file."""
     directory.mkdir(parents=True)
-    for server_id in ("good", "good-too"):
+    commands = {"good": COMMANDS["good"], "good-too": COMMANDS["good"]}
+    if gate is not None:
+        commands["good-too"] = (
+            f'["sh", "-c", "while [ ! -e {gate} ]; do sleep 0.1; done; '
+            'exec {python} manage.py runserver --noreload {host}:{port}"]'
+        )
+    for server_id, command in commands.items():
         (directory / f"{server_id}.toml").write_text(
-            DEFINITION.format(id=server_id, command=COMMANDS["good"])
+            DEFINITION.format(id=server_id, command=command)
         )
     return directory
 
@@ -52,7 +60,8 @@ def _capture_args(servers: Path, data_dir: Path, environments_dir: Path) -> list
 def test_an_interrupted_capture_is_marked_and_resumed_keeping_its_files(
     tmp_path: Path, environments_dir: Path
 ) -> None:
-    servers, data_dir = _servers(tmp_path / "servers"), tmp_path / "data"
+    gate = tmp_path / "good-too-may-serve"
+    servers, data_dir = _servers(tmp_path / "servers", gate), tmp_path / "data"
     where = _capture_args(servers, data_dir, environments_dir)
     env = {**os.environ, "SERVING_DJANGO_MACHINE": MACHINE}
     first = _harness(
@@ -80,6 +89,7 @@ def test_an_interrupted_capture_is_marked_and_resumed_keeping_its_files(
     (good,) = data_dir.glob("runs/*/*/good.json")
     kept = good.read_bytes()
 
+    gate.touch()
     second = _harness("capture", "--resume", *where, env=env)
     output, _ = second.communicate(timeout=240)
     assert second.returncode == 0, output
