@@ -38,7 +38,20 @@ CALIBRATION_ID = "calibration"
 # the same rounds. The first capture used trivial raw apps (raw-*) instead.
 INTERLEAVED_ID = "interleaved"
 REFERENCE_TARGETS = ("ref-wsgi", "ref-asgi", "raw-wsgi", "raw-asgi")
+# Why the interleaved rounds stopped (each figure's parameter ``rounds_stopped``; files from
+# before December 2026 ran a fixed number of rounds and have none): every reference app's
+# answered/s varied between rounds by less than the profile's CV; the profile's most rounds
+# were taken first; a reference app failed (more rounds cannot settle it); the capture was
+# interrupted.
+ROUNDS_STOPPED = ("reference-settled", "round-cap", "reference-failed", "interrupted")
 FIGURE_STATUSES = ("ok", "failed")
+# How a Locust figure's rates place an answer in time (its parameter ``answers_counted``).
+# "on-arrival" (from December 2026): a rate counts the answers that arrived inside its window,
+# and those that arrived after the last step are counted apart (``drained_answered``). Figures
+# without the parameter placed each request by when it was sent: their whole-run rate includes
+# the queue drained after the last step, which can exceed what the server could answer in the
+# run's time.
+ANSWERS_COUNTED_ON_ARRIVAL = "on-arrival"
 # Whose fault a failed figure is: the server's (it crashed, refused, timed out), the machine's
 # (PostgreSQL or nginx could not start, a scratch folder could not be written, a load tool is
 # missing: nothing the server did), or the harness's (a scenario's own bug). Optional: files

@@ -135,7 +135,7 @@ class Launcher:
     def command(
         self, kind: str, port: int | str, shown: bool = False, workers: int | None = None
     ) -> list[str]:
-        threads = self.definition.production_threads
+        threads = self.definition.threads_of(kind)
         values = {
             "python": "python" if shown else str(self.environment.python),
             "host": HOST,

@@ -94,8 +94,17 @@ def test_the_slow_upstream_articles_thread_counts_are_declared() -> None:
     definitions = load_definitions()
     uwsgi = definitions["uwsgi-threads"].variants
     assert set(uwsgi) == {"threads-2", "threads-100"}
-    assert "100" in uwsgi["threads-100"].command
+    assert (uwsgi["threads-2"].threads, uwsgi["threads-100"].threads) == (2, 100)
     assert set(definitions["gunicorn-gthread"].variants) == {"threads-100"}
+    # A variant's pool is data: its command takes it through {threads}, and its capacity
+    # (what the slow-upstream page checks rates against) follows from it.
+    uwsgi_threads = definitions["uwsgi-threads"]
+    assert uwsgi_threads.requests_at_once("variant:threads-2", 1) == 2
+    assert uwsgi_threads.requests_at_once("http", 1) == uwsgi_threads.production_threads
+    assert definitions["uvicorn"].requests_at_once("http", 1) is None  # an event loop
+    for definition in definitions.values():
+        for variant in definition.variants.values():
+            assert variant.threads is None or "{threads}" in " ".join(variant.command)
 
 
 @pytest.mark.parametrize(
@@ -132,8 +141,12 @@ def test_the_slow_upstream_articles_thread_counts_are_declared() -> None:
             "variants.Big.command: '{prot}' uses unknown placeholder(s) ['prot']",
         ),
         (
-            lambda text: text + '[variants.big]\nlabel = "B"\ncommand = ["t"]\nthreads = 4\n',
-            "variants.big.threads: unknown key",
+            lambda text: text + '[variants.big]\nlabel = "B"\ncommand = ["t"]\ncolour = 4\n',
+            "variants.big.colour: unknown key",
+        ),
+        (
+            lambda text: text + '[variants.big]\nlabel = "B"\ncommand = ["t"]\nthreads = 0\n',
+            "variants.big.threads: 0 must be a whole number of at least 1",
         ),
     ],
 )
