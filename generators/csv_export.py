@@ -11,7 +11,7 @@ import io
 from typing import Any
 
 from evidence.metrics import lookup
-from generators.benchmarks.figures import Benchmarks
+from generators.benchmarks.figures import DRAIN_INCLUDED, Benchmarks
 from generators.model import Site
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -86,6 +86,8 @@ def benchmarks_csv(benchmarks: Benchmarks) -> str:
                 label = meaning.label if meaning else ""
                 if figure.counts_failures(name):
                     label += " (answered and failed together: not a throughput)"
+                if figure.drain_included(name):
+                    label += f" ({DRAIN_INCLUDED})"
                 spread = figure.record["spread"].get(name) or {}
                 rows.append(
                     [

@@ -23,10 +23,19 @@ from generators.benchmarks import (
     figure_charts,
     per_cpu,
     reproductions,
+    rounds,
+    settings_text,
     setups,
+    shared_points,
 )
 from generators.benchmarks.export import export
-from generators.benchmarks.figures import HEADROOM_SENTENCE_BELOW, Benchmarks, shown_benchmarks
+from generators.benchmarks.figures import (
+    CENSORED_FROM_SHARE,
+    HEADROOM_SENTENCE_BELOW,
+    MIN_REQUESTS_ABOVE,
+    Benchmarks,
+    shown_benchmarks,
+)
 from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine, settings_table
 from generators.benchmarks.scenario_pages import scenario_pages
 from generators.charts import concurrency_chart
@@ -67,6 +76,7 @@ _CELL_HELPERS = (
     "group_by_param",
     "step_users",
     "step_cell",
+    "counted_by_send_time",
 )
 _CHART_HELPERS = (
     "first_metric",
@@ -109,12 +119,17 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         scenario_pages=scenario_pages(),
         cv_limit=cv_limit,
         headroom_limit=HEADROOM_SENTENCE_BELOW,
+        min_requests_above=MIN_REQUESTS_ABOVE,
+        censored_share_text="half" if CENSORED_FROM_SHARE == 0.5 else f"{CENSORED_FROM_SHARE:g} of",
         **{name: getattr(cells, name) for name in _CELL_HELPERS},
         **{name: getattr(figure_charts, name) for name in _CHART_HELPERS},
         **reproductions.template_globals(),
         **per_cpu.template_globals(),
         **convergence.template_globals(),
         **setups.template_globals(),
+        **shared_points.template_globals(),
+        **settings_text.template_globals(),
+        **rounds.template_globals(),
     )
     return env
 
@@ -134,9 +149,10 @@ class ChartFiles:
         if not chart.left_out:
             return image
         listed = Markup("; ").join(markdown_text(item) for item in chart.left_out)
+        scope = Markup(" of {}").format(markdown_text(chart.scope)) if chart.scope else ""
         return image + Markup(
-            "\n\n<small>No bar, because this capture's profile does not measure them: {}.</small>"
-        ).format(listed)
+            "\n\n<small>No bar where the shown captures have no figure{}: {}.</small>"
+        ).format(scope, listed)
 
 
 def outcomes_export(site: Site) -> dict[str, Any]:
@@ -203,13 +219,19 @@ def matrix_export(site: Site) -> dict[str, Any]:
 
 def benchmark_pages(env: jinja2.Environment, benchmarks: Benchmarks) -> dict[str, str]:
     """``benchmarks/index.md``, one page per scenario, and the SVG charts those pages draw."""
+    facts = settings_text.settings_facts(benchmarks)
     pages = {
         "benchmarks/index.md": env.get_template("benchmarks_index.md.j2").render(bench=benchmarks),
     }
     for scenario, (title, question) in scenario_pages().items():
         charts = ChartFiles("benchmarks/charts", scenario)
         pages[f"benchmarks/{scenario}.md"] = env.get_template(f"benchmark_{scenario}.md.j2").render(
-            bench=benchmarks, scenario=scenario, title=title, question=question, chart=charts
+            bench=benchmarks,
+            scenario=scenario,
+            title=title,
+            question=question,
+            chart=charts,
+            facts=facts,
         )
         pages.update(charts.files)
     return pages
@@ -238,6 +260,8 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
         "methodology.md": env.get_template("methodology.md.j2").render(
             pinning=pinning_by_machine(benchmarks),
             settings=settings_table(benchmarks),
+            facts=settings_text.settings_facts(benchmarks),
+            window_findings=settings_text.window_findings(benchmarks),
             production_middleware=production_middleware,
             production_asgi_hops=stack_thread_hops(production_middleware),
             downloads=downloads,

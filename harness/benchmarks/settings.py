@@ -153,9 +153,11 @@ BENCHMARK_SETTINGS = {
         idle_open_deadline_s=3,
         idle_hold_s=0.5,
         polls_steps=((5, 1.5),),
-        upstream_steps=((5, 2.0),),
+        # Rates count answers that arrive inside the window, and every answer takes at least
+        # the longest upstream call (0.6 s): a ramp and a window of a few calls each.
+        upstream_steps=((5, 4.0),),
         locust_timeout_s=5,
-        upstream_ramp_s=0.5,
+        upstream_ramp_s=1.5,
         upstream_spawn_rate=10,
         upstream_timeout_s=10,
         upstream_repeats=1,
