@@ -15,6 +15,7 @@ from evidence.metrics import lookup
 from evidence.schema import evidence_schema_ids, load_schema
 from evidence.validation import check_data
 from evidence.vocabulary import (
+    ANSWERS_COUNTED_ON_ARRIVAL,
     FAILED_BY,
     FIGURE_STATUSES,
     FRAMING_CLASSES,
@@ -22,6 +23,7 @@ from evidence.vocabulary import (
     MODES,
     OUTCOMES,
     PROFILES,
+    ROUNDS_STOPPED,
     SCENARIOS,
 )
 from harness.benchmarks.capture import CAPTURE_WIDE
@@ -44,6 +46,9 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     assert figure["scenario"]["enum"] == list(SCENARIOS)
     assert figure["status"]["enum"] == list(FIGURE_STATUSES)
     assert figure["failed_by"]["enum"] == list(FAILED_BY)
+    params = figure["params"]["properties"]
+    assert params["rounds_stopped"]["enum"] == list(ROUNDS_STOPPED)
+    assert params["answers_counted"]["enum"] == [ANSWERS_COUNTED_ON_ARRIVAL]
     smuggling = load_schema("check-evidence")["$defs"]["checks"]["request-smuggling"]
     case = smuggling["properties"]["cases"]["items"]["properties"]
     assert case["class"]["enum"] == list(FRAMING_CLASSES)

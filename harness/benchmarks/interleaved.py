@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from evidence.vocabulary import ROUNDS_STOPPED
 from harness.benchmarks.calibration import raw_app
 from harness.benchmarks.django_setup import (
     NO_MIDDLEWARE_VARIANT,
@@ -72,13 +73,8 @@ REFERENCE_NAMES = {
     "ref-wsgi": "WSGI app on Granian with a fixed Python workload (no Django)",
 }
 REFERENCE_FLAVOUR = "busy"  # apps/raw.py: asgi_busy_app, wsgi_busy_app
-# Why the rounds stopped (evidence.vocabulary.ROUNDS_STOPPED).
-SETTLED, AT_CAP, REFERENCE_FAILED, INTERRUPTED = (
-    "reference-settled",
-    "round-cap",
-    "reference-failed",
-    "interrupted",
-)
+# Why the rounds stopped.
+SETTLED, AT_CAP, REFERENCE_FAILED, INTERRUPTED = ROUNDS_STOPPED
 
 
 @dataclass
