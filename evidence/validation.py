@@ -84,7 +84,9 @@ class Evidence:
 
 NEWEST_RUN_RULE = (
     "each server's newest run by its recorded start time, among the data files that validate "
-    "(a capture id in the future, or a start time more than two days after it, is refused)"
+    "(a capture id in the future, or a start time more than two days after it, is refused); a "
+    "check that run did not measure comes from the newest earlier run of that server on the "
+    "same machine that did, marked with its capture (and its sizing where it differs)"
 )
 
 

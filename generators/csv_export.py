@@ -47,7 +47,7 @@ def matrix_csv(site: Site) -> str:
             result["outcome"],
             result["summary"],
             run["machine"],
-            run["capture"],
+            (result.get("carried_from") or run)["capture"],
             run["profile"],
             f"servers/{run['server']['id']}/#{result['id']}",
         ]

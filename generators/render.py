@@ -191,9 +191,11 @@ def matrix_export(site: Site) -> dict[str, Any]:
                 "evidence_page": f"servers/{run['server']['id']}/#{result['id']}",
                 "measured_at": result["measured_at"],
                 "machine": run["machine"],
-                "capture": run["capture"],
+                # A check the newest run did not measure comes from an earlier run's file.
+                "capture": (result["carried_from"] or run)["capture"],
                 "profile": run["profile"],
-                "source": site.sources[run["server"]["id"]],
+                "source": (result["carried_from"] or {}).get("source")
+                or site.sources[run["server"]["id"]],
             }
             for run in site.runs
             for result in run["checks"]

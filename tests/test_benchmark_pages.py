@@ -420,6 +420,16 @@ def test_each_figure_shows_its_change_since_the_previous_capture_of_its_profile(
     assert " % since " not in page
 
 
+def test_a_figure_of_another_setup_shows_no_change_since(tmp_path: Path) -> None:
+    earlier = synthetic.benchmark("alpha", [synthetic.h2load_figure([1000.0, 990.0, 1010.0])])
+    later_figure = synthetic.h2load_figure([1200.0, 1190.0, 1210.0])
+    later_figure["params"] = {**later_figure["params"], "workers": 3}
+    later = synthetic.benchmark("alpha", [later_figure], capture="20260102T000000Z")
+    synthetic.write_data(tmp_path, [synthetic.run("alpha")], [earlier, later])
+    page = render_pages(load_evidence(tmp_path))["benchmarks/h2load.md"]
+    assert " % since " not in page
+
+
 def test_the_interleaved_page_shows_each_figure_measured_and_against_the_reference(
     tmp_path: Path,
 ) -> None:
