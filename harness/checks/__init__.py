@@ -141,6 +141,7 @@ GROUP_MODULES = (
     "django_async",
     "lifecycle",
     "hazards",
+    "operations",
 )
 
 
