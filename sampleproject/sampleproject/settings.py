@@ -62,7 +62,8 @@ UPSTREAM_CLIENT=per-request|shared
     shows how much of the cost is making clients.
 SAMPLEPROJECT_STATE_DIR
     Directory where the /sse views append stream lifecycle records (sse-events.jsonl, see
-    demo/sse_log.py). Default: <system temp dir>/sampleproject-state.
+    demo/sse_log.py) and the /disconnect/* views theirs (disconnects.jsonl, see
+    demo/disconnect_log.py). Default: <system temp dir>/sampleproject-state.
 
 Flags accept 1/true/yes/on.
 """
