@@ -57,35 +57,23 @@ def p99_s(phase: dict[str, Any]) -> float | None:
 
 
 def judge_phase(phase: dict[str, Any], max_rate: float) -> tuple[str, str]:
-    """held / strained / swamped, and why, for one fixed-rate load."""
-    due = phase["due"]
+    """held / strained / swamped, and why in a few words (the figures are the evidence's and
+    describe_phase's), for one fixed-rate load."""
     p99 = p99_s(phase)
     goodput = phase["answered_per_s"] / max_rate
     slow = p99 is None or p99 > LATENCY_BOUND_S
-    piled = given_up(phase) > GIVEN_UP_LIMIT * due or queue_s(phase) > LATENCY_BOUND_S
+    piled = given_up(phase) > GIVEN_UP_LIMIT * phase["due"] or queue_s(phase) > LATENCY_BOUND_S
     if slow and piled:
-        return SWAMPED, f"an unbounded queue ({_waits(phase)})"
+        return SWAMPED, "an unbounded queue"
     if piled and goodput < GOODPUT_FLOOR:
-        return SWAMPED, (
-            f"an unbounded queue, {goodput:.0%} of the maximum rate answered ({_waits(phase)})"
-        )
+        return SWAMPED, f"an unbounded queue, {goodput:.0%} of the maximum rate answered"
     if not slow and not piled and goodput >= GOODPUT_FLOOR:
-        return HELD, f"bounded ({_waits(phase)})"
+        return HELD, "bounded"
     if not slow and not piled:
-        return STRAINED, f"bounded, but it answered only {goodput:.0%} of its maximum rate"
+        return STRAINED, f"bounded, but only {goodput:.0%} of the maximum rate answered"
     if slow:
-        return STRAINED, f"a slow queue that did not outgrow the bound ({_waits(phase)})"
-    return STRAINED, f"fast answers while other requests waited ({_waits(phase)})"
-
-
-def _waits(phase: dict[str, Any]) -> str:
-    p99 = p99_s(phase)
-    answered = "nothing answered" if p99 is None else f"p99 of the answered {_seconds(p99)}"
-    return (
-        f"{answered}, {given_up(phase)} of {phase['due']} given up after "
-        f"{phase['timeout_s']:g} s, {outstanding(phase)} outstanding at the end "
-        f"({_seconds(queue_s(phase))} of arrivals)"
-    )
+        return STRAINED, "a slow queue that did not outgrow the bound"
+    return STRAINED, "fast answers while other requests waited past the bound"
 
 
 def describe_phase(factor: int, phase: dict[str, Any], max_rate: float) -> str:
@@ -123,8 +111,7 @@ def judge(overloads: list[dict[str, Any]], alive: bool) -> tuple[str, str]:
     ``recovery``."""
     swamped = [load for load in overloads if load["state"] == SWAMPED]
     stuck = [load for load in overloads if load["recovery"]["recovered_after_s"] is None]
-    said = [f"at {load['factor']}x, {load['reason']}" for load in swamped]
-    said += [
+    said = _by_reason(swamped) + [
         f"not back to normal within {load['recovery']['limit_s']:g} s after the "
         f"{load['factor']}x load"
         for load in stuck
@@ -148,10 +135,16 @@ def judge(overloads: list[dict[str, Any]], alive: bool) -> tuple[str, str]:
             f"{late[0]['recovery']['recovered_after_s']:.1f} s after the {late[0]['factor']}x "
             "load."
         )
-    strained = [load for load in overloads if load["state"] != HELD]
-    return "partial", _sentence(
-        "; ".join(f"at {load['factor']}x, {load['reason']}" for load in strained)
-    )
+    return "partial", _sentence("; ".join(_by_reason(overloads, skip=HELD)))
+
+
+def _by_reason(loads: list[dict[str, Any]], skip: str | None = None) -> list[str]:
+    """ "an unbounded queue at 2x and 10x": loads that share a reason, named together."""
+    factors: dict[str, list[str]] = {}
+    for load in loads:
+        if load["state"] != skip:
+            factors.setdefault(load["reason"], []).append(f"{load['factor']}x")
+    return [f"{reason} at {' and '.join(named)}" for reason, named in factors.items()]
 
 
 def _refusals(overloads: list[dict[str, Any]]) -> str:
