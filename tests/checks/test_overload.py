@@ -101,9 +101,12 @@ def test_a_server_that_queues_every_request_is_no(tmp_path: Path) -> None:
     result = run_on(tmp_path, "overload_server.py", "queue")
     assert result["outcome"] == "no", result["summary"]
     first = loads(result)[0]
-    assert (first["factor"], first["state"]) == (2, "swamped"), first["reason"]
+    assert (first["factor"], first["state"], first["reason"]) == (
+        2,
+        "swamped",
+        "an unbounded queue",
+    )
     phase = first["phase"]
-    assert phase["latency_ms"]["p99"] > 1000 * overload_verdict.LATENCY_BOUND_S
     assert phase["statuses"] == {} and phase["refused"] == phase["closed"] == 0
     # The queue grew through the window: more outstanding at its end than after its first second.
     assert phase["timeline"][-1]["outstanding"] > phase["timeline"][0]["outstanding"] > 0
@@ -131,7 +134,6 @@ def test_a_server_that_bounds_the_wait_by_dropping_late_requests_is_yes(tmp_path
     for load in loads(result):
         assert load["state"] == "held", load["reason"]
         assert load["phase"]["closed"] > 0 and load["phase"]["statuses"] == {}
-        assert load["phase"]["latency_ms"]["max"] < 1000 * overload_verdict.LATENCY_BOUND_S
         assert_every_request_accounted_for(load["phase"])
 
 
