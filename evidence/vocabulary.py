@@ -49,3 +49,7 @@ FAILED_BY = ("server", "machine", "harness")
 # passed Django the RFC's reading; gave no answer; accepted what the RFC says to reject;
 # passed Django another reading; ran the request hidden in the body.
 FRAMING_CLASSES = ("rejected", "accepted", "no-answer", "lenient", "misread", "smuggled")
+
+# How a server met one fixed-rate load of the overload check, best first: the wait of what it
+# answered stayed bounded (the excess refused); something between; its queue grew without bound.
+OVERLOAD_STATES = ("held", "strained", "swamped")

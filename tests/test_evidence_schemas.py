@@ -21,6 +21,7 @@ from evidence.vocabulary import (
     INTERFACES,
     MODES,
     OUTCOMES,
+    OVERLOAD_STATES,
     PROFILES,
     SCENARIOS,
 )
@@ -47,6 +48,9 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     smuggling = load_schema("check-evidence")["$defs"]["checks"]["request-smuggling"]
     case = smuggling["properties"]["cases"]["items"]["properties"]
     assert case["class"]["enum"] == list(FRAMING_CLASSES)
+    overload = load_schema("check-evidence")["$defs"]["checks"]["overload"]
+    load = overload["properties"]["overloads"]["items"]["properties"]
+    assert load["state"]["enum"] == list(OVERLOAD_STATES)
 
 
 def test_the_harness_defines_what_the_vocabulary_names() -> None:

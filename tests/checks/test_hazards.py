@@ -22,7 +22,6 @@ from harness.checks.hazards import (
     head_request,
     header_limits,
     keepalive_idle,
-    overload,
     raw_http,
     request_bodies,
     root_path,
@@ -48,7 +47,6 @@ EXPECT_CONTINUE, CHUNKED_BODY = request_bodies.CHECKS
 (HEAD_REQUEST,) = head_request.CHECKS
 (FORWARDED,) = forwarded_headers.CHECKS
 (KEEPALIVE_IDLE,) = keepalive_idle.CHECKS
-(OVERLOAD,) = overload.CHECKS
 (ROOT_PATH,) = root_path.CHECKS
 (SLOW_CLIENT,) = slow_client.CHECKS
 CASE = {case.id: case for case in CASES}
@@ -422,30 +420,6 @@ def test_a_silent_close_right_after_the_response_is_the_race_not_a_pass() -> Non
     )
     assert result[0] == "partial"
     assert "without announcing Connection: close" in result[1]
-
-
-# --- overload ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def short_recovery(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Give up waiting for recovery after 2 s instead of 20 (the wedged server never comes
-    back; the healthy one is back at once)."""
-    monkeypatch.setattr(overload, "RECOVERY_LIMIT_S", 2.0)
-
-
-def test_a_server_that_wedges_under_load_is_no(tmp_path: Path, short_recovery) -> None:
-    result = run_on_hazard_server(tmp_path, "wedge", OVERLOAD)
-    assert_judged(result, "no", "Not back to normal within 2 s")
-    assert result["evidence"]["recovery"]["recovered_after_s"] is None
-    assert result["evidence"]["capacity"]["metrics"]["answered_per_s"] > 0
-
-
-def test_a_server_that_serves_again_after_the_load_is_yes(tmp_path: Path, short_recovery) -> None:
-    result = run_on_hazard_server(tmp_path, "strict", OVERLOAD)
-    assert result["outcome"] in ("yes", "partial"), result["summary"]
-    assert result["evidence"]["recovery"]["recovered_after_s"] is not None
-    assert "of its capacity" in result["summary"]
 
 
 # --- root path ----------------------------------------------------------------------------------
