@@ -226,9 +226,9 @@ def test_the_stream_limit_verdicts() -> None:
     ignored = {**base, "held_open": 105, "refused": 0, "refused_codes": {}, "served": 105}
     assert http2_frames.judge_stream_limit(ignored)[0] == "ignored"
     closed = {**base, "held_open": None, "served": 0, "goaway_code": 1, "ended": "goaway"}
-    verdict, phrase = http2_frames.judge_stream_limit(closed)
+    verdict, phrase = http2_frames.judge_stream_limit({**closed, "goaway_last_stream_id": 199})
     assert verdict == "closed"
-    assert "GOAWAY PROTOCOL_ERROR" in phrase
+    assert "GOAWAY PROTOCOL_ERROR, naming stream 199 (100 streams) the last it took" in phrase
     assert {"refused", "ignored", "closed"} < set(H2_STREAM_LIMIT_VERDICTS)
 
 

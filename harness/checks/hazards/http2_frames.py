@@ -180,10 +180,14 @@ def judge_stream_limit(record: dict[str, Any]) -> tuple[str, str]:
             if record["goaway_code"] is not None
             else f"the connection {record['ended']}"
         )
+        last = record.get("goaway_last_stream_id")
+        took = ""
+        if last:
+            took = f", naming stream {last} ({(last + 1) // 2} streams) the last it took"
         return "closed", (
-            f"the server closed the whole connection ({goaway}) when {opened} streams were "
-            f"opened against its limit of {limit}, instead of refusing the {opened - limit} "
-            f"extra ones: {served} of {opened} served"
+            f"the server closed the whole connection ({goaway}{took}) when {opened} streams "
+            f"were opened against its limit of {limit}, instead of refusing the "
+            f"{opened - limit} extra ones: {served} of {opened} served"
         )
     codes = ", ".join(f"{name} ({n})" for name, n in sorted(record["refused_codes"].items()))
     if held > limit:
