@@ -53,3 +53,12 @@ FRAMING_CLASSES = ("rejected", "accepted", "no-answer", "lenient", "misread", "s
 # How a server met one fixed-rate load of the overload check, best first: the wait of what it
 # answered stayed bounded (the excess refused); something between; its queue grew without bound.
 OVERLOAD_STATES = ("held", "strained", "swamped")
+
+# How an HTTP/2 server met more streams than its SETTINGS_MAX_CONCURRENT_STREAMS, best first:
+# refused the extra ones (a stream error, RFC 9113 5.1.2); closed the whole connection; kept
+# them open; or advertised no limit to test.
+H2_STREAM_LIMIT_VERDICTS = ("refused", "closed", "ignored", "untested")
+# How an HTTP/2 server met a sustained rapid reset (CVE-2023-44487), best first: bounded it
+# (closed or refused the attacking streams) with a second client still served in time; did
+# not, or its second client slowed past the bound; starved the second client; not measured.
+H2_RAPID_RESET_VERDICTS = ("bounded", "unbounded", "starved", "error")

@@ -18,6 +18,8 @@ from evidence.vocabulary import (
     FAILED_BY,
     FIGURE_STATUSES,
     FRAMING_CLASSES,
+    H2_RAPID_RESET_VERDICTS,
+    H2_STREAM_LIMIT_VERDICTS,
     INTERFACES,
     MODES,
     OUTCOMES,
@@ -51,6 +53,9 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     overload = load_schema("check-evidence")["$defs"]["checks"]["overload"]
     load = overload["properties"]["overloads"]["items"]["properties"]
     assert load["state"]["enum"] == list(OVERLOAD_STATES)
+    http2 = load_schema("check-evidence")["$defs"]["checks"]["http2-frames"]["properties"]
+    assert http2["stream_limit"]["properties"]["verdict"]["enum"] == list(H2_STREAM_LIMIT_VERDICTS)
+    assert http2["rapid_reset"]["properties"]["verdict"]["enum"] == list(H2_RAPID_RESET_VERDICTS)
 
 
 def test_the_harness_defines_what_the_vocabulary_names() -> None:
