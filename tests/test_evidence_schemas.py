@@ -18,8 +18,11 @@ from evidence.vocabulary import (
     FAILED_BY,
     FIGURE_STATUSES,
     FRAMING_CLASSES,
+    FRAMING_RISKS,
+    FRAMING_SEVERITIES,
     INTERFACES,
     MODES,
+    NGINX_HANDLING,
     OUTCOMES,
     PROFILES,
     SCENARIOS,
@@ -47,6 +50,10 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     smuggling = load_schema("check-evidence")["$defs"]["checks"]["request-smuggling"]
     case = smuggling["properties"]["cases"]["items"]["properties"]
     assert case["class"]["enum"] == list(FRAMING_CLASSES)
+    assert case["risk"]["enum"] == list(FRAMING_RISKS)
+    assert case["severity"]["enum"] == list(FRAMING_SEVERITIES)
+    nginx_case = smuggling["properties"]["behind_nginx"]["properties"]["cases"]["items"]
+    assert nginx_case["properties"]["nginx"]["enum"] == list(NGINX_HANDLING)
 
 
 def test_the_harness_defines_what_the_vocabulary_names() -> None:
