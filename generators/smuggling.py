@@ -22,7 +22,7 @@ CLASSES = dict(
             "rejected",
             "accepted as specified",
             "no answer",
-            "lenient: accepted",
+            "accepted against the RFC",
             "misread",
             "SMUGGLED",
         ],
@@ -60,10 +60,11 @@ def _nginx_cases(behind: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     return {str(case.get("id")): case for case in cases if isinstance(case, dict)}
 
 
-def _nginx_cell(case: dict[str, Any] | None) -> dict[str, str]:
-    """What nginx did with one input, and whether the second client was affected."""
+def _nginx_cell(case: dict[str, Any] | None) -> dict[str, str] | None:
+    """What nginx did with one input, and whether the second client was affected; None when
+    the run has no such measurement (its column's behind-nginx row says why)."""
     if case is None:
-        return {"label": NOT_BEHIND_NGINX, "style": "", "detail": ""}
+        return None
     if case.get("affected") is True:
         return {
             "label": "second client AFFECTED",
