@@ -62,3 +62,16 @@ H2_STREAM_LIMIT_VERDICTS = ("refused", "closed", "ignored", "untested")
 # (closed or refused the attacking streams) with a second client still served in time; did
 # not, or its second client slowed past the bound; starved the second client; not measured.
 H2_RAPID_RESET_VERDICTS = ("bounded", "unbounded", "starved", "error")
+
+# What a proxy in front could be made to do when a server departs from the RFC on an input, as
+# the corpus declares it per input: desync (the input decides where a message ends, so a
+# server that frames it otherwise than the RFC can disagree with a proxy about the next
+# request) or lenient (it cannot move a message's end: header contents, line ends, Host).
+FRAMING_RISKS = ("desync", "lenient")
+# How bad what a server did with one input is, best first: fine (rejected, or read as the RFC
+# says), lenient (a departure that cannot desync), desync (the server's message boundary is
+# not the RFC's). Written per input since December 2026; older files have only the class.
+FRAMING_SEVERITIES = ("fine", "lenient", "desync")
+# What nginx did with an input of the behind-nginx variant: answered it itself (an error, or
+# closed), passed it to the server (re-framed by nginx), or said nothing within the limit.
+NGINX_HANDLING = ("rejected", "forwarded", "no-answer")

@@ -9,6 +9,8 @@ from typing import Any
 from evidence.setups import describe_run_setup, run_setup_differs
 from evidence.validation import NEWEST_RUN_RULE, Evidence, Loaded, recorded_order
 from generators.definitions import presented, presented_checks, presented_servers
+from generators.framing import CHECK_ID as FRAMING_CHECK_ID
+from generators.framing import desync_inputs
 
 # Icon (a Material icon shortcode, rendered as inline SVG: no emoji font needed) and label; the
 # label is always shown next to the icon so outcomes never rely on colour or shape alone.
@@ -184,4 +186,11 @@ def presented_result(
         for claim in (server or {}).get("absent", [])
         if result["id"] in claim["checks"]
     ]
+    # The request-smuggling inputs that desync (generators/framing.py), which /pick/'s
+    # no-smuggling need refuses whatever the outcome; None for every other check.
+    shown["desync_inputs"] = (
+        desync_inputs(result, check["cases"])
+        if check is not None and result["id"] == FRAMING_CHECK_ID
+        else None
+    )
     return shown

@@ -140,14 +140,14 @@ class ChartFiles:
 
 
 def outcomes_export(site: Site) -> dict[str, Any]:
-    """The public ``data/outcomes.json``: matrix.json's servers, and each result's outcome only
-    (the pick-by-need page needs nothing more)."""
+    """The public ``data/outcomes.json``: matrix.json's servers, and each result's outcome and
+    desync inputs only (the pick-by-need page needs nothing more)."""
     full = matrix_export(site)
     return {
         "schema_version": full["schema_version"],
         "servers": full["servers"],
         "results": [
-            {key: result[key] for key in ("server", "check", "outcome")}
+            {key: result[key] for key in ("server", "check", "outcome", "desync_inputs")}
             for result in full["results"]
         ],
     }
@@ -187,6 +187,8 @@ def matrix_export(site: Site) -> dict[str, Any]:
                     for option in result.get("options") or []
                 ],
                 "absent_options": result["absent"],
+                # The request-smuggling inputs that desync; None for other checks.
+                "desync_inputs": result["desync_inputs"],
                 "evidence": result["evidence"],
                 "evidence_page": f"servers/{run['server']['id']}/#{result['id']}",
                 "measured_at": result["measured_at"],

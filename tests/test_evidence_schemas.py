@@ -18,10 +18,13 @@ from evidence.vocabulary import (
     FAILED_BY,
     FIGURE_STATUSES,
     FRAMING_CLASSES,
+    FRAMING_RISKS,
+    FRAMING_SEVERITIES,
     H2_RAPID_RESET_VERDICTS,
     H2_STREAM_LIMIT_VERDICTS,
     INTERFACES,
     MODES,
+    NGINX_HANDLING,
     OUTCOMES,
     OVERLOAD_STATES,
     PROFILES,
@@ -56,6 +59,10 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     http2 = load_schema("check-evidence")["$defs"]["checks"]["http2-frames"]["properties"]
     assert http2["stream_limit"]["properties"]["verdict"]["enum"] == list(H2_STREAM_LIMIT_VERDICTS)
     assert http2["rapid_reset"]["properties"]["verdict"]["enum"] == list(H2_RAPID_RESET_VERDICTS)
+    assert case["risk"]["enum"] == list(FRAMING_RISKS)
+    assert case["severity"]["enum"] == list(FRAMING_SEVERITIES)
+    nginx_case = smuggling["properties"]["behind_nginx"]["properties"]["cases"]["items"]
+    assert nginx_case["properties"]["nginx"]["enum"] == list(NGINX_HANDLING)
 
 
 def test_the_harness_defines_what_the_vocabulary_names() -> None:

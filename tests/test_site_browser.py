@@ -315,7 +315,7 @@ def _expected_picks(export: dict, need_ids: list[str]) -> list[str]:
         {
             "server": server,
             "checks": [
-                {"id": r["check"], "outcome": r["outcome"]}
+                {"id": r["check"], "outcome": r["outcome"], "desync_inputs": r["desync_inputs"]}
                 for r in export["results"]
                 if r["server"] == server["id"]
             ],

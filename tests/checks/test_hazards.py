@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,16 +28,13 @@ from harness.checks.hazards import (
 )
 from harness.checks.hazards.raw_http import Exchange, Response, parse_responses
 from harness.checks.hazards.smuggling_corpus import CASES
-from harness.definitions import Production, ServerDefinition
+from harness.definitions import Production
 from harness.endpoints import load_endpoints
 from harness.environments import Environment
 from harness.launcher import Launcher
 from harness.network import make_tls_material
-from harness.profiles import PROFILES
-from tests import synthetic
+from tests.checks.hazard_servers import PROFILE, started, tiny_definition
 
-APP = Path(__file__).parents[1] / "apps" / "hazard_server.py"
-PROFILE = PROFILES["quick"]
 (SMUGGLING,) = smuggling.CHECKS
 (HEADER_LIMITS,) = header_limits.CHECKS
 (BODY_LIMIT,) = body_limit.CHECKS
@@ -50,26 +45,6 @@ EXPECT_CONTINUE, CHUNKED_BODY = request_bodies.CHECKS
 (ROOT_PATH,) = root_path.CHECKS
 (SLOW_CLIENT,) = slow_client.CHECKS
 CASE = {case.id: case for case in CASES}
-
-
-def tiny_definition(mode: str, mount: str = "") -> ServerDefinition:
-    return synthetic.definition(
-        f"hazard-{mode}",
-        name=f"hazard server ({mode})",
-        commands={"http": ("{python}", str(APP), "{port}", mode)},
-        env={"HAZARD_MOUNT": mount},
-        mount=mount,
-    )
-
-
-@contextmanager
-def started(mode: str, scratch: Path, mount: str = "") -> Iterator[CheckContext]:
-    """A CheckContext around the hazard server in ``mode``, started by the harness's Launcher."""
-    server = tiny_definition(mode, mount)
-    environment = Environment(Path(sys.prefix), "synthetic", {})
-    launcher = Launcher(server, environment, scratch, PROFILE, make_tls_material(scratch / "tls"))
-    with launcher.launch("http") as shared:
-        yield CheckContext(server, load_endpoints(), PROFILE, shared, launcher)
 
 
 def run_on_hazard_server(tmp_path: Path, mode: str, check, mount: str = "") -> dict[str, Any]:
@@ -88,13 +63,15 @@ def assert_judged(result: dict[str, Any], outcome: str, *words: str) -> None:
 
 def test_a_server_that_reads_the_first_content_length_smuggles_a_request(tmp_path: Path) -> None:
     result = run_on_hazard_server(tmp_path, "naive", SMUGGLING)
-    assert_judged(result, "no", "Smuggling", "two-content-lengths", "te-and-short-cl")
+    assert_judged(result, "no", "Desync", "two-content-lengths", "te-and-short-cl")
     classes = {case["id"]: case["class"] for case in result["evidence"]["cases"]}
     assert classes["two-content-lengths"] == smuggling.SMUGGLED  # Content-Length: 0 came first
     assert classes["te-and-short-cl"] == smuggling.SMUGGLED  # the chunk was the next request
     assert classes["content-length-plus"] == smuggling.LENIENT  # int("+5") is 5
     assert classes["content-length-underscore"] == smuggling.LENIENT  # int("1_0") is 10
     assert classes["cl-and-te"] == smuggling.MISREAD  # Content-Length won over chunked
+    severities = {case["id"]: case["severity"] for case in result["evidence"]["cases"]}
+    assert severities["cl-and-te"] == severities["two-content-lengths"] == "desync"
 
 
 def test_a_strict_server_passes_every_smuggling_input(tmp_path: Path) -> None:
@@ -406,10 +383,13 @@ def test_raw_http_needs_a_plain_http_address() -> None:
 
 
 def test_inputs_left_unanswered_make_the_smuggling_check_partial() -> None:
-    cases = [{"id": case.id, "class": "no-answer"} for case in CASES]
+    cases = [
+        {"id": case.id, "class": "no-answer", "severity": smuggling.severity(case, "no-answer")}
+        for case in CASES
+    ]
     outcome, summary = smuggling.judge(cases)
     assert outcome == "partial"
-    assert "got no answer" in summary
+    assert "chunk-size-overflow (no-answer)" in summary
 
 
 def test_a_silent_close_right_after_the_response_is_the_race_not_a_pass() -> None:
