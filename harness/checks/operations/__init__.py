@@ -2,4 +2,8 @@
 database connections age, long work meets timeouts, workers are reloaded, recycled or killed
 under load, memory grows and a proxy stands in front. Each module holds one operation."""
 
-CHECKS: list = []
+from harness.checks.operations import database_connections
+
+CHECKS = [
+    *database_connections.CHECKS,
+]
