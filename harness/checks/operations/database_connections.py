@@ -29,7 +29,12 @@ from typing import Any
 from harness.benchmarks.django_setup import POOL_TIMEOUT_S, polls_pool_size, pooled_env
 from harness.checks import Check, CheckContext, Finding
 from harness.checks.operations._shared import GROUP
-from harness.checks.operations.pg_activity import ActivityWatch, create_database, drop_database
+from harness.checks.operations.pg_activity import (
+    SAMPLE_EVERY_S,
+    ActivityWatch,
+    create_database,
+    drop_database,
+)
 from harness.checks.operations.request_rounds import Round, send_round
 from harness.postgres import PostgresInstance, PostgresUnavailable, running_postgres
 from harness.prepared import PrepareError, prepare_database
@@ -59,7 +64,7 @@ THRESHOLDS = (
     f"persistent connections (CONN_MAX_AGE={PERSISTENT_MAX_AGE_S}) and a connection per "
     f"request (CONN_MAX_AGE=0). Each gets {LOAD_REQUESTS:,} GETs of the polls detail page "
     f"from {CLIENTS} keep-alive clients at once while pg_stat_activity is sampled every "
-    "0.1 s (the peak is the most connections seen in two samples running); "
+    f"{SAMPLE_EVERY_S:g} s (the peak: the most connections seen in two consecutive samples); "
     f"{SETTLE_S:g} s later the connections still open are counted. Then the database's "
     f"idle_session_timeout is set to {IDLE_TIMEOUT_S:g} s, {TAKE_UP_REQUESTS} requests let "
     "the connections the server keeps take it up (PostgreSQL applies a reloaded setting at a "
