@@ -13,6 +13,7 @@ from typing import Any
 from evidence.vocabulary import OUTCOMES
 from harness.definitions import ServerDefinition
 from harness.launcher import Instance, Launcher
+from harness.postgres import PostgresInstance
 from harness.process import log_tail
 from harness.profiles import Profile
 from harness.provenance import now_iso
@@ -28,6 +29,9 @@ class CheckContext:
     shared: Instance  # the production-style instance over plain HTTP/1.1, shared by checks
     launcher: Launcher | None = None  # starts other variants (TLS, dev mode, reload...)
     upstream: UpstreamService | None = None  # the slow external API of this capture
+    # PostgreSQL for the checks that need one, started once per capture (None: a check that
+    # needs it starts its own).
+    database: PostgresInstance | None = None
 
     def url(self, endpoint: str, query: str = "") -> str:
         """URL of a sample-project endpoint (by its name in endpoints.toml) on the shared one."""

@@ -6,9 +6,9 @@ under load, memory grows and a proxy stands in front. Each module holds one oper
 
 from __future__ import annotations
 
-from harness.checks.operations import client_disconnect
+from harness.checks.operations import client_disconnect, database_connections
 from harness.checks.operations._shared import GROUP
 
 __all__ = ["CHECKS", "GROUP"]
 
-CHECKS = [client_disconnect.CHECK]
+CHECKS = [client_disconnect.CHECK, *database_connections.CHECKS]
