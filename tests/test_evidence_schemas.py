@@ -15,6 +15,7 @@ from evidence.metrics import lookup
 from evidence.schema import evidence_schema_ids, load_schema
 from evidence.validation import check_data
 from evidence.vocabulary import (
+    CAUSES,
     FAILED_BY,
     FIGURE_STATUSES,
     FRAMING_CLASSES,
@@ -36,6 +37,8 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     run, benchmark = load_schema("run"), load_schema("benchmark")
     check = run["properties"]["checks"]["items"]["properties"]
     assert check["outcome"]["enum"] == list(OUTCOMES)
+    assert run["$defs"]["cause"]["enum"] == list(CAUSES)
+    assert check["cause"] == check["options"]["items"]["properties"]["cause"]
     assert run["properties"]["profile"]["enum"] == list(PROFILES)
     assert benchmark["properties"]["profile"]["enum"] == list(PROFILES)
     assert run["properties"]["server"]["properties"]["interface"]["enum"] == list(INTERFACES)
