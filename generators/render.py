@@ -29,6 +29,7 @@ from generators.benchmarks.export import export
 from generators.benchmarks.figures import HEADROOM_SENTENCE_BELOW, Benchmarks, shown_benchmarks
 from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine, settings_table
 from generators.benchmarks.scenario_pages import scenario_pages
+from generators.causes import CAUSE_LABELS, HANDLERS, glance_counts
 from generators.charts import concurrency_chart
 from generators.commands import development_command, production_command, tls_command
 from generators.csv_export import benchmarks_csv, matrix_csv
@@ -96,6 +97,8 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         json_block=lambda value: code_block(json.dumps(value, indent=2, sort_keys=True), "json"),
         icon=lambda outcome: Markup(OUTCOME_LABELS[outcome][0]),
         label=lambda outcome: OUTCOME_LABELS[outcome][1],
+        cause_icon=lambda cause: Markup(CAUSE_LABELS[cause][0]),
+        cause_label=lambda cause: CAUSE_LABELS[cause][1],
         seconds=lambda value: "n/a" if value is None else f"{value:.2f} s",
         slug=slug,
         anchor=anchor,
@@ -140,14 +143,14 @@ class ChartFiles:
 
 
 def outcomes_export(site: Site) -> dict[str, Any]:
-    """The public ``data/outcomes.json``: matrix.json's servers, and each result's outcome only
-    (the pick-by-need page needs nothing more)."""
+    """The public ``data/outcomes.json``: matrix.json's servers, and each result's outcome and
+    cause only (the pick-by-need page needs nothing more)."""
     full = matrix_export(site)
     return {
         "schema_version": full["schema_version"],
         "servers": full["servers"],
         "results": [
-            {key: result[key] for key in ("server", "check", "outcome")}
+            {key: result[key] for key in ("server", "check", "outcome", "cause")}
             for result in full["results"]
         ],
     }
@@ -179,6 +182,10 @@ def matrix_export(site: Site) -> dict[str, Any]:
                 "check": result["id"],
                 "outcome": result["outcome"],
                 "summary": result["summary"],
+                # Whose behaviour decided a no or partial: server, django or project; null in
+                # files written before December 2026 (read as the server's).
+                "cause": result["cause"],
+                "cause_detail": result["cause_detail"],
                 # Set when the outcome needed a documented option: which, and its docs.
                 "condition": result["condition"],
                 "default_outcome": (result["default"] or result)["outcome"],
@@ -228,7 +235,13 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
     benchmarks = shown_benchmarks(evidence, {run["server"]["id"] for run in site.runs}, servers)
     env = environment(cv_limit=cv_thresholds(benchmarks))
     verdicts = all_verdicts(site.runs)
-    common = {"site": site, "outcomes": OUTCOME_LABELS, "verdicts": verdicts}
+    common = {
+        "site": site,
+        "outcomes": OUTCOME_LABELS,
+        "verdicts": verdicts,
+        "handlers": HANDLERS,
+        "glance_counts": glance_counts,
+    }
     benchmark_documents = [loaded.document for loaded in evidence.benchmarks]
     downloads = captures_with_files(evidence)
     production_middleware = middleware_rows()

@@ -2,7 +2,8 @@
 // data/outcomes.json (matrix.json's outcomes without their evidence), ranked as the page says
 // (production first, then most checks that say yes, then by name). The needs and the rule
 // come from the page (generators/needs.py renders the same rule into the tables below the
-// form).
+// form). A result that Django's handler or the sample project decided (its cause) is not held
+// against the server.
 (function () {
   "use strict";
 
@@ -45,7 +46,11 @@
         }).length;
         var ok = ticked.every(function (need) {
           return Object.keys(need.require).every(function (check) {
-            return outcomes[check] && need.require[check].indexOf(outcomes[check].outcome) >= 0;
+            var found = outcomes[check];
+            return Boolean(found) && (
+              need.require[check].indexOf(found.outcome) >= 0 ||
+              found.cause === "django" || found.cause === "project"
+            );
           });
         });
         return { server: server, outcomes: outcomes, yes: yes, ok: ok };
