@@ -51,6 +51,7 @@ from generators.needs import RANKING, load_needs, per_need
 from generators.production_setup import middleware_rows, stack_thread_hops
 from generators.recommendations import all_verdicts
 from generators.smuggling import smuggling_grid
+from generators.stalls import write_stalls
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -208,15 +209,23 @@ def matrix_export(site: Site) -> dict[str, Any]:
     }
 
 
-def benchmark_pages(env: jinja2.Environment, benchmarks: Benchmarks) -> dict[str, str]:
-    """``benchmarks/index.md``, one page per scenario, and the SVG charts those pages draw."""
+def benchmark_pages(
+    env: jinja2.Environment, benchmarks: Benchmarks, stalls: list[dict[str, Any]] | None = None
+) -> dict[str, str]:
+    """``benchmarks/index.md``, one page per scenario, and the SVG charts those pages draw;
+    ``stalls`` are the checks' delayed-ACK stalls that explain one-client figures."""
     pages = {
         "benchmarks/index.md": env.get_template("benchmarks_index.md.j2").render(bench=benchmarks),
     }
     for scenario, (title, question) in scenario_pages().items():
         charts = ChartFiles("benchmarks/charts", scenario)
         pages[f"benchmarks/{scenario}.md"] = env.get_template(f"benchmark_{scenario}.md.j2").render(
-            bench=benchmarks, scenario=scenario, title=title, question=question, chart=charts
+            bench=benchmarks,
+            scenario=scenario,
+            title=title,
+            question=question,
+            chart=charts,
+            stalls=stalls or [],
         )
         pages.update(charts.files)
     return pages
@@ -277,7 +286,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
         "data/matrix.csv": matrix_csv(site),
         "data/benchmarks.csv": benchmarks_csv(benchmarks),
         "charts/concurrency.svg": concurrency_chart(site.runs),
-        **benchmark_pages(env, benchmarks),
+        **benchmark_pages(env, benchmarks, write_stalls(site.runs)),
         **capture_archives(downloads),
     }
     server_template = env.get_template("server.md.j2")

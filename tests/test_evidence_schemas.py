@@ -29,6 +29,7 @@ from harness.benchmarks.capture import CAPTURE_WIDE
 from harness.benchmarks.scenarios import SERVER_SCENARIOS
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
 from harness.checks import all_checks
+from harness.checks.development.write_stall import DIAGNOSES
 from harness.profiles import PROFILES as HARNESS_PROFILES
 from tests import synthetic
 
@@ -47,6 +48,8 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     assert figure["scenario"]["enum"] == list(SCENARIOS)
     assert figure["status"]["enum"] == list(FIGURE_STATUSES)
     assert figure["failed_by"]["enum"] == list(FAILED_BY)
+    stall = load_schema("check-evidence")["$defs"]["checks"]["dev-write-stall"]
+    assert stall["properties"]["diagnosis"]["enum"] == [*DIAGNOSES, None]
     smuggling = load_schema("check-evidence")["$defs"]["checks"]["request-smuggling"]
     case = smuggling["properties"]["cases"]["items"]["properties"]
     assert case["class"]["enum"] == list(FRAMING_CLASSES)
