@@ -6,6 +6,14 @@ from __future__ import annotations
 
 # What a behaviour check found.
 OUTCOMES = ("yes", "no", "partial", "not-applicable", "error")
+# Whose behaviour decided a "no" or "partial": the server's; Django's own handler (the same
+# under every server of the interface, such as Django's WSGI request reading no body without a
+# CONTENT_LENGTH); or the project's, meaning the sample project's idiom or a choice of this
+# harness. Recorded only on those two outcomes; optional, since files written before December
+# 2026 have no such field and their outcomes were read as the server's.
+CAUSES = ("server", "django", "project")
+# The outcomes a cause is recorded on: the ones that would count against a server.
+CAUSED_OUTCOMES = ("no", "partial")
 
 # Benchmark scenarios, in the order a capture runs them and the site lists them.
 SCENARIOS = (

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.vocabulary import OUTCOMES
+from generators.causes import counts_for_server
 from generators.framing import CHECK_ID as FRAMING_CHECK_ID
 
 NEEDS_FILE = Path(__file__).resolve().parent / "rules" / "needs.toml"
@@ -75,10 +76,16 @@ def load_needs(check_ids: set[str], path: Path = NEEDS_FILE) -> list[Need]:
 
 
 def satisfies(run: dict[str, Any], needs: list[Need]) -> bool:
+    """Every listed check has an allowed outcome, or one that Django's own handler (or the
+    sample project's idiom) decided: that is not held against the server, since every server
+    of the interface would get the same (pick.js applies the same rule); and every check in a
+    need's ``no_desync`` shows no input that desyncs, whatever its outcome."""
     results = {result["id"]: result for result in run["checks"]}
-    outcomes = {check: result["outcome"] for check, result in results.items()}
     return all(
-        outcomes.get(check) in allowed for need in needs for check, allowed in need.require.items()
+        check in results
+        and (results[check]["outcome"] in allowed or not counts_for_server(results[check]))
+        for need in needs
+        for check, allowed in need.require.items()
     ) and all(
         check in results and results[check].get("desync_inputs") == []
         for need in needs

@@ -149,9 +149,9 @@ def _with_option(
             {"log_tail": error.log_tail},
         )
     progress.result(record["outcome"], record["summary"], time.monotonic() - began)
-    kept = ("outcome", "summary", "measured_at", "evidence")
+    kept = ("outcome", "summary", "cause", "cause_detail", "measured_at", "evidence")
     return {"option": option.id, "label": option.label, "docs": option.docs} | {
-        key: record[key] for key in kept
+        key: record[key] for key in kept if key in record
     }
 
 

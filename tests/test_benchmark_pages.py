@@ -745,3 +745,48 @@ def test_the_idle_page_tells_a_limit_from_a_deadline_and_shows_the_fresh_request
     assert (hypercorn["Pending at the deadline"], hypercorn["Dropped"]) == ("500", "10")
     assert hypercorn["Took no more at"] == "n/a"
     assert (gunicorn["Generator"], gunicorn["Fresh request answered"]) == ("sync", "0")
+
+
+def _stalled_run(diagnosis: str) -> dict:
+    """SYNTHETIC: a development server whose dev-write-stall check found ``diagnosis``."""
+    document = synthetic.run("devserver", name="Dev server")
+    document["server"]["mode"] = "development"
+    reads = [{"bytes": 17, "at_ms": 1.0}, {"bytes": 293, "at_ms": 44.9}]
+    medians = {"plain": 44.0, "client-nodelay": 44.1, "client-quickack": 0.6}
+    document["checks"].append(
+        document["checks"][0]
+        | {
+            "id": "dev-write-stall",
+            "outcome": "no" if diagnosis != "none" else "yes",
+            "evidence": {
+                "diagnosis": diagnosis,
+                "requests": 20,
+                "settings": {
+                    name: {
+                        "setting": name,
+                        "requests": 20,
+                        "durations_ms": [median],
+                        "median_ms": median,
+                        "last_reads": reads,
+                    }
+                    for name, median in medians.items()
+                },
+            },
+        }
+    )
+    return document
+
+
+def test_the_requests_page_explains_a_one_client_floor_from_the_stall_check(
+    tmp_path: Path,
+) -> None:
+    synthetic.write_data(tmp_path / "stalled", [_stalled_run("server-nagle")])
+    page = render_pages(load_evidence(tmp_path / "stalled"))["benchmarks/h2load.md"]
+    text = " ".join(page.replace("\\", "").split())  # Markdown escapes and line breaks aside
+    assert "**Dev server at one client** answers on a floor of about 44 ms per request" in text
+    assert "(../servers/devserver.md#dev-write-stall)" in text
+    assert "0.6 ms when the client acknowledged every read at once" in text
+    assert "the first 17 bytes arrived at once and the rest 43.9 ms later. The server" in text
+    synthetic.write_data(tmp_path / "other", [_stalled_run("other")])
+    page = render_pages(load_evidence(tmp_path / "other"))["benchmarks/h2load.md"]
+    assert "at one client**" not in page  # a floor the stall does not explain is not explained

@@ -15,6 +15,7 @@ from evidence.metrics import lookup
 from evidence.schema import evidence_schema_ids, load_schema
 from evidence.validation import check_data
 from evidence.vocabulary import (
+    CAUSES,
     FAILED_BY,
     FIGURE_STATUSES,
     FRAMING_CLASSES,
@@ -34,6 +35,7 @@ from harness.benchmarks.capture import CAPTURE_WIDE
 from harness.benchmarks.scenarios import SERVER_SCENARIOS
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
 from harness.checks import all_checks
+from harness.checks.development.write_stall import DIAGNOSES
 from harness.profiles import PROFILES as HARNESS_PROFILES
 from tests import synthetic
 
@@ -42,6 +44,8 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     run, benchmark = load_schema("run"), load_schema("benchmark")
     check = run["properties"]["checks"]["items"]["properties"]
     assert check["outcome"]["enum"] == list(OUTCOMES)
+    assert run["$defs"]["cause"]["enum"] == list(CAUSES)
+    assert check["cause"] == check["options"]["items"]["properties"]["cause"]
     assert run["properties"]["profile"]["enum"] == list(PROFILES)
     assert benchmark["properties"]["profile"]["enum"] == list(PROFILES)
     assert run["properties"]["server"]["properties"]["interface"]["enum"] == list(INTERFACES)
@@ -50,6 +54,8 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     assert figure["scenario"]["enum"] == list(SCENARIOS)
     assert figure["status"]["enum"] == list(FIGURE_STATUSES)
     assert figure["failed_by"]["enum"] == list(FAILED_BY)
+    stall = load_schema("check-evidence")["$defs"]["checks"]["dev-write-stall"]
+    assert stall["properties"]["diagnosis"]["enum"] == [*DIAGNOSES, None]
     smuggling = load_schema("check-evidence")["$defs"]["checks"]["request-smuggling"]
     case = smuggling["properties"]["cases"]["items"]["properties"]
     assert case["class"]["enum"] == list(FRAMING_CLASSES)

@@ -21,10 +21,11 @@ APP = Path(__file__).parents[1] / "apps" / "hazard_server.py"
 PROFILE = PROFILES["quick"]
 
 
-def tiny_definition(mode: str, mount: str = "") -> ServerDefinition:
+def tiny_definition(mode: str, mount: str = "", interface: str = "wsgi") -> ServerDefinition:
     return synthetic.definition(
         f"hazard-{mode}",
         name=f"hazard server ({mode})",
+        interface=interface,
         commands={"http": ("{python}", str(APP), "{port}", mode)},
         env={"HAZARD_MOUNT": mount},
         mount=mount,
@@ -32,9 +33,12 @@ def tiny_definition(mode: str, mount: str = "") -> ServerDefinition:
 
 
 @contextmanager
-def started(mode: str, scratch: Path, mount: str = "") -> Iterator[CheckContext]:
-    """A CheckContext around the hazard server in ``mode``, started by the harness's Launcher."""
-    server = tiny_definition(mode, mount)
+def started(
+    mode: str, scratch: Path, mount: str = "", interface: str = "wsgi"
+) -> Iterator[CheckContext]:
+    """A CheckContext around the hazard server in ``mode``, started by the harness's Launcher,
+    declared as a server of ``interface``."""
+    server = tiny_definition(mode, mount, interface)
     environment = Environment(Path(sys.prefix), "synthetic", {})
     launcher = Launcher(server, environment, scratch, PROFILE, make_tls_material(scratch / "tls"))
     with launcher.launch("http") as shared:

@@ -168,6 +168,50 @@ def test_a_server_that_answers_100_continue_gets_the_body_intact(tmp_path: Path)
 def test_a_server_that_ignores_transfer_encoding_loses_a_chunked_body(tmp_path: Path) -> None:
     result = run_on_hazard_server(tmp_path, "naive", CHUNKED_BODY)
     assert_judged(result, "no", "Django got 0 of 11 body bytes", "CONTENT_LENGTH")
+    # Declared WSGI, the view got no CONTENT_LENGTH: Django's WSGIRequest reads nothing then,
+    # whatever the server does with the chunks, so the no is Django's.
+    assert result["cause"] == "django"
+    assert "LimitedStream" in result["cause_detail"]
+
+
+def test_a_chunked_body_lost_under_asgi_is_the_server_s(tmp_path: Path) -> None:
+    with started("naive", tmp_path / "asgi", interface="asgi") as context:
+        result = run_check(CHUNKED_BODY, context)
+    assert_judged(result, "no", "Django got 0 of 11 body bytes")
+    assert (result["cause"], "cause_detail" in result) == ("server", False)
+    assert "CONTENT_LENGTH" not in result["summary"]
+
+
+def _echo(body_bytes: int, **fields: Any) -> dict[str, Any]:
+    return {"echo": True, "body_bytes": body_bytes, "headers": {}, **fields}
+
+
+@pytest.mark.parametrize(
+    ("interface", "echo", "cause"),
+    [
+        ("wsgi", _echo(0, input_terminated=True, input_left_bytes=11), "django"),
+        ("wsgi", _echo(0, input_terminated=None, input_left_bytes=None), "django"),
+        ("wsgi", _echo(0), "django"),  # an echo view older than input_terminated
+        # A length that hid the body, a part of the body, or no echo at all: the server's.
+        ("wsgi", _echo(0, headers={"CONTENT_LENGTH": "0"}), "server"),
+        ("wsgi", _echo(5), "server"),
+        ("wsgi", None, "server"),
+        ("asgi", _echo(0), "server"),
+    ],
+)
+def test_a_chunked_body_is_django_s_to_lose_only_under_wsgi_without_a_length(
+    interface: str, echo: dict[str, Any] | None, cause: str
+) -> None:
+    found, detail = request_bodies.chunked_cause(interface, echo)
+    assert found == cause
+    assert ("wsgi.input_terminated" in detail) == (cause == "django")
+
+
+def test_the_summary_says_what_the_server_told_django_about_its_input() -> None:
+    left = request_bodies._withheld_phrase(_echo(0, input_terminated=True, input_left_bytes=11))
+    assert "left the 11 body bytes in it, unread" in left
+    unmarked = request_bodies._withheld_phrase(_echo(0, input_terminated=None))
+    assert "did not mark its input terminated" in unmarked
 
 
 def test_a_server_that_decodes_chunked_bodies_passes_them_intact(tmp_path: Path) -> None:
