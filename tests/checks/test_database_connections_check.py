@@ -132,7 +132,7 @@ def test_the_sample_project_runs_each_setup_its_variables_choose(
         result = run_check(CHECK, context)
     assert result["evidence"]["database_server"]["cluster"] == "started for this check"
     setup = {record["setup"]: record for record in result["evidence"]["setups"]}
-    assert list(setup) == ["pool", "conn-max-age-60", "conn-max-age-0"]
+    assert list(setup) == ["pool", "pool-health-checks", "conn-max-age-60", "conn-max-age-0"]
     assert result["outcome"] == setup["pool"]["outcome"]
 
     pool = setup["pool"]
@@ -146,6 +146,13 @@ def test_the_sample_project_runs_each_setup_its_variables_choose(
     assert any("idle-session timeout" in line for line in pool["server_exceptions"]) == bool(
         after["failed"]
     )
+
+    # With CONN_HEALTH_CHECKS the pool checks each connection before handing it out: the
+    # ones the database ended are replaced, and no request fails for them.
+    checked = setup["pool-health-checks"]
+    assert checked["instance"]["env"]["DATABASE_HEALTH_CHECKS"] == "1"
+    assert checked["after_idle"]["failed"] == 0, checked["summary"]
+    assert checked["outcome"] == "yes", checked["summary"]
 
     unpooled = setup["conn-max-age-0"]
     assert unpooled["outcome"] == "yes", unpooled["summary"]

@@ -59,8 +59,10 @@ EXCEPTION_LINE_CHARS = 300
 EXCEPTION_LINE = re.compile(r"^([a-z_]\w*(?:\.\w+)+): (.+)$", re.MULTILINE)
 
 THRESHOLDS = (
-    "Three setups of the sample project on PostgreSQL, each on a server of its own sized as "
+    "Four setups of the sample project on PostgreSQL, each on a server of its own sized as "
     "deployed: Django's psycopg pool sized as the benchmarks run it (the production setup), "
+    "the same pool with CONN_HEALTH_CHECKS (Django then gives the pool a check that replaces "
+    "a connection the database ended before a request gets it), "
     f"persistent connections (CONN_MAX_AGE={PERSISTENT_MAX_AGE_S}) and a connection per "
     f"request (CONN_MAX_AGE=0). Each gets {LOAD_REQUESTS:,} GETs of the polls detail page "
     f"from {CLIENTS} keep-alive clients at once while pg_stat_activity is sampled every "
@@ -81,7 +83,7 @@ THRESHOLDS = (
     "= more connections left than the bound (they grow with requests), a failure during the "
     "load, or more failed attempts after the timeout than ended connections (the server "
     "keeps using a dead one). The outcome shown is the production setup's; the summary "
-    "gives all three."
+    "gives all four."
 )
 
 
@@ -96,7 +98,8 @@ class Setup:
 
 
 def setups(context: CheckContext) -> list[Setup]:
-    """The pool (production) first, then the two setups Django offers without one."""
+    """The pool (production) first, the pool with health checks (the documented fix for
+    connections a database or proxy ends while idle), then the two setups without a pool."""
     assert context.launcher is not None
     workers = context.launcher.workers()
     pool_size = polls_pool_size(context.server)
@@ -115,6 +118,13 @@ def setups(context: CheckContext) -> list[Setup]:
             workers * pool_size,
             f"{workers} worker{'s' if workers != 1 else ''} x a pool of {pool_size}",
             production=True,
+        ),
+        Setup(
+            "pool-health-checks",
+            f"Django's psycopg pool, {pool_size} connections per process, with CONN_HEALTH_CHECKS",
+            {**pooled_env(pool_size, POOL_TIMEOUT_S), "DATABASE_HEALTH_CHECKS": "1"},
+            workers * pool_size,
+            f"{workers} worker{'s' if workers != 1 else ''} x a pool of {pool_size}",
         ),
         Setup(
             "conn-max-age-60",
