@@ -44,8 +44,10 @@ own, which would hide the behaviours the checks look for. MODE is one of:
     Like ``strict``, but every response says ``Connection: close`` and the connection is then
     closed.
 ``wedge``
-    Like ``strict`` until more than 100 connections are open at once; from then on it never
-    answers again, as a server whose workers deadlocked under load would.
+    Like ``strict``, but one request at a time taking WEDGE_SERVICE_S each (so its capacity is
+    its own, about 200/s, whatever the machine: twice that always outgrows it), until more
+    than 100 connections are open at once; from then on it never answers again, as a server
+    whose workers deadlocked under load would.
 
 With HAZARD_MOUNT=/app in its environment (any mode) it serves under that prefix, as a server's
 root-path option does: ``/app/echo`` reaches the echo view with the script name ``/app``, and
@@ -82,6 +84,8 @@ WEDGE_ABOVE = 100  # wedge: open connections beyond which it stops answering for
 OPEN_CONNECTIONS = [0]  # wedge: connections being served, under OPEN_LOCK
 OPEN_LOCK = threading.Lock()
 WEDGED = threading.Event()  # set once; a wedged server never answers again
+WEDGE_SERVICE_S = 0.005  # wedge: each answer's time, one at a time under SERVICE_LOCK
+SERVICE_LOCK = threading.Lock()
 NEVER = threading.Event()
 LINGER_S = 1.0  # after our last response, how long to read what the client still sends
 BODY_HEAD_CHARS = 200
@@ -427,6 +431,11 @@ def serve_strict_connection(sock: socket.socket, peer: str) -> None:
             body = strict_body(connection, request)
             if WEDGED.is_set():
                 NEVER.wait()  # forever: nothing sets it
+            if MODE == "wedge":
+                with SERVICE_LOCK:
+                    time.sleep(WEDGE_SERVICE_S)
+                if WEDGED.is_set():
+                    NEVER.wait()  # wedged while this request waited its turn
             status, payload, location = answer(request, body, peer, "http")
             close = MODE == "announce-close" or request.wants_close
             head = request.method == "HEAD"
