@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from evidence.metrics import compared
+from evidence.setups import describe_run_setup, figure_setup_differences, run_setup_differs
 
 
 @dataclass(frozen=True)
 class Change:
     server: str
-    kind: str  # "new-server", "version", "outcome", "new-check", "benchmark", "benchmark-status"
+    # "new-server", "version", "setup", "outcome", "new-check", "benchmark", "benchmark-status",
+    # "benchmark-setup" (a figure measured on another setup: its numbers are not compared)
+    kind: str
     check: str | None
     before: str | None
     after: str | None
@@ -30,6 +33,9 @@ class Change:
             return f"{self.server}: first capture on this machine"
         if self.kind == "version":
             return f"{self.server}: version {self.before} -> {self.after}"
+        if self.kind in ("setup", "benchmark-setup"):
+            where = f" {self.check}" if self.check else ""
+            return f"{self.server}{where}: another setup, {self.before} -> {self.after}"
         if self.kind == "new-check":
             return f"{self.server} {self.check}: newly measured ({self.after})"
         if self.kind == "benchmark":
@@ -64,6 +70,18 @@ def compare_runs(before: dict[str, Any] | None, after: dict[str, Any]) -> list[C
                 None,
                 before["server"]["version"],
                 after["server"]["version"],
+                previous,
+            )
+        )
+    if run_setup_differs(before, after):
+        # Outcomes still flip and are listed, but under this line: they compare two setups.
+        changes.append(
+            Change(
+                server,
+                "setup",
+                None,
+                describe_run_setup(before),
+                describe_run_setup(after),
                 previous,
             )
         )
@@ -116,6 +134,19 @@ def compare_benchmarks(before: dict[str, Any], after: dict[str, Any]) -> list[Ch
         name = f"{figure['scenario']} / {figure['figure']}"
         earlier = old.get((figure["scenario"], figure["figure"]))
         if earlier is None:
+            continue
+        differences = figure_setup_differences(earlier.get("params"), figure.get("params"))
+        if differences:
+            changes.append(
+                Change(
+                    server,
+                    "benchmark-setup",
+                    name,
+                    ", ".join(differences),
+                    "not compared",
+                    previous,
+                )
+            )
             continue
         if earlier["status"] != figure["status"]:
             changes.append(

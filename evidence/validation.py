@@ -5,7 +5,8 @@ This is what needs no harness: parsing (``evidence.parsing``: no repeated key, n
 sizes), shape (the schemas), layout (directories agree with content), meaning (finite numbers of
 sane magnitude, no negative measurement, timestamps in order, a figure or check once, registered
 metric names within their bounds, summaries that are their repeats', failed figures without
-numbers). The cross-checks against the repository's server and check ids take those ids in:
+numbers, a check result's cause only on a no or partial and explained where it is not the
+server's). The cross-checks against the repository's server and check ids take those ids in:
 ``nox -s validate`` passes the harness's, the site build (``generators.reading``) the ones its
 definitions and check catalog name, so both refuse the same files.
 """
@@ -25,7 +26,12 @@ from evidence.layout import LAYOUT_TEXT, DataDir
 from evidence.metrics import unregistered_names
 from evidence.parsing import parse
 from evidence.summaries import bound_problems, summary_problems
-from evidence.vocabulary import CALIBRATION_ID, INTERLEAVED_ID, REFERENCE_TARGETS
+from evidence.vocabulary import (
+    CALIBRATION_ID,
+    CAUSED_OUTCOMES,
+    INTERLEAVED_ID,
+    REFERENCE_TARGETS,
+)
 
 # A capture id is the UTC time the capture started; its files start within this long of it
 # (a standard capture takes about an hour, a full one longer).
@@ -84,7 +90,9 @@ class Evidence:
 
 NEWEST_RUN_RULE = (
     "each server's newest run by its recorded start time, among the data files that validate "
-    "(a capture id in the future, or a start time more than two days after it, is refused)"
+    "(a capture id in the future, or a start time more than two days after it, is refused); a "
+    "check that run did not measure comes from the newest earlier run of that server on the "
+    "same machine that did, marked with its capture (and its sizing where it differs)"
 )
 
 
@@ -282,6 +290,23 @@ def benchmark_problems(
     return problems + timestamp_problems(document) + number_problems(document)
 
 
+def cause_problems(where: str, result: dict[str, Any]) -> list[str]:
+    """A result's cause is on a no or partial only, and only a cause that is not the server's
+    comes with a detail (the schema checks each field's values)."""
+    cause, outcome = result.get("cause"), result.get("outcome")
+    if cause is None:
+        return [f"{where}/cause_detail: given without a cause"] if "cause_detail" in result else []
+    if outcome not in CAUSED_OUTCOMES:
+        allowed = " or ".join(CAUSED_OUTCOMES)
+        return [f"{where}/cause: {cause!r} on a {outcome!r} outcome (only on {allowed})"]
+    has_detail = bool(result.get("cause_detail"))
+    if cause == "server" and has_detail:
+        return [f"{where}/cause_detail: given for the 'server' cause, which needs none"]
+    if cause != "server" and not has_detail:
+        return [f"{where}/cause_detail: missing; the {cause!r} cause says why"]
+    return []
+
+
 def run_problems(
     path: Path, document: dict[str, Any], known: KnownIds, machines: set[str]
 ) -> list[str]:
@@ -298,6 +323,9 @@ def run_problems(
         if check_id in seen:
             problems.append(f"checks/{index}/id: {check_id!r} appears twice")
         seen.add(check_id)
+        problems += cause_problems(f"checks/{index}", check)
+        for number, option in enumerate(check.get("options") or []):
+            problems += cause_problems(f"checks/{index}/options/{number}", option)
     return problems + timestamp_problems(document) + number_problems(document)
 
 

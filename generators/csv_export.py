@@ -32,9 +32,10 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def matrix_csv(site: Site) -> str:
-    """One row per configuration and check: the outcome, its summary, where it was measured."""
+    """One row per configuration and check: the outcome, whose behaviour decided it (empty in
+    older files), its summary, where it was measured."""
     header = ["server", "name", "interface", "mode", "version", "check", "title", "outcome"]
-    header += ["summary", "machine", "capture", "profile", "evidence_page"]
+    header += ["cause", "summary", "machine", "capture", "profile", "evidence_page"]
     rows = [
         [
             run["server"]["id"],
@@ -45,9 +46,10 @@ def matrix_csv(site: Site) -> str:
             result["id"],
             result["title"],
             result["outcome"],
+            result["cause"] or "",
             result["summary"],
             run["machine"],
-            run["capture"],
+            (result.get("carried_from") or run)["capture"],
             run["profile"],
             f"servers/{run['server']['id']}/#{result['id']}",
         ]

@@ -6,8 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from evidence.validation import NEWEST_RUN_RULE, Evidence
+from evidence.setups import describe_run_setup, run_setup_differs
+from evidence.validation import NEWEST_RUN_RULE, Evidence, Loaded, recorded_order
+from generators.causes import HandlerPart, decided_by, django_parts
 from generators.definitions import presented, presented_checks, presented_servers
+from generators.framing import CHECK_ID as FRAMING_CHECK_ID
+from generators.framing import desync_inputs
 
 # Icon (a Material icon shortcode, rendered as inline SVG: no emoji font needed) and label; the
 # label is always shown next to the icon so outcomes never rely on colour or shape alone.
@@ -38,6 +42,15 @@ class Site:
         """How far the run's capture got; None for captures recorded without their own file."""
         return self.capture_states.get((run["machine"], run["capture"]))
 
+    def django_parts(self) -> dict[str, dict[str, HandlerPart]]:
+        """interface -> check id -> what Django's own handler decided there (the matrix's
+        Django rows); empty when no shown result names Django as its cause."""
+        return django_parts(self.runs, self.checks)
+
+    def decided_causes(self) -> list[str]:
+        """The causes other than the server that decided some shown result, sorted."""
+        return sorted({r["decided_by"] for run in self.runs for r in run["checks"]} - {None})
+
     def result(self, run: dict[str, Any], check_id: str) -> dict[str, Any] | None:
         return next((item for item in run["checks"] if item["id"] == check_id), None)
 
@@ -46,7 +59,12 @@ class Site:
         capture first, so a page can say which captures it shows."""
         shown: dict[tuple[str, str], list[str]] = {}
         for run in self.runs:
-            shown.setdefault((run["machine"], run["capture"]), []).append(run["server"]["id"])
+            server_id = run["server"]["id"]
+            shown.setdefault((run["machine"], run["capture"]), []).append(server_id)
+            for capture in sorted(
+                {r["carried_from"]["capture"] for r in run["checks"] if r.get("carried_from")}
+            ):
+                shown.setdefault((run["machine"], capture), []).append(server_id)
         return [
             {
                 "machine": machine,
@@ -80,10 +98,13 @@ def site_from(
     servers = presented_servers() if servers is None else servers
     catalog = presented_checks() if catalog is None else catalog
     known = {check["id"]: check for check in catalog}
+    catalog_order = {check["id"]: index for index, check in enumerate(catalog)}
     newest = {}
     for server_id, loaded in evidence.newest_runs().items():
         server = presented(loaded.document["server"], servers)
-        checks = [presented_result(result, known, server) for result in loaded.document["checks"]]
+        results = loaded.document["checks"] + carried_results(evidence.runs, loaded)
+        results.sort(key=lambda result: catalog_order.get(result["id"], len(catalog_order)))
+        checks = [presented_result(result, known, server) for result in results]
         newest[server_id] = ({**loaded.document, "server": server, "checks": checks}, loaded.source)
     runs = sorted((run for run, _ in newest.values()), key=row_order)
     measured = {result["id"] for run in runs for result in run["checks"]}
@@ -97,6 +118,45 @@ def site_from(
         sources={server_id: source for server_id, (_, source) in newest.items()},
         capture_states={key: loaded.document["state"] for key, loaded in evidence.captures.items()},
     )
+
+
+def carried_results(runs: list[Loaded], newest: Loaded) -> list[dict[str, Any]]:
+    """The checks a server's newest run did not measure (a capture of a few checks), each from
+    the newest earlier run of that server on the same machine that did, marked with where it
+    comes from (``carried_from``: capture, data file, that run's sizing and whether it is the
+    newest run's), so a partial capture adds to the matrix instead of hiding the rest of it.
+    Runs of other machines never fill a row: another machine is another experiment."""
+    document = newest.document
+    measured = {result["id"] for result in document["checks"]}
+    earlier = sorted(
+        (
+            loaded
+            for loaded in runs
+            if loaded.document["server"]["id"] == document["server"]["id"]
+            and loaded.document["machine"] == document["machine"]
+            and recorded_order(loaded.document) < recorded_order(document)
+        ),
+        key=lambda loaded: recorded_order(loaded.document),
+        reverse=True,
+    )
+    carried = []
+    for loaded in earlier:
+        for result in loaded.document["checks"]:
+            if result["id"] in measured:
+                continue
+            measured.add(result["id"])
+            carried.append(
+                {
+                    **result,
+                    "carried_from": {
+                        "capture": loaded.document["capture"],
+                        "source": loaded.source,
+                        "setup": describe_run_setup(loaded.document),
+                        "same_setup": not run_setup_differs(loaded.document, document),
+                    },
+                }
+            )
+    return carried
 
 
 # Which outcome a reader can get, best first: a check tried with options shows the best.
@@ -118,6 +178,7 @@ def presented_result(
     options = result.get("options") or []
     best = max(options, key=lambda o: OUTCOME_RANK[o["outcome"]], default=None)
     shown["condition"] = None
+    shown["carried_from"] = result.get("carried_from")
     # An option's words and link come from the reviewed definition, never from a data file;
     # an option the definition no longer has keeps its data text, without a link.
     reviewed = (server or {}).get("option_text", {})
@@ -125,14 +186,27 @@ def presented_result(
         {**option, "label": option["label"], "docs": None, **reviewed.get(option["option"], {})}
         for option in options
     ]
+    source = result
     if best is not None and OUTCOME_RANK[best["outcome"]] > OUTCOME_RANK[result["outcome"]]:
+        source = best
         shown.update(outcome=best["outcome"], summary=best["summary"])
         chosen = next(o for o in shown["options"] if o["option"] == best["option"])
         shown["condition"] = {key: chosen[key] for key in ("option", "label", "docs")}
+    # Whose behaviour decided the shown outcome (the file's word; None in older files).
+    shown["cause"] = source.get("cause")
+    shown["cause_detail"] = source.get("cause_detail")
+    shown["decided_by"] = decided_by(source)
     shown["default"] = {key: result[key] for key in ("outcome", "summary")} if options else None
     shown["absent"] = [
         claim["note"]
         for claim in (server or {}).get("absent", [])
         if result["id"] in claim["checks"]
     ]
+    # The request-smuggling inputs that desync (generators/framing.py), which /pick/'s
+    # no-smuggling need refuses whatever the outcome; None for every other check.
+    shown["desync_inputs"] = (
+        desync_inputs(result, check["cases"])
+        if check is not None and result["id"] == FRAMING_CHECK_ID
+        else None
+    )
     return shown

@@ -38,6 +38,7 @@ from generators.benchmarks.figures import (
 )
 from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine, settings_table
 from generators.benchmarks.scenario_pages import scenario_pages
+from generators.causes import CAUSE_LABELS, HANDLERS, glance_counts
 from generators.charts import concurrency_chart
 from generators.commands import development_command, production_command, tls_command
 from generators.csv_export import benchmarks_csv, matrix_csv
@@ -59,6 +60,7 @@ from generators.needs import RANKING, load_needs, per_need
 from generators.production_setup import middleware_rows, stack_thread_hops
 from generators.recommendations import all_verdicts
 from generators.smuggling import smuggling_grid
+from generators.stalls import write_stalls
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -106,6 +108,8 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         json_block=lambda value: code_block(json.dumps(value, indent=2, sort_keys=True), "json"),
         icon=lambda outcome: Markup(OUTCOME_LABELS[outcome][0]),
         label=lambda outcome: OUTCOME_LABELS[outcome][1],
+        cause_icon=lambda cause: Markup(CAUSE_LABELS[cause][0]),
+        cause_label=lambda cause: CAUSE_LABELS[cause][1],
         seconds=lambda value: "n/a" if value is None else f"{value:.2f} s",
         slug=slug,
         anchor=anchor,
@@ -156,14 +160,14 @@ class ChartFiles:
 
 
 def outcomes_export(site: Site) -> dict[str, Any]:
-    """The public ``data/outcomes.json``: matrix.json's servers, and each result's outcome only
-    (the pick-by-need page needs nothing more)."""
+    """The public ``data/outcomes.json``: matrix.json's servers, and each result's outcome and
+    desync inputs and cause only (the pick-by-need page needs nothing more)."""
     full = matrix_export(site)
     return {
         "schema_version": full["schema_version"],
         "servers": full["servers"],
         "results": [
-            {key: result[key] for key in ("server", "check", "outcome")}
+            {key: result[key] for key in ("server", "check", "outcome", "desync_inputs", "cause")}
             for result in full["results"]
         ],
     }
@@ -195,6 +199,10 @@ def matrix_export(site: Site) -> dict[str, Any]:
                 "check": result["id"],
                 "outcome": result["outcome"],
                 "summary": result["summary"],
+                # Whose behaviour decided a no or partial: server, django or project; null in
+                # files written before December 2026 (read as the server's).
+                "cause": result["cause"],
+                "cause_detail": result["cause_detail"],
                 # Set when the outcome needed a documented option: which, and its docs.
                 "condition": result["condition"],
                 "default_outcome": (result["default"] or result)["outcome"],
@@ -203,13 +211,17 @@ def matrix_export(site: Site) -> dict[str, Any]:
                     for option in result.get("options") or []
                 ],
                 "absent_options": result["absent"],
+                # The request-smuggling inputs that desync; None for other checks.
+                "desync_inputs": result["desync_inputs"],
                 "evidence": result["evidence"],
                 "evidence_page": f"servers/{run['server']['id']}/#{result['id']}",
                 "measured_at": result["measured_at"],
                 "machine": run["machine"],
-                "capture": run["capture"],
+                # A check the newest run did not measure comes from an earlier run's file.
+                "capture": (result["carried_from"] or run)["capture"],
                 "profile": run["profile"],
-                "source": site.sources[run["server"]["id"]],
+                "source": (result["carried_from"] or {}).get("source")
+                or site.sources[run["server"]["id"]],
             }
             for run in site.runs
             for result in run["checks"]
@@ -217,8 +229,11 @@ def matrix_export(site: Site) -> dict[str, Any]:
     }
 
 
-def benchmark_pages(env: jinja2.Environment, benchmarks: Benchmarks) -> dict[str, str]:
-    """``benchmarks/index.md``, one page per scenario, and the SVG charts those pages draw."""
+def benchmark_pages(
+    env: jinja2.Environment, benchmarks: Benchmarks, stalls: list[dict[str, Any]] | None = None
+) -> dict[str, str]:
+    """``benchmarks/index.md``, one page per scenario, and the SVG charts those pages draw;
+    ``stalls`` are the checks' delayed-ACK stalls that explain one-client figures."""
     facts = settings_text.settings_facts(benchmarks)
     pages = {
         "benchmarks/index.md": env.get_template("benchmarks_index.md.j2").render(bench=benchmarks),
@@ -232,6 +247,7 @@ def benchmark_pages(env: jinja2.Environment, benchmarks: Benchmarks) -> dict[str
             question=question,
             chart=charts,
             facts=facts,
+            stalls=stalls or [],
         )
         pages.update(charts.files)
     return pages
@@ -250,7 +266,13 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
     benchmarks = shown_benchmarks(evidence, {run["server"]["id"] for run in site.runs}, servers)
     env = environment(cv_limit=cv_thresholds(benchmarks))
     verdicts = all_verdicts(site.runs)
-    common = {"site": site, "outcomes": OUTCOME_LABELS, "verdicts": verdicts}
+    common = {
+        "site": site,
+        "outcomes": OUTCOME_LABELS,
+        "verdicts": verdicts,
+        "handlers": HANDLERS,
+        "glance_counts": glance_counts,
+    }
     benchmark_documents = [loaded.document for loaded in evidence.benchmarks]
     downloads = captures_with_files(evidence)
     production_middleware = middleware_rows()
@@ -288,7 +310,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
         "data/matrix.csv": matrix_csv(site),
         "data/benchmarks.csv": benchmarks_csv(benchmarks),
         "charts/concurrency.svg": concurrency_chart(site.runs),
-        **benchmark_pages(env, benchmarks),
+        **benchmark_pages(env, benchmarks, write_stalls(site.runs)),
         **capture_archives(downloads),
     }
     server_template = env.get_template("server.md.j2")

@@ -62,6 +62,9 @@ class Instance:
     shutdown: Shutdown | None = None
     log_offset: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Where the sample project writes its records (SAMPLEPROJECT_STATE_DIR): a check that reads
+    # them must read this instance's, whichever launcher it holds.
+    state_dir: Path | None = None
 
     def url(self, path: str, query: str = "") -> str:
         return self.base_url + path + (f"?{query}" if query else "")
@@ -193,10 +196,11 @@ class Launcher:
         directory = project_dir or (self.copy_project() if project_copy else SAMPLEPROJECT_DIR)
         log_path = self.scratch / f"server-{self._count}-{kind}.log"
         extra = dict(env or {})
+        variables = self.variables(dev_mode, extra)
         process = ServerProcess(
             [*self.prefix, *self.command(kind, port, workers=workers)],
             directory,
-            self.variables(dev_mode, extra),
+            variables,
             log_path,
             self.definition.stop_signal,
             kind=f"server {self.definition.id}",
@@ -213,6 +217,7 @@ class Launcher:
             shown_command=self.command(kind, port, shown=True, workers=workers),
             workers=self.workers(workers),
             extra_env=extra,
+            state_dir=Path(variables["SAMPLEPROJECT_STATE_DIR"]),
         )
         try:
             process.start()

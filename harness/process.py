@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from harness.interrupts import interrupts_held
 from harness.process_registry import (
     OWNER_VARIABLE,
     create_time,
@@ -169,7 +170,9 @@ class ServerProcess:
             raise StartError("not started: the run is being stopped", "")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._marker = new_marker()
-        with self.log_path.open("ab") as log:
+        # Held until the server is in ``_live`` and the registry: a Ctrl-C in between would
+        # leave it running and known to nobody.
+        with self.log_path.open("ab") as log, interrupts_held():
             try:
                 self._popen = subprocess.Popen(
                     self.argv,
@@ -182,16 +185,16 @@ class ServerProcess:
                 )
             except OSError as error:
                 raise StartError(f"cannot execute {self.argv[0]!r}: {error}", "") from error
-        _live.add(self)
-        self._created = create_time(self._popen.pid)
-        self._record = record_process(
-            self._popen.pid,
-            self.kind,
-            self.argv,
-            self._marker,
-            port=self.port,
-            scratch=self.log_path.parent,
-        )
+            _live.add(self)
+            self._created = create_time(self._popen.pid)
+            self._record = record_process(
+                self._popen.pid,
+                self.kind,
+                self.argv,
+                self._marker,
+                port=self.port,
+                scratch=self.log_path.parent,
+            )
 
     def exit_code(self) -> int | None:
         return None if self._popen is None else self._popen.poll()
@@ -412,25 +415,31 @@ def run_helper(argv: list[str], timeout_s: float) -> subprocess.CompletedProcess
     if _closing.is_set():
         raise Refused("not started: the run is being stopped")
     marker = new_marker()
-    with subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env=marked_env(None, marker),
-    ) as helper:
-        _helper_groups.add(helper.pid)
-        record = record_process(helper.pid, "installer", argv, marker)
-        try:
-            stdout, stderr = helper.communicate(timeout=timeout_s)
-        except BaseException:  # a timeout, or Ctrl-C in this thread: end the whole group
+    helper: subprocess.Popen[str] | None = None
+    record: Path | None = None
+    try:
+        with interrupts_held():  # recorded before a Ctrl-C can leave it unknown
+            helper = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+                env=marked_env(None, marker),
+            )
+            _helper_groups.add(helper.pid)
+            record = record_process(helper.pid, "installer", argv, marker)
+        stdout, stderr = helper.communicate(timeout=timeout_s)
+    except BaseException:  # a timeout, or Ctrl-C in this thread: end the whole group
+        if helper is not None:
             _kill_group(helper.pid)
             helper.communicate()
-            raise
-        finally:
+        raise
+    finally:
+        if helper is not None:
             _helper_groups.discard(helper.pid)
+        if record is not None:
             forget(record)
     return subprocess.CompletedProcess(argv, helper.returncode, stdout, stderr)
 

@@ -11,6 +11,7 @@ import pytest
 
 from harness.launcher import Instance
 from harness.network import free_port
+from harness.postgres import PostgresInstance, running_postgres
 from harness.process import ServerProcess
 
 TINY_HTTP = Path(__file__).parent / "apps" / "tiny_http.py"
@@ -34,6 +35,14 @@ def processes_mentioning(marker: str) -> list[psutil.Process]:
 def environments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Server environments made by tests; shared by the whole session to save installs."""
     return tmp_path_factory.mktemp("venvs")
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[PostgresInstance]:
+    """A scratch PostgreSQL cluster shared by a module's tests (which skip themselves where
+    PostgreSQL is not installed)."""
+    with running_postgres() as instance:
+        yield instance
 
 
 @pytest.fixture

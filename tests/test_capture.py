@@ -463,9 +463,11 @@ def test_a_check_is_tried_with_the_default_command_and_with_each_documented_opti
     run = read_document(written, "run")
     (result,) = run["checks"]
     assert result["outcome"] == "no"  # the default command cuts the request in flight
+    assert result["cause"] == "server"  # a no says whose it is; the server's here
     (option,) = result["options"]
     assert option["option"] == "graceful" and option["label"] == "--graceful"
     assert option["outcome"] == "yes", option["summary"]
+    assert "cause" not in option  # a yes names no cause
     assert "graceful" in option["evidence"]["instance"]["command"][-1]
     assert run["help"]["text"].startswith("usage: optioned")
     assert run["server"]["absent"][0]["option"] == "--h2c"

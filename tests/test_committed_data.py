@@ -33,7 +33,8 @@ DOWNLOAD_ONLY = {
     "interleaved": {"requests_total", "latency_p95_ms", "latency_max_ms"}
     | {"unparsed_status_percent"},
     "fixed-rate-latency": {"unparsed_status_percent"},
-    "idle-connections": {"open_phase_s"},
+    # The denominator of memory per connection, and the idle RSS beside the idle PSS shown.
+    "idle-connections": {"open_phase_s", "connections_open_at_peak", "idle_memory_rss_bytes"},
     "locust-polls": {"requests_total"},
     "locust-upstream": {"requests_total"},
 }

@@ -39,7 +39,9 @@ def test_the_newest_earlier_capture_is_the_baseline() -> None:
     assert changes_in_capture(runs, "m1", "20260201T000000Z") == []
 
 
-def _benchmark(capture: str, median: float, low: float, high: float, status: str = "ok"):
+def _benchmark(
+    capture: str, median: float, low: float, high: float, status: str = "ok", workers: int = 1
+):
     """SYNTHETIC benchmark document (only the fields the comparison reads)."""
     spread = {"median": median, "min": low, "max": high, "cv_percent": 1.0}
     return {
@@ -51,6 +53,7 @@ def _benchmark(capture: str, median: float, low: float, high: float, status: str
                 "scenario": "h2load",
                 "figure": "http/1.1 json_sync c=200",
                 "status": status,
+                "params": {"clients": 200, "workers": workers, "duration_s": median / 10},
                 "spread": {"requests_per_s": spread} if status == "ok" else {},
             }
         ],
@@ -82,3 +85,30 @@ def test_a_figure_that_started_failing_is_reported():
     ]
     (change,) = benchmark_changes(documents, "m", "20260102T000000Z")
     assert (change.kind, change.before, change.after) == ("benchmark-status", "ok", "failed")
+
+
+def test_figures_of_two_setups_are_named_not_compared():
+    documents = [
+        _benchmark("20260101T000000Z", 100, 95, 105),
+        _benchmark("20260102T000000Z", 300, 290, 310, workers=3),
+    ]
+    (change,) = benchmark_changes(documents, "m", "20260102T000000Z")
+    assert (change.kind, change.before, change.after) == (
+        "benchmark-setup",
+        "workers",
+        "not compared",
+    )
+    assert "another setup" in change.describe()
+
+
+def test_a_run_on_another_sizing_says_so_above_its_flips():
+    before, after = _run("20260101T000000Z", "no"), _run("20260201T000000Z", "yes")
+    before["provenance"] = {"workers": 1}
+    after["provenance"] = {"workers": 3, "sizing": {"threads": 8}}
+    described = [
+        change.describe() for change in changes_in_capture([before, after], "m1", after["capture"])
+    ]
+    assert described == [
+        "uvicorn: another setup, 1 worker -> 3 workers x 8 threads",
+        "uvicorn concurrency-sync-sleep: no -> yes",
+    ]

@@ -354,3 +354,16 @@ def test_every_root_path_option_mounts_where_the_check_looks() -> None:
     for definition in load_definitions().values():
         for option in definition.options_for("root-path"):
             assert option.mount in ("", MOUNT), (definition.id, option.id)
+
+
+def test_gunicorn_uvicorn_tries_the_h11_worker_for_the_header_limits() -> None:
+    """uvicorn-worker 0.4.0 provides uvicorn_worker.UvicornH11Worker (asyncio and h11): the
+    header-limits check runs with it as well as with the default httptools worker."""
+    definition = load_definitions()["gunicorn-uvicorn"]
+    (option,) = definition.options_for("header-limits")
+    assert option.id == "h11-worker" and "UvicornH11Worker" in option.label
+    default = list(definition.commands["http"])
+    tried = list(definition.with_option(option.id).commands["http"])
+    at = default.index("--worker-class") + 1
+    assert tried[at] == "uvicorn_worker.UvicornH11Worker"
+    assert tried[:at] + tried[at + 1 :] == default[:at] + default[at + 1 :]  # nothing else

@@ -42,6 +42,30 @@ def test_the_newest_capture_of_a_server_wins(tmp_path: Path) -> None:
     assert [result["outcome"] for result in export["results"]] == ["yes"]
 
 
+def test_a_capture_of_a_few_checks_adds_to_the_row_instead_of_hiding_it(tmp_path: Path) -> None:
+    # An older full run on one worker; a newer run of one other check on three; another
+    # machine's run of a third check, between them, never fills the row.
+    older = synthetic.run("alpha", outcome="no", capture="20260101T000000Z")
+    newer = synthetic.run("alpha", outcome="yes", capture="20260202T000000Z")
+    newer["checks"][0].update(id="slow-client", title="Slow client", group="Hazards")
+    sizing = {"cpus": 1, "workers": 3, "threads": 8, "capacity": 24, "serves": "threads"}
+    sizing.update(rule="Synthetic rule.", docs="https://example.org/docs", loop=None)
+    newer["provenance"].update(workers=3, sizing=sizing)
+    elsewhere = synthetic.run("alpha", outcome="yes", capture="20260115T000000Z")
+    elsewhere["machine"] = "another-machine"
+    elsewhere["checks"][0].update(id="sse", title="SSE", group="Streaming")
+    synthetic.write_data(tmp_path, [older, newer])
+    synthetic.write_data(tmp_path, [elsewhere])
+    pages = render_pages(load_evidence(tmp_path))
+    export = json.loads(pages["data/matrix.json"])
+    shown = {(r["check"], r["outcome"]) for r in export["results"] if r["server"] == "alpha"}
+    assert shown == {("slow-client", "yes"), ("concurrency-sync-sleep", "no")}
+    assert "from capture 20260101T000000Z, 1 worker" in pages["matrix.md"]
+    assert "From capture 20260101T000000Z, 1 worker" in pages["servers/alpha.md"]
+    captures = {r["check"]: r["capture"] for r in export["results"] if r["server"] == "alpha"}
+    assert captures["concurrency-sync-sleep"] == "20260101T000000Z"
+
+
 def test_each_matrix_cell_links_to_its_evidence_anchor(tmp_path: Path) -> None:
     synthetic.write_data(tmp_path, [synthetic.run("alpha", outcome="partial")])
     pages = render_pages(load_evidence(tmp_path))
@@ -301,7 +325,8 @@ def test_the_outcomes_download_is_the_matrix_without_evidence(tmp_path: Path) ->
     full, compact = json.loads(pages["data/matrix.json"]), json.loads(pages["data/outcomes.json"])
     assert compact["servers"] == full["servers"]
     assert compact["results"] == [
-        {key: result[key] for key in ("server", "check", "outcome")} for result in full["results"]
+        {key: result[key] for key in ("server", "check", "outcome", "desync_inputs", "cause")}
+        for result in full["results"]
     ]
     assert len(pages["data/outcomes.json"]) < len(pages["data/matrix.json"]) / 2
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from evidence.compare import moved_beyond_spread
 from evidence.metrics import lookup
+from evidence.setups import figure_setup_differences
 from evidence.validation import Evidence, Loaded
 from evidence.vocabulary import ANSWERS_COUNTED_ON_ARRIVAL, CALIBRATION_ID, INTERLEAVED_ID
 from generators.definitions import presented, presented_servers
@@ -481,12 +482,15 @@ def _previous_figure(
     document: dict[str, Any],
     record: dict[str, Any],
 ) -> tuple[str, dict[str, Any]] | None:
-    """The newest earlier capture's ok figure of the same key and profile."""
+    """The newest earlier capture's ok figure of the same key, profile and setup (a figure
+    measured on another setup is not a "since" to show)."""
     key = (document["machine"], document["server"]["id"], record["scenario"], record["figure"])
     earlier = [
         (capture, other)
         for capture, profile, other in history.get(key, [])
-        if capture < document["capture"] and profile == document["profile"]
+        if capture < document["capture"]
+        and profile == document["profile"]
+        and not figure_setup_differences(other.get("params"), record.get("params"))
     ]
     return max(earlier, key=lambda pair: pair[0], default=None)
 

@@ -61,9 +61,15 @@ class BenchmarkSettings:
     fixed_rate_duration_s: float
     fixed_rate_drain_s: float
     fixed_rate_connections: int
-    idle_bound: int  # most connections opened per idle-connections run
+    # idle-connections: up to idle_bound connections opened, until all settled, none settled
+    # for idle_stall_s (the server took no more: its limit) or idle_open_deadline_s; then
+    # held idle_hold_s, with the memory read and a fresh request made halfway; idle_repeats
+    # fresh servers per figure (the scenario's own count: thousands of opens cost seconds).
+    idle_bound: int
     idle_open_deadline_s: float
+    idle_stall_s: float
     idle_hold_s: float
+    idle_repeats: int
     polls_steps: tuple[tuple[int, float], ...]  # (users, seconds)
     upstream_steps: tuple[tuple[int, float], ...]
     locust_timeout_s: float  # a request slower than this counts as failed
@@ -151,7 +157,9 @@ BENCHMARK_SETTINGS = {
         fixed_rate_connections=5,
         idle_bound=20,
         idle_open_deadline_s=3,
+        idle_stall_s=1,
         idle_hold_s=0.5,
+        idle_repeats=1,
         polls_steps=((5, 1.5),),
         # Rates count answers that arrive inside the window, and every answer takes at least
         # the longest upstream call (0.6 s): a ramp and a window of a few calls each.
@@ -189,9 +197,11 @@ BENCHMARK_SETTINGS = {
         fixed_rate_duration_s=10,
         fixed_rate_drain_s=10,
         fixed_rate_connections=50,
-        idle_bound=100,
-        idle_open_deadline_s=1.5,
-        idle_hold_s=0.5,
+        idle_bound=2000,
+        idle_open_deadline_s=15,
+        idle_stall_s=3,
+        idle_hold_s=3,
+        idle_repeats=1,
         polls_steps=((100, 2.0), (300, 2.0), (700, 2.0)),
         # 10 users a second up to 100 (10 s, left out), then 30 s measured.
         upstream_steps=((100, 40.0),),
@@ -227,7 +237,9 @@ BENCHMARK_SETTINGS = {
         fixed_rate_connections=50,
         idle_bound=5000,
         idle_open_deadline_s=60,
+        idle_stall_s=5,
         idle_hold_s=5,
+        idle_repeats=3,
         polls_steps=tuple((users, 10.0) for users in (100, 200, 300, 400, 500, 600, 700)),
         upstream_steps=((100, 70.0),),
         locust_timeout_s=5,

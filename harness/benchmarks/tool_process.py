@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.interrupts import interrupts_held
 from harness.process_registry import forget, marked_env, new_marker, record_process
 
 POLL_INTERVAL_S = 0.02
@@ -43,19 +44,22 @@ def run_tool(
     still running ``stopping_grace_s`` after printing a line that starts with
     ``stopping_line`` (it hung), or on any exception, which is then raised again."""
     marker = new_marker()
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-        env=marked_env(None, marker),
-    )
-    record = record_process(process.pid, f"load tool {tool_name(command)}", command, marker)
-    output = _OutputReader(process, stopping_line)
+    process: subprocess.Popen[str] | None = None
+    record: Path | None = None
     try:
+        with interrupts_held():  # the tool is recorded before a Ctrl-C can leave it unknown
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                start_new_session=True,
+                env=marked_env(None, marker),
+            )
+            record = record_process(process.pid, f"load tool {tool_name(command)}", command, marker)
+            output = _OutputReader(process, stopping_line)
         deadline = time.monotonic() + timeout_s
         while process.poll() is None:
             now = time.monotonic()
@@ -69,11 +73,13 @@ def run_tool(
                 return Finished(stdout, stderr, None, time.time(), grace_s)
             time.sleep(POLL_INTERVAL_S)
     except BaseException:
-        kill_group(process)
-        process.wait()
+        if process is not None:
+            kill_group(process)
+            process.wait()
         raise
     finally:
-        forget(record)
+        if record is not None:
+            forget(record)
     return Finished(*output.finish(), process.returncode, time.time())
 
 
