@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,14 @@ from harness.postgres import PostgresInstance, running_postgres
 from harness.process import ServerProcess
 
 TINY_HTTP = Path(__file__).parent / "apps" / "tiny_http.py"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Handle SIGINT as Python does by default, even when started in the background: a shell
+    starts a background job with SIGINT ignored, an ignored signal stays ignored across exec,
+    and every Ctrl-C test's harness process would then never see its Ctrl-C. A handled signal
+    is reset to the default in each child, which Python then handles again."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def processes_mentioning(marker: str) -> list[psutil.Process]:
