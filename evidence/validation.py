@@ -41,6 +41,9 @@ CLOCK_SLACK = timedelta(hours=1)
 
 # Evidence fields whose name ends in a unit are measurements and cannot be negative.
 UNIT_SUFFIXES = ("_s", "_ms", "_bytes", "_rps", "_percent")
+# Except offsets from an event, negative for what came before it: the client-disconnect check
+# times each thing a view did from the moment its client left, and the view started earlier.
+SIGNED_OFFSETS = ("after_leaving_s",)
 # No number in a data file is larger (December 2026: the largest is 2.5e10, a machine's memory
 # in bytes; times are seconds since 1970, 1.8e9): a larger one is a fault, and pages that print
 # it digit by digit or draw it as a bar would break.
@@ -143,7 +146,7 @@ def number_problems(document: dict[str, Any]) -> list[str]:
                 f"{number:g}" if isinstance(number, float) else f"a {len(str(number))}-digit int"
             )
             problems.append(f"{path}: {shown} is beyond ±{MAX_MAGNITUDE:g}, no quantity recorded")
-        elif number < 0 and path.rsplit("/", 1)[-1].endswith(UNIT_SUFFIXES):
+        elif number < 0 and _is_measurement(path.rsplit("/", 1)[-1]):
             problems.append(f"{path}: {number!r} is a negative measurement (must be >= 0)")
     return problems
 
@@ -411,3 +414,8 @@ def load_evidence(root: Path, known: KnownIds = KnownIds()) -> Evidence:
     if problems:
         raise DataError("\n".join(problems))
     return evidence
+
+
+def _is_measurement(field: str) -> bool:
+    """Whether ``field`` names a quantity that cannot be negative."""
+    return field.endswith(UNIT_SUFFIXES) and field not in SIGNED_OFFSETS
