@@ -368,7 +368,11 @@ async def fresh_request(url: str) -> dict[str, Any]:
         return {"status": None, "error": error_kind(error)}
     finally:
         if writer is not None:
+            # abort() only schedules the close; wait for it, so that whatever the caller
+            # counts next (sockets, memory) no longer sees this connection.
             writer.transport.abort()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
     return {"status": status_of(head), "elapsed_ms": round((time.monotonic() - began) * 1000, 1)}
 
 
