@@ -2,13 +2,17 @@
 assembled only from commands the checks ran, each with the check results that back it.
 
 A documented option whose check outcome beat the default's (``condition`` on a presented
-result) replaces the default command of its kind, so the production command of uWSGI carries
-its graceful-stop hook only because the graceful-shutdown check was measured with it.
+result) goes into the command of its kind, so the production command of uWSGI carries its
+graceful-stop hook only because the graceful-shutdown check was measured with it. Options that
+add arguments to the default command are combined; an option whose command rewrites the default
+(uWSGI's hook replaces ``--die-on-term``) is taken as the base, and a second rewrite is left out
+and named rather than guessed at. An option that only matters in one deployment (a path prefix)
+is listed beside the command, not put in it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # What a production deployment of a server needs to have been measured, and what development
@@ -22,7 +26,11 @@ PRODUCTION_CHECKS = (
     "tls",
     "http2-tls",
 )
+OPERATIONS_GROUP = "Operations"  # the day-two checks (harness/checks/operations)
 DEVELOPMENT_CHECKS = ("dev-code-reload", "dev-template-reload", "dev-static")
+# Checks whose options serve one kind of deployment only: their options are offered beside the
+# command, with the situation, instead of in every team's command.
+SITUATIONAL_CHECKS = {"root-path": "when the project is served under a path prefix"}
 SHOWN_VALUES = {
     "python": "python",
     "host": "127.0.0.1",
@@ -48,6 +56,9 @@ class Command:
     # How the run was sized (provenance.sizing: CPUs, workers, threads, the rule in words and
     # its docs), so the page can say how to scale the command; None in files from before it.
     sizing: dict[str, Any] | None = None
+    # Options that did better but are not in argv: for one situation only ("situation" says
+    # which), or a second rewrite of the command that cannot be combined with the first.
+    beside: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _filled(argv: list[str], provenance: dict[str, Any]) -> list[str]:
@@ -62,28 +73,67 @@ def _filled(argv: list[str], provenance: dict[str, Any]) -> list[str]:
     return [argument.format_map(values) for argument in argv]
 
 
-def _command(run: dict[str, Any], kind: str, check_ids: tuple[str, ...]) -> Command | None:
-    commands = run["server"]["commands"]
-    if kind not in commands:
-        return None
-    results = {result["id"]: result for result in run["checks"]}
-    argv, included = commands[kind], []
-    for result in results.values():
+def added_arguments(default: list[str], option: list[str]) -> list[str] | None:
+    """What an option's command adds at the end of the default one; None when it rewrites the
+    default instead (then it cannot simply be added to another option's command)."""
+    if option[: len(default)] == default:
+        return option[len(default) :]
+    return None
+
+
+def _better_options(run: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """Each option that made a check better than the default and has a command of ``kind``,
+    with the check it did better in."""
+    found = []
+    for result in run["checks"]:
         condition = result.get("condition")
         if not condition:
             continue
         option = run["server"].get("options", {}).get(condition["option"], {})
         if kind in option.get("commands", {}):
-            argv = option["commands"][kind]
-            included.append(
+            found.append(
                 {
                     **condition,
                     "check": result["id"],
                     "title": result["title"],
                     "outcome": result["outcome"],
                     "default": result["default"]["outcome"],
+                    "argv": list(option["commands"][kind]),
                 }
             )
+    return found
+
+
+def _combined(default: list[str], options: list[dict[str, Any]]) -> tuple[list[str], list, list]:
+    """The command with every option that can be combined, the options in it, and the rewrites
+    left out (each named beside the command)."""
+    base, added, included, left_out = list(default), [], [], []
+    for option in options:
+        extra = added_arguments(default, option["argv"])
+        if extra is not None:
+            added.extend(argument for argument in extra if argument not in added)
+        elif base == default:
+            base = option["argv"]
+        else:
+            left_out.append({**option, "situation": "its command rewrites the one above"})
+            continue
+        included.append(option)
+    return [*base, *added], included, left_out
+
+
+def _command(run: dict[str, Any], kind: str, check_ids: tuple[str, ...]) -> Command | None:
+    commands = run["server"]["commands"]
+    if kind not in commands:
+        return None
+    results = {result["id"]: result for result in run["checks"]}
+    better = _better_options(run, kind)
+    situational = [
+        {**option, "situation": SITUATIONAL_CHECKS[option["check"]]}
+        for option in better
+        if option["check"] in SITUATIONAL_CHECKS
+    ]
+    general = [option for option in better if option["check"] not in SITUATIONAL_CHECKS]
+    argv, included, left_out = _combined(list(commands[kind]), general)
     backed_by = [
         Backing(
             check_id,
@@ -96,10 +146,16 @@ def _command(run: dict[str, Any], kind: str, check_ids: tuple[str, ...]) -> Comm
     ]
     return Command(
         _filled(argv, run["provenance"]),
-        included,
+        [_shown(option) for option in included],
         backed_by,
         run["provenance"].get("sizing"),
+        [_shown(option) for option in [*left_out, *situational]],
     )
+
+
+def _shown(option: dict[str, Any]) -> dict[str, Any]:
+    """An option as the page lists it (its command is shown through the combined argv)."""
+    return {key: value for key, value in option.items() if key != "argv"}
 
 
 def production_command(run: dict[str, Any]) -> Command | None:
@@ -107,7 +163,9 @@ def production_command(run: dict[str, Any]) -> Command | None:
     production check pass; None for a development server."""
     if run["server"]["mode"] != "production":
         return None
-    return _command(run, "http", PRODUCTION_CHECKS)
+    # Day-two operations are measured on this command too: each backs it like the first-day ones.
+    operations = tuple(r["id"] for r in run["checks"] if r.get("group") == OPERATIONS_GROUP)
+    return _command(run, "http", PRODUCTION_CHECKS + operations)
 
 
 def tls_command(run: dict[str, Any]) -> Command | None:

@@ -26,6 +26,7 @@ from evidence.layout import DEFAULT_DATA_DIR
 from generators.benchmarks.scenario_pages import benchmark_navigation
 from generators.definitions import CatalogError
 from generators.escaping import navigation_title
+from generators.operations import operation_navigation
 from generators.reading import read_data
 from generators.render import render, server_ids
 
@@ -62,6 +63,12 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
                     {navigation_title(name): f"servers/{server_id}.md"}
                     for server_id, name in servers
                 ),
+            ]
+        if isinstance(entry, dict) and "Operations" in entry:
+            entry["Operations"] = [
+                {navigation_title(title): page}
+                for item in operation_navigation(site)
+                for title, page in item.items()
             ]
         if isinstance(entry, dict) and "Benchmarks" in entry:
             entry["Benchmarks"] = [{title: page} for title, page in benchmark_navigation()]

@@ -57,6 +57,7 @@ from generators.escaping import (
 )
 from generators.model import OUTCOME_LABELS, Site, site_from
 from generators.needs import RANKING, load_needs, per_need
+from generators.operations import operation_checks, operation_page, operations_index
 from generators.production_setup import middleware_rows, stack_thread_hops
 from generators.recommendations import all_verdicts
 from generators.smuggling import smuggling_grid
@@ -313,6 +314,14 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
         **benchmark_pages(env, benchmarks, write_stalls(site.runs)),
         **capture_archives(downloads),
     }
+    pages["operations/index.md"] = env.get_template("operations_index.md.j2").render(
+        index=operations_index(site), **common
+    )
+    operation_template = env.get_template("operation.md.j2")
+    for check in operation_checks(site):
+        pages[f"operations/{check['id']}.md"] = operation_template.render(
+            page=operation_page(site, check), **common
+        )
     server_template = env.get_template("server.md.j2")
     for run in site.runs:
         pages[f"servers/{run['server']['id']}.md"] = server_template.render(

@@ -1,0 +1,164 @@
+"""The day-two pages: one per Operations check, with its figures across configurations (one row
+per configuration and per kind of work or setup the check tried), and an index with every
+operation x configuration outcome.
+
+Which figures a page shows is declared here once per check, each with its label and unit, read
+from the run's evidence. Evidence is untrusted: a reader returns None for anything missing or of
+the wrong type, and the page shows "not recorded" instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from generators.model import Site
+
+GROUP = "Operations"
+NOT_RECORDED = "not recorded"
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    read: Callable[[dict[str, Any]], Any]  # from one row's part of the evidence; None: absent
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """How a check's evidence becomes rows: what one row stands for, the parts of the evidence
+    (with their labels), and the figures read from each part."""
+
+    row_title: str
+    parts: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
+    figures: tuple[Figure, ...]
+
+
+def _get(value: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _listed(evidence: dict[str, Any], key: str, label_key: str) -> list[tuple[str, dict]]:
+    items = evidence.get(key)
+    if not isinstance(items, list):
+        return []
+    return [(str(item.get(label_key, "?")), item) for item in items if isinstance(item, dict)]
+
+
+def _whole(evidence: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [("", evidence)]
+
+
+def _failed_of(part: dict[str, Any], phase: str) -> str | None:
+    failed, requests = _get(part, phase, "failed"), _get(part, phase, "requests")
+    if _number(failed) is None or _number(requests) is None:
+        return None
+    return f"{failed:g} of {requests:g}"
+
+
+TABLES: dict[str, Table] = {
+    "client-disconnect": Table(
+        "Abandoned work",
+        lambda evidence: _listed(evidence, "scenarios", "title"),
+        (
+            Figure("What became of it", lambda part: _get(part, "verdict")),
+            Figure("Decided by", lambda part: _get(part, "decided_by")),
+            Figure(
+                "Its finally block ran after the client left",
+                lambda part: _number(_get(part, "seconds_after_leaving", "finally")),
+                "s",
+            ),
+            Figure(
+                "request_finished after the client left",
+                lambda part: _number(_get(part, "seconds_after_leaving", "request_finished")),
+                "s",
+            ),
+        ),
+    ),
+    "database-connections": Table(
+        "Django database setting",
+        lambda evidence: _listed(evidence, "setups", "label"),
+        (
+            Figure("Outcome", lambda part: _get(part, "outcome")),
+            Figure("Peak connections", lambda part: _number(_get(part, "peak_connections"))),
+            Figure("Bound", lambda part: _get(part, "bound_rule")),
+            Figure(
+                "Left per 100 requests",
+                lambda part: _number(_get(part, "left_per_100_requests")),
+            ),
+            Figure("Failed under load", lambda part: _failed_of(part, "load")),
+            Figure("Failed after the idle timeout", lambda part: _failed_of(part, "after_idle")),
+        ),
+    ),
+}
+
+
+def shown_value(figure: Figure, part: dict[str, Any]) -> str:
+    try:
+        value = figure.read(part)
+    except (TypeError, ValueError, AttributeError):
+        value = None
+    if value is None or value == "":
+        return NOT_RECORDED
+    if figure.unit == "s" and _number(value) is not None:
+        return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
+    if isinstance(value, float):
+        value = f"{value:.3g}"
+    return f"{value} {figure.unit}".strip()
+
+
+def operation_checks(site: Site) -> list[dict[str, Any]]:
+    """The catalog's Operations checks, in matrix order."""
+    return [check for check in site.checks if check["group"] == GROUP]
+
+
+def _result(run: dict[str, Any], check_id: str) -> dict[str, Any] | None:
+    return next((result for result in run["checks"] if result["id"] == check_id), None)
+
+
+def operation_page(site: Site, check: dict[str, Any]) -> dict[str, Any]:
+    """One operation's page: per configuration, its outcome and, from its evidence, one row
+    per part the check tried (without a declared table: the outcome and summary alone)."""
+    table = TABLES.get(check["id"])
+    configurations = []
+    for run in site.runs:
+        result = _result(run, check["id"])
+        rows = []
+        if result is not None and table is not None:
+            evidence = result["evidence"] if isinstance(result["evidence"], dict) else {}
+            rows = [
+                {"part": label, "cells": [shown_value(f, part) for f in table.figures]}
+                for label, part in table.parts(evidence)
+            ]
+        configurations.append({"run": run, "result": result, "rows": rows})
+    return {"check": check, "table": table, "configurations": configurations}
+
+
+def operations_index(site: Site) -> dict[str, Any]:
+    """Every operation x configuration outcome, for the index page."""
+    checks = operation_checks(site)
+    return {
+        "checks": checks,
+        "rows": [
+            {"run": run, "results": [_result(run, check["id"]) for check in checks]}
+            for run in site.runs
+        ],
+    }
+
+
+def operation_navigation(site: Site) -> list[dict[str, str]]:
+    """The Operations section of the navigation: the index, then one page per check."""
+    return [
+        {"All operations": "operations/index.md"},
+        *({check["title"]: f"operations/{check['id']}.md"} for check in operation_checks(site)),
+    ]
