@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from evidence.schema import load_schema, schema_errors
+from evidence.validation import load_evidence
+from generators.render import render_pages
 from harness.benchmarks import nginx
 from harness.checks import CheckContext, run_check
 from harness.checks.operations import CHECKS, behind_nginx
@@ -232,3 +234,11 @@ def test_the_evidence_schema_names_what_the_check_records() -> None:
     assert tuple(item["sse"]["properties"]["pace"]["enum"]) == behind_nginx.PACES
     assert tuple(item["idle_gap"]["properties"]["end"]["enum"]) == behind_nginx.GAP_ENDS
     assert tuple(item["websocket"]["properties"]["end"]["enum"]) == behind_nginx.WEBSOCKET_ENDS
+
+
+def test_the_methodology_page_prints_the_configurations_the_harness_runs(tmp_path: Path) -> None:
+    synthetic.write_data(tmp_path, [synthetic.run("alpha")])
+    page = render_pages(load_evidence(tmp_path))["methodology.md"]
+    for configuration in load_configurations().values():
+        assert configuration.server.rstrip("\n") in page
+        assert configuration.http.rstrip("\n") in page
