@@ -57,6 +57,7 @@ from generators.escaping import (
 )
 from generators.model import OUTCOME_LABELS, Site, site_from
 from generators.needs import RANKING, load_needs, per_need
+from generators.nginx_configurations import shown_configurations
 from generators.operations import operation_checks, operation_page, operations_index
 from generators.production_setup import middleware_rows, stack_thread_hops
 from generators.recommendations import all_verdicts
@@ -287,6 +288,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
             window_findings=settings_text.window_findings(benchmarks),
             production_middleware=production_middleware,
             production_asgi_hops=stack_thread_hops(production_middleware),
+            nginx_configurations=shown_configurations(),
             downloads=downloads,
             **common,
         ),

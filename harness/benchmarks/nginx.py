@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +165,36 @@ def user_lines() -> list[str]:
 
 
 def indent(lines: Sequence[str]) -> list[str]:
-    return ["    " + line for line in lines]
+    return ["    " + line if line else "" for line in lines]
+
+
+def scratch_conf(
+    directory: Path, *, written_by: str, http: Sequence[str], error_log_note: str
+) -> str:
+    """A whole nginx.conf for a check's short run: one worker, every file nginx writes in
+    ``directory``, logging at ``info`` (why nginx refused or ended something: ``error_log_note``
+    says what the check reads there), no access log, and ``http`` inside http {}."""
+    d = directory.resolve()
+    lines = [
+        f"# Written by {written_by} for one run; nginx writes only inside {d}.",
+        *user_lines(),
+        "worker_processes 1;",
+        f"pid {d}/nginx.pid;",
+        f"# info: {error_log_note}",
+        f"error_log {d}/error.log info;",
+        "events { worker_connections 64; }",
+        "http {",
+        *indent(
+            [
+                "default_type text/plain;",
+                "access_log off;",
+                *(f"{kind}_temp_path {d}/temp_{kind};" for kind in TEMP_PATH_KINDS),
+                *http,
+            ]
+        ),
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def check_config(binary: str, directory: Path, config: Path) -> None:
@@ -187,17 +216,33 @@ def ready_client(tls: TLSMaterial | None, http2: bool) -> httpx.Client:
     return httpx.Client(verify=verify, http1=not only_h2c, http2=http2, timeout=2.0)
 
 
+@dataclass(frozen=True)
+class StartedNginx:
+    """An nginx answering on ``port`` with ``config_text``, until its block ends."""
+
+    port: int
+    config_text: str
+    process: ServerProcess
+    directory: Path
+
+    @property
+    def error_log(self) -> Path:
+        return self.directory / "error.log"
+
+
 @contextmanager
-def running_nginx(
+def started_nginx(
     directory: Path,
+    render: Callable[[Path, int], str],
     *,
-    upstream_port: int | None,
-    tls: TLSMaterial | None,
-    http2: bool,
     prefix: Sequence[str] = (),
-) -> Iterator[NginxInstance]:
-    """Check the config with ``nginx -t``, start nginx under ``prefix`` (e.g. taskset), wait
-    until it answers, and stop it (master and worker) when the block ends, however it ends.
+    ready_client: Callable[[], httpx.Client] = lambda: httpx.Client(timeout=2.0),
+    scheme: str = "http",
+) -> Iterator[StartedNginx]:
+    """The one way the harness starts nginx: ``render(directory, port)`` gives the whole
+    nginx.conf (every file nginx writes must live in ``directory``), checked with ``nginx -t``;
+    nginx starts under ``prefix`` (e.g. taskset), is awaited at READY_PATH with a client from
+    ``ready_client``, and is stopped (master and worker) when the block ends, however it ends.
 
     NginxUnavailable when nginx is missing or rejects the config; harness StartError when it
     starts but does not answer.
@@ -208,7 +253,7 @@ def running_nginx(
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    config_text = nginx_config(directory, port, upstream_port=upstream_port, tls=tls, http2=http2)
+    config_text = render(directory, port)
     config = directory / CONFIG_NAME
     config.write_text(config_text, encoding="utf-8")
     check_config(binary, directory, config)
@@ -221,11 +266,38 @@ def running_nginx(
         kind="nginx",
         port=port,
     )
-    base_url = f"{'https' if tls else 'http'}://{HOST}:{port}"
     try:
         process.start()
-        with ready_client(tls, http2) as client:
-            process.wait_ready(base_url + READY_PATH, READY_TIMEOUT_S, client)
-        yield NginxInstance(base_url, port, config_text, process, nginx_version())
+        with ready_client() as client:
+            process.wait_ready(f"{scheme}://{HOST}:{port}{READY_PATH}", READY_TIMEOUT_S, client)
+        yield StartedNginx(port, config_text, process, directory)
     finally:
         process.stop(grace_s=STOP_GRACE_S)
+
+
+@contextmanager
+def running_nginx(
+    directory: Path,
+    *,
+    upstream_port: int | None,
+    tls: TLSMaterial | None,
+    http2: bool,
+    prefix: Sequence[str] = (),
+) -> Iterator[NginxInstance]:
+    """nginx as a TLS/HTTP/2 proxy to ``upstream_port``, or alone as ``return 200`` when it
+    is None, started by ``started_nginx`` (its errors are this one's)."""
+    scheme = "https" if tls else "http"
+    with started_nginx(
+        directory,
+        lambda d, port: nginx_config(d, port, upstream_port=upstream_port, tls=tls, http2=http2),
+        prefix=prefix,
+        ready_client=lambda: ready_client(tls, http2),
+        scheme=scheme,
+    ) as started:
+        yield NginxInstance(
+            f"{scheme}://{HOST}:{started.port}",
+            started.port,
+            started.config_text,
+            started.process,
+            nginx_version(),
+        )

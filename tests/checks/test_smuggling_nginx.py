@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.benchmarks import nginx
 from harness.checks.hazards import smuggling_nginx
 from harness.checks.hazards._shared import address
 from harness.checks.hazards.raw_http import Address, Exchange, Response
@@ -76,12 +77,12 @@ def test_a_proxy_path_that_does_not_answer_a_clean_request_measures_nothing(
 def test_without_nginx_the_variant_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(smuggling_nginx, "find_nginx", lambda: None)
+    monkeypatch.setattr(nginx, "find_nginx", lambda: None)
     behind = smuggling_nginx.measure(tmp_path, Address("127.0.0.1", 9))
     assert behind == {
         "measured": False,
         "reason": "NginxUnavailable: nginx was not found on PATH or in /usr/sbin: "
-        + smuggling_nginx.INSTALL_HINT,
+        + nginx.INSTALL_HINT,
     }
 
 

@@ -15,7 +15,6 @@ nginx is started and ended by the harness (``harness.process``), its files in a 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,20 +26,16 @@ import psutil
 
 from evidence.vocabulary import NGINX_HANDLING
 from harness.benchmarks.nginx import (
-    INSTALL_HINT,
     READY_PATH,
-    STOP_GRACE_S,
-    TEMP_PATH_KINDS,
     NginxUnavailable,
-    check_config,
-    find_nginx,
     indent,
     nginx_version,
-    user_lines,
+    scratch_conf,
+    started_nginx,
 )
 from harness.checks.hazards.raw_http import Address, Exchange, Response, escaped, exchange
 from harness.checks.hazards.smuggling_corpus import CASES, ECHO_PATH, SMUGGLED_MARK, Case
-from harness.network import HOST, free_port
+from harness.network import HOST
 from harness.process import ServerProcess, StartError
 
 UPSTREAM_KEEPALIVE = 1  # one cached upstream connection: the second client's request reuses it
@@ -49,7 +44,6 @@ SECOND_QUERY = "second-client="
 SECOND_PROBE = "second"  # the X-Probe value the second client sends
 IDLE_S = 1.0  # as the direct check: a kept-alive connection with nothing more to say
 LIMIT_S = 4.0
-READY_TIMEOUT_S = 10.0
 NGINX_TIMEOUT_S = 5  # nginx's own waits (client body, upstream): bounded below LIMIT_S + IDLE_S
 LOG_PREFIXES = ("client ", "upstream ")  # error.log lines that say why nginx refused or failed
 
@@ -68,7 +62,6 @@ class Proxy:
 def proxy_config(directory: Path, port: int, upstream: Address) -> str:
     """nginx.conf for one proxy to ``upstream`` with a single kept-alive upstream connection.
     Every file nginx writes lives in ``directory``."""
-    d = directory.resolve()
     location = [
         "proxy_pass http://server_under_test;",
         "# HTTP/1.1 and an empty Connection header keep upstream connections open (nginx docs,",
@@ -92,9 +85,6 @@ def proxy_config(directory: Path, port: int, upstream: Address) -> str:
         "}",
     ]
     http = [
-        "default_type text/plain;",
-        "access_log off;",
-        *(f"{kind}_temp_path {d}/temp_{kind};" for kind in TEMP_PATH_KINDS),
         f"client_header_timeout {NGINX_TIMEOUT_S}s;",
         f"client_body_timeout {NGINX_TIMEOUT_S}s;",
         "# max_fails=0: a failed request must not mark the only server down for the next input.",
@@ -106,52 +96,26 @@ def proxy_config(directory: Path, port: int, upstream: Address) -> str:
         *indent(server),
         "}",
     ]
-    lines = [
-        f"# Written by harness/checks/hazards/smuggling_nginx.py; nginx writes only inside {d}.",
-        *user_lines(),
-        "worker_processes 1;",
-        f"pid {d}/nginx.pid;",
-        "# info: nginx logs why it refused a request (client sent ...), read per input.",
-        f"error_log {d}/error.log info;",
-        "events { worker_connections 64; }",
-        "http {",
-        *indent(http),
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
+    return scratch_conf(
+        directory,
+        written_by="harness/checks/hazards/smuggling_nginx.py",
+        http=http,
+        error_log_note="nginx logs why it refused a request (client sent ...), read per input.",
+    )
 
 
 @contextmanager
 def running_proxy(directory: Path, upstream: Address) -> Iterator[Proxy]:
     """nginx in front of ``upstream`` until the block ends, however it ends. NginxUnavailable
     when nginx is missing or refuses the config; StartError when it does not answer."""
-    binary = find_nginx()
-    if binary is None:
-        raise NginxUnavailable(f"nginx was not found on PATH or in /usr/sbin: {INSTALL_HINT}")
-    directory = directory.resolve()
-    directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config_text = proxy_config(directory, port, upstream)
-    config = directory / "nginx.conf"
-    config.write_text(config_text, encoding="utf-8")
-    check_config(binary, directory, config)
-    process = ServerProcess(
-        [binary, "-p", f"{directory}/", "-c", str(config), "-g", "daemon off;"],
-        cwd=directory,
-        env={"PATH": os.environ.get("PATH", os.defpath)},
-        log_path=directory / "nginx.log",
-        stop_signal="SIGTERM",
-        kind="nginx",
-        port=port,
-    )
-    try:
-        process.start()
-        process.wait_ready(f"http://{HOST}:{port}{READY_PATH}", READY_TIMEOUT_S)
+    with started_nginx(directory, lambda d, port: proxy_config(d, port, upstream)) as nginx:
         yield Proxy(
-            Address(HOST, port), process, directory / "error.log", config_text, nginx_version()
+            Address(HOST, nginx.port),
+            nginx.process,
+            nginx.error_log,
+            nginx.config_text,
+            nginx_version(),
         )
-    finally:
-        process.stop(grace_s=STOP_GRACE_S)
 
 
 # --- one input -------------------------------------------------------------------------------
