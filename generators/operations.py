@@ -100,6 +100,17 @@ TABLES: dict[str, Table] = {
             Figure("Failed after the idle timeout", lambda part: _failed_of(part, "after_idle")),
         ),
     ),
+    "behind-nginx": Table(
+        "nginx configuration",
+        lambda evidence: _listed(evidence, "configurations", "id"),
+        (
+            Figure("Server-sent events", lambda part: _get(part, "sse", "pace")),
+            Figure("First event", lambda part: _number(_get(part, "sse", "first_event_s")), "s"),
+            Figure("A silent stream", lambda part: _get(part, "idle_gap", "end")),
+            Figure("nginx's proxy_read_timeout", lambda p: _number(_get(p, "read_timeout_s")), "s"),
+            Figure("WebSocket", lambda part: _get(part, "websocket", "end")),
+        ),
+    ),
 }
 
 

@@ -3,16 +3,19 @@ evidence (and "not recorded" where it lacks them), and the operation x configura
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 from typing import Any
 
 from generators.operations import (
     NOT_RECORDED,
+    TABLES,
     operation_navigation,
     operation_page,
     operations_index,
 )
 from generators.render import environment
+from harness.checks.catalog import CATALOG_PATH
 
 CHECKS = [
     {"id": "sse", "title": "SSE", "group": "Protocols", "question": "q", "thresholds": "t"},
@@ -109,3 +112,10 @@ def test_text_from_the_evidence_is_escaped_on_the_page() -> None:
 
     assert "<b>" not in text and "](javascript" not in text
     assert "&lt;b&gt;" in text
+
+
+def test_every_operations_check_in_the_catalog_declares_the_figures_its_page_shows() -> None:
+    catalog = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["checks"]
+    operations = {check["id"] for check in catalog if check["group"] == "Operations"}
+
+    assert operations and operations <= set(TABLES)
