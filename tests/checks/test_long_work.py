@@ -201,6 +201,7 @@ def test_the_log_lines_that_name_a_timeout_are_quoted() -> None:
         "[CRITICAL] WORKER TIMEOUT (pid:12)\n"
         "[ERROR] Worker (pid:12) was sent SIGKILL! Perhaps out of memory?\n"
         "[INFO] Booting worker with pid: 13\n"
+        '  File "/srv/ops-timeouts/gunicorn/workers/base.py", line 200, in handle_abort\n'
     )
     assert log_cues(log) == [
         "[CRITICAL] WORKER TIMEOUT (pid:12)",

@@ -57,8 +57,12 @@ LOG_EXCERPT_CHARS = 4000
 # Lines of the server's log that tell of a timeout or of a worker stopped by a signal
 # (Gunicorn's "WORKER TIMEOUT", uWSGI's "HARAKIRI", "was sent SIGKILL", ...), quoted in the
 # summary as what names the timeout.
-LOG_CUES = re.compile(r"time ?out|timed out|harakiri|SIGKILL|SIGABRT|killed", re.IGNORECASE)
+# Whole words only (a path such as /srv/ops-timeouts/ is no cue), and no traceback's "File"
+# lines, which name functions (handle_abort) rather than what happened.
+LOG_CUES = re.compile(r"\b(?:time ?out|timed out|harakiri|SIGKILL|SIGABRT|killed)\b", re.IGNORECASE)
+TRACEBACK_FRAME = re.compile(r'^\s*File "')
 LOG_CUES_KEPT = 5
+LOG_CUES_SUMMARISED = 2
 ENDPOINTS = {
     "request": {"wsgi": "disconnect_sync", "asgi": "disconnect_sync"},
     "stream": {"wsgi": "sse_sync", "asgi": "sse"},
@@ -138,7 +142,11 @@ def short_summary(sent: list[dict[str, Any]]) -> dict[str, Any]:
 
 def log_cues(log: str) -> list[str]:
     """The log lines that tell of a timeout or a killed worker, the first few."""
-    found = [line.strip() for line in log.splitlines() if LOG_CUES.search(line)]
+    found = [
+        line.strip()
+        for line in log.splitlines()
+        if LOG_CUES.search(line) and not TRACEBACK_FRAME.match(line)
+    ]
     return [line[:300] for line in found[:LOG_CUES_KEPT]]
 
 
@@ -151,8 +159,8 @@ def _how(piece: dict[str, Any]) -> str:
         "timed-out": f"nothing arrived for the client's {LONG_WORK_S + ANSWER_GRACE_S:g} s",
         "connect-error": "no connection",
         "error": piece.get("error") or "an error",
-        # A response whose end its framing does not mark (HTTP/1.0, no length) ended early.
-        "complete": "the response ended early",
+        # Ended as its framing says a response ends, but before the work's end.
+        "complete": "the response ended before the work's end",
     }
     return words[piece["ended"]]
 
@@ -186,7 +194,7 @@ def judge(
     cuts = _cut_words(request, stream, events)
     worst = shorts["worst_latency_s"]
     worst_words = "none sent" if worst is None else f"the slowest took {worst:.2f} s"
-    logged = f"; the server logged: {' | '.join(cues)}" if cues else ""
+    logged = f"; the server logged: {' | '.join(cues[:LOG_CUES_SUMMARISED])}" if cues else ""
     if shorts["failed"] or not shorts["sent"]:
         cut_words = f"; also {', '.join(cuts)}" if cuts else ""
         return "no", (
