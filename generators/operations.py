@@ -34,6 +34,8 @@ class Table:
     row_title: str
     parts: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
     figures: tuple[Figure, ...]
+    # Figures of the whole check rather than of a part (label -> text, None: not recorded).
+    totals: Callable[[dict[str, Any]], dict[str, str | None]] = lambda evidence: {}
 
 
 def _get(value: Any, *path: str) -> Any:
@@ -59,11 +61,23 @@ def _whole(evidence: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [("", evidence)]
 
 
-def _failed_of(part: dict[str, Any], phase: str) -> str | None:
-    failed, requests = _get(part, phase, "failed"), _get(part, phase, "requests")
+def _failed_of(part: dict[str, Any], phase: str, total: str = "requests") -> str | None:
+    failed, requests = _get(part, phase, "failed"), _get(part, phase, total)
     if _number(failed) is None or _number(requests) is None:
         return None
-    return f"{failed:g} of {requests:g}"
+    return f"{failed:g} failed of {requests:g}"
+
+
+def _events(part: dict[str, Any]) -> str | None:
+    events, expected = _number(_get(part, "events")), _number(_get(part, "events_expected"))
+    return None if events is None or expected is None else f"{events:g} of {expected:g}"
+
+
+def _seconds(value: Any) -> str | None:
+    """Seconds as a reader takes them in: ms below one second."""
+    if _number(value) is None:
+        return None
+    return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
 
 
 TABLES: dict[str, Table] = {
@@ -100,6 +114,24 @@ TABLES: dict[str, Table] = {
             Figure("Failed after the idle timeout", lambda part: _failed_of(part, "after_idle")),
         ),
     ),
+    "long-work": Table(
+        "Long piece",
+        lambda evidence: [
+            (title, evidence[key])
+            for key, title in (("request", "the long request"), ("stream", "the long stream"))
+            if isinstance(evidence.get(key), dict)
+        ],
+        (
+            Figure("How it ended", lambda part: _get(part, "ended")),
+            Figure("Ended after", lambda part: _number(_get(part, "ended_after_s")), "s"),
+            Figure("Events", lambda part: _events(part)),
+            Figure("The view's steps", lambda part: _number(_get(part, "view", "steps"))),
+        ),
+        lambda evidence: {
+            "Short requests beside them": _failed_of(evidence, "short_requests", "sent"),
+            "Slowest short request": _seconds(_get(evidence, "short_requests", "worst_latency_s")),
+        },
+    ),
     "behind-nginx": Table(
         "nginx configuration",
         lambda evidence: _listed(evidence, "configurations", "id"),
@@ -122,7 +154,7 @@ def shown_value(figure: Figure, part: dict[str, Any]) -> str:
     if value is None or value == "":
         return NOT_RECORDED
     if figure.unit == "s" and _number(value) is not None:
-        return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
+        return _seconds(value) or NOT_RECORDED
     if isinstance(value, float):
         value = f"{value:.3g}"
     return f"{value} {figure.unit}".strip()
@@ -144,14 +176,17 @@ def operation_page(site: Site, check: dict[str, Any]) -> dict[str, Any]:
     configurations = []
     for run in site.runs:
         result = _result(run, check["id"])
-        rows = []
+        rows, totals = [], {}
         if result is not None and table is not None:
             evidence = result["evidence"] if isinstance(result["evidence"], dict) else {}
             rows = [
                 {"part": label, "cells": [shown_value(f, part) for f in table.figures]}
                 for label, part in table.parts(evidence)
             ]
-        configurations.append({"run": run, "result": result, "rows": rows})
+            totals = {
+                label: value or NOT_RECORDED for label, value in table.totals(evidence).items()
+            }
+        configurations.append({"run": run, "result": result, "rows": rows, "totals": totals})
     return {"check": check, "table": table, "configurations": configurations}
 
 

@@ -119,3 +119,24 @@ def test_every_operations_check_in_the_catalog_declares_the_figures_its_page_sho
     operations = {check["id"] for check in catalog if check["group"] == "Operations"}
 
     assert operations and operations <= set(TABLES)
+
+
+def test_figures_of_the_whole_check_are_listed_below_its_rows() -> None:
+    check = {**CHECKS[1], "id": "long-work"}
+    evidence = {
+        "request": {"ended": "complete", "ended_after_s": 60.3, "view": {"steps": 60}},
+        "stream": {"ended": "reset", "events": 31, "events_expected": 61},
+        "short_requests": {"sent": 122, "failed": 0, "worst_latency_s": "slow"},
+    }
+    result = {**run("uvicorn", evidence)["checks"][0], "id": "long-work"}
+    page = operation_page(site({"server": {"id": "u", "name": "U"}, "checks": [result]}), check)
+
+    (entry,) = page["configurations"]
+    assert [row["cells"] for row in entry["rows"]] == [
+        ["complete", "60.30 s", NOT_RECORDED, "60"],
+        ["reset", NOT_RECORDED, "31 of 61", NOT_RECORDED],
+    ]
+    assert entry["totals"] == {
+        "Short requests beside them": "0 failed of 122",
+        "Slowest short request": NOT_RECORDED,
+    }

@@ -21,12 +21,8 @@ from harness.checks.operations.client_disconnect import (
     judge,
     scenario_verdict,
 )
-from harness.endpoints import load_endpoints
-from harness.environments import Environment
-from harness.launcher import Launcher
-from harness.network import make_tls_material
-from harness.profiles import PROFILES
 from tests import synthetic
+from tests.checks.project_servers import project_server
 
 APPS = Path(__file__).parents[1] / "apps"
 SERVERS = {"wsgi": APPS / "disconnect_wsgi.py", "asgi": APPS / "disconnect_asgi.py"}
@@ -55,15 +51,7 @@ def tiny_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sta
             )
             scratch = tmp_path / f"{interface}-{mode}"
             scratch.mkdir()
-            launcher = Launcher(
-                definition,
-                Environment(path=scratch / "no-env", python_version="", packages={}),
-                scratch,
-                PROFILES["quick"],
-                make_tls_material(scratch / "tls"),
-            )
-            shared = stack.enter_context(launcher.launch("http"))
-            return CheckContext(definition, load_endpoints(), PROFILES["quick"], shared, launcher)
+            return project_server(stack, definition, scratch)
 
         yield start
 

@@ -1,15 +1,26 @@
 """Day-two operations: what happens to a running server, sized as deployed, when clients leave,
 database connections age, long work meets timeouts, workers are reloaded, recycled or killed
 under load, memory grows and a proxy stands in front. Each module holds one operation:
-``client_disconnect`` (with ``leaving_client``, the client that gives up), ``database_connections``
-and ``behind_nginx`` (with ``nginx_configurations``, the proxy configurations it runs).
+``client_disconnect`` (with ``leaving_client``, the client that gives up),
+``database_connections``, ``long_work`` (with ``long_work_clients``) and ``behind_nginx`` (with
+``nginx_configurations``, the proxy configurations it runs).
 """
 
 from __future__ import annotations
 
-from harness.checks.operations import behind_nginx, client_disconnect, database_connections
+from harness.checks.operations import (
+    behind_nginx,
+    client_disconnect,
+    database_connections,
+    long_work,
+)
 from harness.checks.operations._shared import GROUP
 
 __all__ = ["CHECKS", "GROUP"]
 
-CHECKS = [client_disconnect.CHECK, *database_connections.CHECKS, behind_nginx.CHECK]
+CHECKS = [
+    client_disconnect.CHECK,
+    *database_connections.CHECKS,
+    long_work.CHECK,
+    behind_nginx.CHECK,
+]
