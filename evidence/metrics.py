@@ -130,6 +130,10 @@ METRICS = (
         bounds=Bounds(1000),
     ),
     Metric("requests_total", COUNT, "requests"),
+    # Locust: answers that arrived after the last step ended (the queue a server left behind,
+    # drained while Locust stopped). In the run's totals, in no step and in no rate. Figures
+    # from before December 2026 lack it: their run rate counted these answers.
+    Metric("drained_answered", COUNT, "answered after the last step (drained)"),
     # Latency
     Metric("latency_min_ms", MILLISECONDS, "min ms"),
     Metric(
@@ -188,9 +192,22 @@ METRICS = (
     Metric("connections_opened", COUNT, "opened"),
     Metric("connection_errors", COUNT, "connection errors"),
     Metric("connections_still_open", COUNT, "still open", ("idle-connections",), compared=True),
+    # Open when the memory was read and the fresh request made, halfway through the hold.
+    Metric("connections_open_at_peak", COUNT, "open at peak"),
+    Metric("connections_dropped", COUNT, "dropped by the server"),
+    # How the opening ended: the count at which the server took no more (its limit), or the
+    # opens still under way at the deadline (it was still opening; no limit found).
+    Metric("connection_limit", COUNT, "limit (took no more)"),
+    Metric("opens_pending_at_deadline", COUNT, "still opening at the deadline"),
     Metric("open_phase_s", SECONDS, "time to open s"),
     Metric("opened_per_s", PER_S, "opened/s"),
+    # A new client's request at the peak: 1 if answered 200 within its timeout, else 0.
+    Metric(
+        "fresh_requests_answered", COUNT, "fresh request answered", bounds=Bounds(1, whole=True)
+    ),
+    Metric("fresh_request_ms", MILLISECONDS, "fresh request ms"),
     Metric("held_memory_pss_bytes", MEBIBYTES, "PSS while held MiB"),
+    Metric("held_memory_rss_bytes", MEBIBYTES, "RSS while held MiB"),
     Metric("memory_per_connection_bytes", KIBIBYTES, "KiB per connection", ("idle-connections",)),
 )
 REGISTRY = {metric.name: metric for metric in METRICS}

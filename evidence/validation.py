@@ -5,7 +5,8 @@ This is what needs no harness: parsing (``evidence.parsing``: no repeated key, n
 sizes), shape (the schemas), layout (directories agree with content), meaning (finite numbers of
 sane magnitude, no negative measurement, timestamps in order, a figure or check once, registered
 metric names within their bounds, summaries that are their repeats', failed figures without
-numbers). The cross-checks against the repository's server and check ids take those ids in:
+numbers, a check result's cause only on a no or partial and explained where it is not the
+server's). The cross-checks against the repository's server and check ids take those ids in:
 ``nox -s validate`` passes the harness's, the site build (``generators.reading``) the ones its
 definitions and check catalog name, so both refuse the same files.
 """
@@ -25,7 +26,12 @@ from evidence.layout import LAYOUT_TEXT, DataDir
 from evidence.metrics import unregistered_names
 from evidence.parsing import parse
 from evidence.summaries import bound_problems, summary_problems
-from evidence.vocabulary import CALIBRATION_ID, INTERLEAVED_ID, REFERENCE_TARGETS
+from evidence.vocabulary import (
+    CALIBRATION_ID,
+    CAUSED_OUTCOMES,
+    INTERLEAVED_ID,
+    REFERENCE_TARGETS,
+)
 
 # A capture id is the UTC time the capture started; its files start within this long of it
 # (a standard capture takes about an hour, a full one longer).
@@ -35,6 +41,9 @@ CLOCK_SLACK = timedelta(hours=1)
 
 # Evidence fields whose name ends in a unit are measurements and cannot be negative.
 UNIT_SUFFIXES = ("_s", "_ms", "_bytes", "_rps", "_percent")
+# Except offsets from an event, negative for what came before it: the client-disconnect check
+# times each thing a view did from the moment its client left, and the view started earlier.
+SIGNED_OFFSETS = ("after_leaving_s",)
 # No number in a data file is larger (December 2026: the largest is 2.5e10, a machine's memory
 # in bytes; times are seconds since 1970, 1.8e9): a larger one is a fault, and pages that print
 # it digit by digit or draw it as a bar would break.
@@ -137,7 +146,7 @@ def number_problems(document: dict[str, Any]) -> list[str]:
                 f"{number:g}" if isinstance(number, float) else f"a {len(str(number))}-digit int"
             )
             problems.append(f"{path}: {shown} is beyond ±{MAX_MAGNITUDE:g}, no quantity recorded")
-        elif number < 0 and path.rsplit("/", 1)[-1].endswith(UNIT_SUFFIXES):
+        elif number < 0 and _is_measurement(path.rsplit("/", 1)[-1]):
             problems.append(f"{path}: {number!r} is a negative measurement (must be >= 0)")
     return problems
 
@@ -284,6 +293,23 @@ def benchmark_problems(
     return problems + timestamp_problems(document) + number_problems(document)
 
 
+def cause_problems(where: str, result: dict[str, Any]) -> list[str]:
+    """A result's cause is on a no or partial only, and only a cause that is not the server's
+    comes with a detail (the schema checks each field's values)."""
+    cause, outcome = result.get("cause"), result.get("outcome")
+    if cause is None:
+        return [f"{where}/cause_detail: given without a cause"] if "cause_detail" in result else []
+    if outcome not in CAUSED_OUTCOMES:
+        allowed = " or ".join(CAUSED_OUTCOMES)
+        return [f"{where}/cause: {cause!r} on a {outcome!r} outcome (only on {allowed})"]
+    has_detail = bool(result.get("cause_detail"))
+    if cause == "server" and has_detail:
+        return [f"{where}/cause_detail: given for the 'server' cause, which needs none"]
+    if cause != "server" and not has_detail:
+        return [f"{where}/cause_detail: missing; the {cause!r} cause says why"]
+    return []
+
+
 def run_problems(
     path: Path, document: dict[str, Any], known: KnownIds, machines: set[str]
 ) -> list[str]:
@@ -300,6 +326,9 @@ def run_problems(
         if check_id in seen:
             problems.append(f"checks/{index}/id: {check_id!r} appears twice")
         seen.add(check_id)
+        problems += cause_problems(f"checks/{index}", check)
+        for number, option in enumerate(check.get("options") or []):
+            problems += cause_problems(f"checks/{index}/options/{number}", option)
     return problems + timestamp_problems(document) + number_problems(document)
 
 
@@ -385,3 +414,8 @@ def load_evidence(root: Path, known: KnownIds = KnownIds()) -> Evidence:
     if problems:
         raise DataError("\n".join(problems))
     return evidence
+
+
+def _is_measurement(field: str) -> bool:
+    """Whether ``field`` names a quantity that cannot be negative."""
+    return field.endswith(UNIT_SUFFIXES) and field not in SIGNED_OFFSETS

@@ -11,7 +11,7 @@ import io
 from typing import Any
 
 from evidence.metrics import lookup
-from generators.benchmarks.figures import Benchmarks
+from generators.benchmarks.figures import DRAIN_INCLUDED, Benchmarks
 from generators.model import Site
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -32,9 +32,10 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def matrix_csv(site: Site) -> str:
-    """One row per configuration and check: the outcome, its summary, where it was measured."""
+    """One row per configuration and check: the outcome, whose behaviour decided it (empty in
+    older files), its summary, where it was measured."""
     header = ["server", "name", "interface", "mode", "version", "check", "title", "outcome"]
-    header += ["summary", "machine", "capture", "profile", "evidence_page"]
+    header += ["cause", "summary", "machine", "capture", "profile", "evidence_page"]
     rows = [
         [
             run["server"]["id"],
@@ -45,6 +46,7 @@ def matrix_csv(site: Site) -> str:
             result["id"],
             result["title"],
             result["outcome"],
+            result["cause"] or "",
             result["summary"],
             run["machine"],
             (result.get("carried_from") or run)["capture"],
@@ -86,6 +88,8 @@ def benchmarks_csv(benchmarks: Benchmarks) -> str:
                 label = meaning.label if meaning else ""
                 if figure.counts_failures(name):
                     label += " (answered and failed together: not a throughput)"
+                if figure.drain_included(name):
+                    label += f" ({DRAIN_INCLUDED})"
                 spread = figure.record["spread"].get(name) or {}
                 rows.append(
                     [

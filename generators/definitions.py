@@ -23,7 +23,9 @@ DEFINITIONS_DIR = Path(
 )
 CHECK_CATALOG = REPO_ROOT / "harness" / "checks" / "catalog.json"
 CHECK_TEXT = {"title": str, "group": str, "question": str, "thresholds": str, "timed": bool}
-CASE_TEXT = ("id", "title", "spec", "rule", "expected")  # a corpus check's inputs
+# A corpus check's inputs; risk (desync or lenient) and its reason say what a proxy in front
+# could be made to do when a server reads the input otherwise than the RFC.
+CASE_TEXT = ("id", "title", "spec", "rule", "expected", "risk", "risk_reason")
 PRESENTED = {"name": str, "summary": str, "homepage": str, "docs": str, "notes": list}
 
 

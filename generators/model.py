@@ -8,7 +8,10 @@ from typing import Any
 
 from evidence.setups import describe_run_setup, run_setup_differs
 from evidence.validation import NEWEST_RUN_RULE, Evidence, Loaded, recorded_order
+from generators.causes import HandlerPart, decided_by, django_parts
 from generators.definitions import presented, presented_checks, presented_servers
+from generators.framing import CHECK_ID as FRAMING_CHECK_ID
+from generators.framing import desync_inputs
 
 # Icon (a Material icon shortcode, rendered as inline SVG: no emoji font needed) and label; the
 # label is always shown next to the icon so outcomes never rely on colour or shape alone.
@@ -38,6 +41,15 @@ class Site:
     def capture_state(self, run: dict[str, Any]) -> str | None:
         """How far the run's capture got; None for captures recorded without their own file."""
         return self.capture_states.get((run["machine"], run["capture"]))
+
+    def django_parts(self) -> dict[str, dict[str, HandlerPart]]:
+        """interface -> check id -> what Django's own handler decided there (the matrix's
+        Django rows); empty when no shown result names Django as its cause."""
+        return django_parts(self.runs, self.checks)
+
+    def decided_causes(self) -> list[str]:
+        """The causes other than the server that decided some shown result, sorted."""
+        return sorted({r["decided_by"] for run in self.runs for r in run["checks"]} - {None})
 
     def result(self, run: dict[str, Any], check_id: str) -> dict[str, Any] | None:
         return next((item for item in run["checks"] if item["id"] == check_id), None)
@@ -174,14 +186,27 @@ def presented_result(
         {**option, "label": option["label"], "docs": None, **reviewed.get(option["option"], {})}
         for option in options
     ]
+    source = result
     if best is not None and OUTCOME_RANK[best["outcome"]] > OUTCOME_RANK[result["outcome"]]:
+        source = best
         shown.update(outcome=best["outcome"], summary=best["summary"])
         chosen = next(o for o in shown["options"] if o["option"] == best["option"])
         shown["condition"] = {key: chosen[key] for key in ("option", "label", "docs")}
+    # Whose behaviour decided the shown outcome (the file's word; None in older files).
+    shown["cause"] = source.get("cause")
+    shown["cause_detail"] = source.get("cause_detail")
+    shown["decided_by"] = decided_by(source)
     shown["default"] = {key: result[key] for key in ("outcome", "summary")} if options else None
     shown["absent"] = [
         claim["note"]
         for claim in (server or {}).get("absent", [])
         if result["id"] in claim["checks"]
     ]
+    # The request-smuggling inputs that desync (generators/framing.py), which /pick/'s
+    # no-smuggling need refuses whatever the outcome; None for every other check.
+    shown["desync_inputs"] = (
+        desync_inputs(result, check["cases"])
+        if check is not None and result["id"] == FRAMING_CHECK_ID
+        else None
+    )
     return shown

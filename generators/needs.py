@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from evidence.vocabulary import OUTCOMES
+from generators.causes import counts_for_server
+from generators.framing import CHECK_ID as FRAMING_CHECK_ID
 
 NEEDS_FILE = Path(__file__).resolve().parent / "rules" / "needs.toml"
 RANKING = (
@@ -28,9 +30,18 @@ class Need:
     id: str
     label: str
     require: dict[str, list[str]]  # check id -> outcomes that satisfy it
+    # Checks whose result must show no input that desyncs (``desync_inputs``, from
+    # generators/framing.py), whatever the outcome: a run judged before the request-smuggling
+    # rule read each input's risk could be "partial" with a desync.
+    no_desync: tuple[str, ...] = ()
 
     def as_record(self) -> dict[str, Any]:
-        return {"id": self.id, "label": self.label, "require": self.require}
+        return {
+            "id": self.id,
+            "label": self.label,
+            "require": self.require,
+            "no_desync": list(self.no_desync),
+        }
 
 
 def load_needs(check_ids: set[str], path: Path = NEEDS_FILE) -> list[Need]:
@@ -54,16 +65,31 @@ def load_needs(check_ids: set[str], path: Path = NEEDS_FILE) -> list[Need]:
                 problems.append(f"{where}/require/{check}: not a known check")
             if not isinstance(outcomes, list) or not set(outcomes) <= set(OUTCOMES):
                 problems.append(f"{where}/require/{check}: outcomes must be among {OUTCOMES}")
-        needs.append(Need(entry["id"], entry["label"], require))
+        no_desync = entry.get("no_desync", [])
+        if not isinstance(no_desync, list) or not set(no_desync) <= {FRAMING_CHECK_ID}:
+            problems.append(f"{where}/no_desync: may name only {FRAMING_CHECK_ID!r}")
+            continue
+        needs.append(Need(entry["id"], entry["label"], require, tuple(no_desync)))
     if problems:
         raise NeedsError("\n".join(problems))
     return needs
 
 
 def satisfies(run: dict[str, Any], needs: list[Need]) -> bool:
-    outcomes = {result["id"]: result["outcome"] for result in run["checks"]}
+    """Every listed check has an allowed outcome, or one that Django's own handler (or the
+    sample project's idiom) decided: that is not held against the server, since every server
+    of the interface would get the same (pick.js applies the same rule); and every check in a
+    need's ``no_desync`` shows no input that desyncs, whatever its outcome."""
+    results = {result["id"]: result for result in run["checks"]}
     return all(
-        outcomes.get(check) in allowed for need in needs for check, allowed in need.require.items()
+        check in results
+        and (results[check]["outcome"] in allowed or not counts_for_server(results[check]))
+        for need in needs
+        for check, allowed in need.require.items()
+    ) and all(
+        check in results and results[check].get("desync_inputs") == []
+        for need in needs
+        for check in need.no_desync
     )
 
 

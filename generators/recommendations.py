@@ -2,8 +2,10 @@
 
 A configuration is recommended for a situation only when its measured outcomes meet every
 requirement; candidates are ranked by how many preferred checks say yes (earlier ones weigh
-more), then by name. Nothing here is opinion typed by hand: change a rule or the data and the
-page changes.
+more), then by name. A requirement whose result Django's own handler (or the sample project's
+idiom) decided is not held against the server: it is set aside, as every server of the
+interface would get the same, and the rule judges the server on the rest. Nothing here is
+opinion typed by hand: change a rule or the data and the page changes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from generators.causes import counts_for_server
 
 RULES_FILE = Path(__file__).resolve().parent / "rules" / "recommendations.toml"
 TOP = 3
@@ -32,7 +36,8 @@ class Situation:
 @dataclass
 class Verdict:
     situation: Situation
-    recommended: list[dict[str, Any]] = field(default_factory=list)  # {run, evidence, score}
+    # {run, evidence, score, set_aside}: set_aside holds the required results Django decided
+    recommended: list[dict[str, Any]] = field(default_factory=list)
     excluded: list[dict[str, Any]] = field(default_factory=list)  # {run, reasons}
     unmeasured: list[str] = field(default_factory=list)  # required checks nobody measured
 
@@ -58,15 +63,17 @@ def judge(situation: Situation, runs: list[dict[str, Any]]) -> Verdict:
         if situation.interface and server["interface"] != situation.interface:
             reasons.append(f"{server['interface'].upper()} server")
         results = _outcomes(run)
-        evidence = []
+        evidence, set_aside = [], []
         for check_id, allowed in situation.require.items():
             result = results.get(check_id)
             if result is None:
                 reasons.append(f"{check_id} not measured")
-            elif result["outcome"] not in allowed:
-                reasons.append(f"{check_id}: {result['outcome']}")
-            else:
+            elif result["outcome"] in allowed:
                 evidence.append(result)
+            elif not counts_for_server(result):
+                set_aside.append(result)
+            else:
+                reasons.append(f"{check_id}: {result['outcome']}")
         if reasons:
             verdict.excluded.append({"run": run, "reasons": reasons})
             continue
@@ -77,7 +84,9 @@ def judge(situation: Situation, runs: list[dict[str, Any]]) -> Verdict:
             if results.get(check_id, {}).get("outcome") == "yes"
         )
         preferred = [results[check_id] for check_id in situation.prefer if check_id in results]
-        verdict.recommended.append({"run": run, "evidence": evidence + preferred, "score": score})
+        verdict.recommended.append(
+            {"run": run, "evidence": evidence + preferred, "score": score, "set_aside": set_aside}
+        )
     verdict.recommended.sort(key=lambda item: (-item["score"], item["run"]["server"]["name"]))
     return verdict
 

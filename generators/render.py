@@ -23,12 +23,22 @@ from generators.benchmarks import (
     figure_charts,
     per_cpu,
     reproductions,
+    rounds,
+    settings_text,
     setups,
+    shared_points,
 )
 from generators.benchmarks.export import export
-from generators.benchmarks.figures import HEADROOM_SENTENCE_BELOW, Benchmarks, shown_benchmarks
+from generators.benchmarks.figures import (
+    CENSORED_FROM_SHARE,
+    HEADROOM_SENTENCE_BELOW,
+    MIN_REQUESTS_ABOVE,
+    Benchmarks,
+    shown_benchmarks,
+)
 from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine, settings_table
 from generators.benchmarks.scenario_pages import scenario_pages
+from generators.causes import CAUSE_LABELS, HANDLERS, glance_counts
 from generators.charts import concurrency_chart
 from generators.commands import development_command, production_command, tls_command
 from generators.csv_export import benchmarks_csv, matrix_csv
@@ -50,6 +60,7 @@ from generators.needs import RANKING, load_needs, per_need
 from generators.production_setup import middleware_rows, stack_thread_hops
 from generators.recommendations import all_verdicts
 from generators.smuggling import smuggling_grid
+from generators.stalls import write_stalls
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -67,6 +78,7 @@ _CELL_HELPERS = (
     "group_by_param",
     "step_users",
     "step_cell",
+    "counted_by_send_time",
 )
 _CHART_HELPERS = (
     "first_metric",
@@ -96,6 +108,8 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         json_block=lambda value: code_block(json.dumps(value, indent=2, sort_keys=True), "json"),
         icon=lambda outcome: Markup(OUTCOME_LABELS[outcome][0]),
         label=lambda outcome: OUTCOME_LABELS[outcome][1],
+        cause_icon=lambda cause: Markup(CAUSE_LABELS[cause][0]),
+        cause_label=lambda cause: CAUSE_LABELS[cause][1],
         seconds=lambda value: "n/a" if value is None else f"{value:.2f} s",
         slug=slug,
         anchor=anchor,
@@ -109,12 +123,17 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         scenario_pages=scenario_pages(),
         cv_limit=cv_limit,
         headroom_limit=HEADROOM_SENTENCE_BELOW,
+        min_requests_above=MIN_REQUESTS_ABOVE,
+        censored_share_text="half" if CENSORED_FROM_SHARE == 0.5 else f"{CENSORED_FROM_SHARE:g} of",
         **{name: getattr(cells, name) for name in _CELL_HELPERS},
         **{name: getattr(figure_charts, name) for name in _CHART_HELPERS},
         **reproductions.template_globals(),
         **per_cpu.template_globals(),
         **convergence.template_globals(),
         **setups.template_globals(),
+        **shared_points.template_globals(),
+        **settings_text.template_globals(),
+        **rounds.template_globals(),
     )
     return env
 
@@ -134,20 +153,21 @@ class ChartFiles:
         if not chart.left_out:
             return image
         listed = Markup("; ").join(markdown_text(item) for item in chart.left_out)
+        scope = Markup(" of {}").format(markdown_text(chart.scope)) if chart.scope else ""
         return image + Markup(
-            "\n\n<small>No bar, because this capture's profile does not measure them: {}.</small>"
-        ).format(listed)
+            "\n\n<small>No bar where the shown captures have no figure{}: {}.</small>"
+        ).format(scope, listed)
 
 
 def outcomes_export(site: Site) -> dict[str, Any]:
-    """The public ``data/outcomes.json``: matrix.json's servers, and each result's outcome only
-    (the pick-by-need page needs nothing more)."""
+    """The public ``data/outcomes.json``: matrix.json's servers, and each result's outcome and
+    desync inputs and cause only (the pick-by-need page needs nothing more)."""
     full = matrix_export(site)
     return {
         "schema_version": full["schema_version"],
         "servers": full["servers"],
         "results": [
-            {key: result[key] for key in ("server", "check", "outcome")}
+            {key: result[key] for key in ("server", "check", "outcome", "desync_inputs", "cause")}
             for result in full["results"]
         ],
     }
@@ -179,6 +199,10 @@ def matrix_export(site: Site) -> dict[str, Any]:
                 "check": result["id"],
                 "outcome": result["outcome"],
                 "summary": result["summary"],
+                # Whose behaviour decided a no or partial: server, django or project; null in
+                # files written before December 2026 (read as the server's).
+                "cause": result["cause"],
+                "cause_detail": result["cause_detail"],
                 # Set when the outcome needed a documented option: which, and its docs.
                 "condition": result["condition"],
                 "default_outcome": (result["default"] or result)["outcome"],
@@ -187,6 +211,8 @@ def matrix_export(site: Site) -> dict[str, Any]:
                     for option in result.get("options") or []
                 ],
                 "absent_options": result["absent"],
+                # The request-smuggling inputs that desync; None for other checks.
+                "desync_inputs": result["desync_inputs"],
                 "evidence": result["evidence"],
                 "evidence_page": f"servers/{run['server']['id']}/#{result['id']}",
                 "measured_at": result["measured_at"],
@@ -203,15 +229,25 @@ def matrix_export(site: Site) -> dict[str, Any]:
     }
 
 
-def benchmark_pages(env: jinja2.Environment, benchmarks: Benchmarks) -> dict[str, str]:
-    """``benchmarks/index.md``, one page per scenario, and the SVG charts those pages draw."""
+def benchmark_pages(
+    env: jinja2.Environment, benchmarks: Benchmarks, stalls: list[dict[str, Any]] | None = None
+) -> dict[str, str]:
+    """``benchmarks/index.md``, one page per scenario, and the SVG charts those pages draw;
+    ``stalls`` are the checks' delayed-ACK stalls that explain one-client figures."""
+    facts = settings_text.settings_facts(benchmarks)
     pages = {
         "benchmarks/index.md": env.get_template("benchmarks_index.md.j2").render(bench=benchmarks),
     }
     for scenario, (title, question) in scenario_pages().items():
         charts = ChartFiles("benchmarks/charts", scenario)
         pages[f"benchmarks/{scenario}.md"] = env.get_template(f"benchmark_{scenario}.md.j2").render(
-            bench=benchmarks, scenario=scenario, title=title, question=question, chart=charts
+            bench=benchmarks,
+            scenario=scenario,
+            title=title,
+            question=question,
+            chart=charts,
+            facts=facts,
+            stalls=stalls or [],
         )
         pages.update(charts.files)
     return pages
@@ -230,7 +266,13 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
     benchmarks = shown_benchmarks(evidence, {run["server"]["id"] for run in site.runs}, servers)
     env = environment(cv_limit=cv_thresholds(benchmarks))
     verdicts = all_verdicts(site.runs)
-    common = {"site": site, "outcomes": OUTCOME_LABELS, "verdicts": verdicts}
+    common = {
+        "site": site,
+        "outcomes": OUTCOME_LABELS,
+        "verdicts": verdicts,
+        "handlers": HANDLERS,
+        "glance_counts": glance_counts,
+    }
     benchmark_documents = [loaded.document for loaded in evidence.benchmarks]
     downloads = captures_with_files(evidence)
     production_middleware = middleware_rows()
@@ -240,6 +282,8 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
         "methodology.md": env.get_template("methodology.md.j2").render(
             pinning=pinning_by_machine(benchmarks),
             settings=settings_table(benchmarks),
+            facts=settings_text.settings_facts(benchmarks),
+            window_findings=settings_text.window_findings(benchmarks),
             production_middleware=production_middleware,
             production_asgi_hops=stack_thread_hops(production_middleware),
             downloads=downloads,
@@ -266,7 +310,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
         "data/matrix.csv": matrix_csv(site),
         "data/benchmarks.csv": benchmarks_csv(benchmarks),
         "charts/concurrency.svg": concurrency_chart(site.runs),
-        **benchmark_pages(env, benchmarks),
+        **benchmark_pages(env, benchmarks, write_stalls(site.runs)),
         **capture_archives(downloads),
     }
     server_template = env.get_template("server.md.j2")

@@ -1,21 +1,24 @@
 """One capture: the checks phase (``checks_phase``, several servers at a time), then the
 benchmark phase (``benchmarks.capture``, one server at a time), sharing the upstream service.
-Both begin each server with the same prepared step (``prepared``)."""
+Both begin each server with the same prepared step (``prepared``). The checks that need
+PostgreSQL share one cluster, started for the checks phase."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 from harness.benchmarks.capture import run_benchmarks
 from harness.capture_plan import Capture
+from harness.checks.operations.database_connections import USES_DATABASE
 from harness.checks.upstream import USES_UPSTREAM
 from harness.checks_phase import check_server
 from harness.definitions import ServerDefinition
-from harness.process import end_all
+from harness.postgres import PostgresInstance, PostgresUnavailable, running_postgres
+from harness.process import StartError, end_all
 from harness.process_registry import scratch_folder
 from harness.progress import Progress
 from harness.upstream import UpstreamService, upstream_service
@@ -31,6 +34,25 @@ def _upstream(
         return nullcontext(None)
     progress.note("starting the upstream service (the slow external API)")
     return upstream_service(capture.environments_dir, capture.profile, scratch)
+
+
+@contextmanager
+def _database(capture: Capture, progress: Progress) -> Iterator[PostgresInstance | None]:
+    """One PostgreSQL cluster for the checks phase, started only when a selected check uses
+    it (each such check makes a database of its own in it and drops it). When it cannot
+    start, None: each check then tries to start its own and records why it could not."""
+    if not any(check.id in USES_DATABASE for check in capture.selected_checks()):
+        yield None
+        return
+    progress.note("starting PostgreSQL for the database checks")
+    with ExitStack() as stack:
+        # Only the start is guarded: an exception from the caller's block must pass through.
+        try:
+            instance = stack.enter_context(running_postgres())
+        except (PostgresUnavailable, StartError) as error:
+            progress.note(f"PostgreSQL unavailable, its checks will record why: {error}")
+            instance = None
+        yield instance
 
 
 def run_capture(
@@ -56,21 +78,23 @@ def run_capture(
         checks_started = time.monotonic()
         # A resumed capture measures only the servers whose files it does not hold yet.
         to_check = [d for d in definitions if not capture.has_file("runs", d.id)]
-        futures = [
-            pool.submit(check_server, capture, definition, progress, upstream)
-            for definition in (to_check if capture.selected_checks() else ())
-        ]
-        try:
-            for future in futures:
-                path = future.result()
-                if path is not None:
-                    written.append(path)
-        except BaseException:
-            capture.interrupted.set()
-            for future in futures:
-                future.cancel()
-            end_all()  # running checks fail fast once their servers are gone
-            raise
+        to_check = to_check if capture.selected_checks() else []
+        with _database(capture, progress) if to_check else nullcontext() as database:
+            futures = [
+                pool.submit(check_server, capture, definition, progress, upstream, database)
+                for definition in to_check
+            ]
+            try:
+                for future in futures:
+                    path = future.result()
+                    if path is not None:
+                        written.append(path)
+            except BaseException:
+                capture.interrupted.set()
+                for future in futures:
+                    future.cancel()
+                end_all()  # running checks fail fast once their servers are gone
+                raise
         if futures:
             progress.note(
                 f"checks took {(time.monotonic() - checks_started) / 60:.1f} min, of which "

@@ -16,6 +16,7 @@ from harness.definitions import OptionVariant, ServerDefinition
 from harness.endpoints import load_endpoints
 from harness.environments import Environment, InstallError, ensure_environment
 from harness.help_text import help_record
+from harness.postgres import PostgresInstance
 from harness.prepared import PrepareError, prepared_launcher, provenance, server_version
 from harness.process import Shutdown, StartError, log_tail
 from harness.progress import Progress, ServerProgress
@@ -32,6 +33,7 @@ def run_server(
     definition: ServerDefinition,
     progress: ServerProgress,
     upstream: UpstreamService | None = None,
+    database: PostgresInstance | None = None,
 ) -> dict:
     """Everything about one server in this capture, as one run record."""
     base_env = upstream.base_env() if upstream else {}
@@ -68,7 +70,13 @@ def run_server(
                 )
                 progress.note(f"ready after {shared.ready_after_s:.2f} s at {shared.base_url}")
                 context = CheckContext(
-                    definition, load_endpoints(), capture.profile, shared, launcher, upstream
+                    definition,
+                    load_endpoints(),
+                    capture.profile,
+                    shared,
+                    launcher,
+                    upstream,
+                    database,
                 )
                 for check in capture.selected_checks():
                     progress.step(check.id)
@@ -141,9 +149,9 @@ def _with_option(
             {"log_tail": error.log_tail},
         )
     progress.result(record["outcome"], record["summary"], time.monotonic() - began)
-    kept = ("outcome", "summary", "measured_at", "evidence")
+    kept = ("outcome", "summary", "cause", "cause_detail", "measured_at", "evidence")
     return {"option": option.id, "label": option.label, "docs": option.docs} | {
-        key: record[key] for key in kept
+        key: record[key] for key in kept if key in record
     }
 
 
@@ -152,12 +160,13 @@ def check_server(
     definition: ServerDefinition,
     progress: Progress,
     upstream: UpstreamService | None,
+    database: PostgresInstance | None = None,
 ) -> Path | None:
     """Check one server and write its run file, unless the capture was interrupted meanwhile
     (then its results are not trustworthy: servers were killed under it)."""
     server_progress = progress.server(definition.id)
     server_progress.begin()
-    record = run_server(capture, definition, server_progress, upstream)
+    record = run_server(capture, definition, server_progress, upstream, database)
     if capture.interrupted.is_set():
         return None
     if not record["startup"]["ok"]:

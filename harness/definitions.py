@@ -90,6 +90,10 @@ _OPTIONAL = {
 # locust-upstream scenario (the slow-upstream article compared thread counts, for example).
 VARIANT_PREFIX = "variant:"  # the launcher kind of a variant: "variant:threads-100"
 _VARIANT_KEYS = ("label", "command")
+# ``threads``: the thread pool per worker a variant serves with, filled into its command's
+# {threads} (the production count otherwise), so that its capacity is data, not a number
+# inside a command line.
+_VARIANT_OPTIONAL = ("threads",)
 # An option is a documented switch of the server that the checks named in it are tried with
 # as well as with the default commands: its commands replace the default ones of those kinds
 # while those checks run. The matrix shows the best outcome and the option it needed.
@@ -117,6 +121,7 @@ class Variant:
     name: str
     label: str  # what differs, in words: "100 threads per worker"
     command: tuple[str, ...]  # replaces commands.http
+    threads: int | None = None  # its {threads}, where it changes the thread pool
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,21 @@ class ServerDefinition:
         server sets no such bound (event loops, greenlets, a thread per request)."""
         threads = self.production_threads
         return None if threads is None else self.production_workers(cores) * threads
+
+    def threads_of(self, kind: str) -> int | None:
+        """Threads per worker of the command ``kind``: a variant's own pool where it declares
+        one, the production count otherwise."""
+        if kind.startswith(VARIANT_PREFIX):
+            variant = self.variants.get(kind.removeprefix(VARIANT_PREFIX))
+            if variant is not None and variant.threads is not None:
+                return variant.threads
+        return self.production_threads
+
+    def requests_at_once(self, kind: str, workers: int) -> int | None:
+        """Sync requests the command ``kind`` serves at once with ``workers`` processes
+        (workers x threads); None where the server sets no such bound."""
+        threads = self.threads_of(kind)
+        return None if threads is None else workers * threads
 
     def describe_capacity(self, cores: int) -> str:
         """The capacity in words, as verdicts state it: "3 workers x 8 threads = 24"."""
@@ -353,9 +373,15 @@ def _value_problems(raw: dict[str, Any], path: Path) -> list[str]:
         if not isinstance(variant, dict):
             problems.append(f"{where}: expected a table with {' and '.join(_VARIANT_KEYS)}")
             continue
+        allowed = (*_VARIANT_KEYS, *_VARIANT_OPTIONAL)
         for key in variant:
-            if key not in _VARIANT_KEYS:
-                problems.append(f"{where}.{key}: unknown key (allowed: {', '.join(_VARIANT_KEYS)})")
+            if key not in allowed:
+                problems.append(f"{where}.{key}: unknown key (allowed: {', '.join(allowed)})")
+        threads = variant.get("threads")
+        if threads is not None and (
+            not isinstance(threads, int) or isinstance(threads, bool) or threads < 1
+        ):
+            problems.append(f"{where}.threads: {threads!r} must be a whole number of at least 1")
         label = variant.get("label")
         if not isinstance(label, str) or not label.strip():
             problems.append(f"{where}.label: a non-empty string is required")
@@ -501,7 +527,7 @@ def load_definition(path: Path) -> ServerDefinition:
         notes=tuple(raw.get("notes", ())),
         env=dict(raw.get("env", {})),
         variants={
-            name: Variant(name, variant["label"], tuple(variant["command"]))
+            name: Variant(name, variant["label"], tuple(variant["command"]), variant.get("threads"))
             for name, variant in raw.get("variants", {}).items()
         },
         options={

@@ -70,6 +70,9 @@ class Instance:
     shutdown: Shutdown | None = None
     log_offset: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Where the sample project writes its records (SAMPLEPROJECT_STATE_DIR): a check that reads
+    # them must read this instance's, whichever launcher it holds.
+    state_dir: Path | None = None
 
     def url(self, path: str, query: str = "") -> str:
         return self.base_url + path + (f"?{query}" if query else "")
@@ -143,7 +146,7 @@ class Launcher:
     def command(
         self, kind: str, port: int | str, shown: bool = False, workers: int | None = None
     ) -> list[str]:
-        threads = self.definition.production_threads
+        threads = self.definition.threads_of(kind)
         user, group = ("{user}", "{group}") if shown else self._account()
         values = {
             "python": "python" if shown else str(self.environment.python),
@@ -234,10 +237,11 @@ class Launcher:
         log_path = self.scratch / f"server-{self._count}-{kind}.log"
         extra = dict(env or {})
         self._hand_over_scratch(directory)
+        variables = self.variables(dev_mode, extra)
         process = ServerProcess(
             [*self.prefix, *self.command(kind, port, workers=workers)],
             directory,
-            self.variables(dev_mode, extra),
+            variables,
             log_path,
             self.definition.stop_signal,
             kind=f"server {self.definition.id}",
@@ -254,6 +258,7 @@ class Launcher:
             shown_command=self.command(kind, port, shown=True, workers=workers),
             workers=self.workers(workers),
             extra_env=extra,
+            state_dir=Path(variables["SAMPLEPROJECT_STATE_DIR"]),
         )
         try:
             process.start()

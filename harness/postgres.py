@@ -52,7 +52,11 @@ class PostgresInstance:
     @property
     def url(self) -> str:
         """The sample project's DATABASE_URL."""
-        return f"postgres://{SUPERUSER}@{HOST}:{self.port}/{DATABASE}"
+        return self.url_of(DATABASE)
+
+    def url_of(self, database: str) -> str:
+        """The URL of another database of the cluster (one a check made for itself)."""
+        return f"postgres://{SUPERUSER}@{HOST}:{self.port}/{database}"
 
     def as_record(self) -> dict[str, object]:
         return {"server": "PostgreSQL", "version": self.version, "port": self.port}

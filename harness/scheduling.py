@@ -7,8 +7,9 @@ as a capture with timed checks alone for all 308 checks (batch durations within 
 move a verdict is heavy work that takes both cores for a minute: installing a server's
 environment (uWSGI compiles with gcc). So an install waits until running timed checks are done
 and holds new ones back until it finishes; installs go first, so a stream of timed checks
-cannot starve them. A heavy check (overload: a load generator and a server on both cores) takes
-the same turn as an install. Everything else (start-ups, untimed checks) takes no turn.
+cannot starve them. A heavy check (overload, database connections: a load generator and a
+server on both cores) takes the same turn as an install. Everything else (start-ups, untimed
+checks) takes no turn.
 """
 
 from __future__ import annotations

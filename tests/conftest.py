@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,9 +12,18 @@ import pytest
 
 from harness.launcher import Instance
 from harness.network import free_port
+from harness.postgres import PostgresInstance, running_postgres
 from harness.process import ServerProcess
 
 TINY_HTTP = Path(__file__).parent / "apps" / "tiny_http.py"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Handle SIGINT as Python does by default, even when started in the background: a shell
+    starts a background job with SIGINT ignored, an ignored signal stays ignored across exec,
+    and every Ctrl-C test's harness process would then never see its Ctrl-C. A handled signal
+    is reset to the default in each child, which Python then handles again."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def processes_mentioning(marker: str) -> list[psutil.Process]:
@@ -34,6 +44,14 @@ def processes_mentioning(marker: str) -> list[psutil.Process]:
 def environments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Server environments made by tests; shared by the whole session to save installs."""
     return tmp_path_factory.mktemp("venvs")
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[PostgresInstance]:
+    """A scratch PostgreSQL cluster shared by a module's tests (which skip themselves where
+    PostgreSQL is not installed)."""
+    with running_postgres() as instance:
+        yield instance
 
 
 @pytest.fixture

@@ -692,3 +692,101 @@ def test_the_polls_page_shows_each_cpu_and_labels_figures_counted_the_old_way(
     assert "Measured the old way (Gunicorn" in page
     assert "so they cannot say whether the server&#x27;s CPU was saturated" in page
     assert "CPU-bound" not in page
+
+
+def _idle_figure(metrics: dict, generator: str) -> dict:
+    params = {"kind": "sse", "generator": generator, "bound": 2000, "stall_s": 3}
+    base = {"connections_requested": 2000, "connection_errors": 0, "connections_dropped": 0}
+    return synthetic.figure("idle-connections", "sse", params, [base | metrics])
+
+
+def test_the_idle_page_tells_a_limit_from_a_deadline_and_shows_the_fresh_request(
+    tmp_path: Path,
+) -> None:
+    """SYNTHETIC: one server took no more at 1024 streams and answered a fresh client, another
+    was still opening at the deadline, a third held 3 streams and answered nobody else."""
+    limited = _idle_figure(
+        {"connections_opened": 1024, "connections_still_open": 1024, "connection_limit": 1024}
+        | {"fresh_requests_answered": 1, "fresh_request_ms": 12.5},
+        "async",
+    )
+    slow = _idle_figure(
+        {"connections_opened": 1500, "connections_still_open": 1490, "connections_dropped": 10}
+        | {"opens_pending_at_deadline": 500, "fresh_requests_answered": 1},
+        "async",
+    )
+    threads = _idle_figure(
+        {"connections_opened": 3, "connections_still_open": 3, "connection_limit": 3}
+        | {"fresh_requests_answered": 0},
+        "sync",
+    )
+    benchmarks = [
+        synthetic.benchmark("granian-asgi", [limited], name="Granian"),
+        synthetic.benchmark("hypercorn", [slow], name="Hypercorn"),
+        synthetic.benchmark("gunicorn-sync", [threads], name="Gunicorn sync"),
+    ]
+    synthetic.write_data(tmp_path, [synthetic.run("uvicorn")], benchmarks)
+    page = render_pages(load_evidence(tmp_path))["benchmarks/idle-connections.md"]
+    header = next(line for line in page.splitlines() if line.startswith("| Server |"))
+    for column in ("Generator", "Took no more at", "Pending at the deadline", "Dropped"):
+        assert f"| {column} |" in header
+    assert "| Fresh request answered | Fresh request ms |" in header
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    rows = [line for line in page.splitlines() if line.startswith("| ") and "<br>" in line]
+
+    def cells(name: str) -> dict[str, str]:
+        line = next(line for line in rows if line.startswith(f"| {name}"))
+        values = [cell.strip().split("<br>")[0] for cell in line.strip("|").split("|")]
+        return dict(zip(columns, values, strict=True))
+
+    granian, hypercorn, gunicorn = cells("Granian"), cells("Hypercorn"), cells("Gunicorn")
+    assert (granian["Took no more at"], granian["Fresh request ms"]) == ("1,024", "12.5")
+    assert granian["Pending at the deadline"] == "n/a"
+    assert (hypercorn["Pending at the deadline"], hypercorn["Dropped"]) == ("500", "10")
+    assert hypercorn["Took no more at"] == "n/a"
+    assert (gunicorn["Generator"], gunicorn["Fresh request answered"]) == ("sync", "0")
+
+
+def _stalled_run(diagnosis: str) -> dict:
+    """SYNTHETIC: a development server whose dev-write-stall check found ``diagnosis``."""
+    document = synthetic.run("devserver", name="Dev server")
+    document["server"]["mode"] = "development"
+    reads = [{"bytes": 17, "at_ms": 1.0}, {"bytes": 293, "at_ms": 44.9}]
+    medians = {"plain": 44.0, "client-nodelay": 44.1, "client-quickack": 0.6}
+    document["checks"].append(
+        document["checks"][0]
+        | {
+            "id": "dev-write-stall",
+            "outcome": "no" if diagnosis != "none" else "yes",
+            "evidence": {
+                "diagnosis": diagnosis,
+                "requests": 20,
+                "settings": {
+                    name: {
+                        "setting": name,
+                        "requests": 20,
+                        "durations_ms": [median],
+                        "median_ms": median,
+                        "last_reads": reads,
+                    }
+                    for name, median in medians.items()
+                },
+            },
+        }
+    )
+    return document
+
+
+def test_the_requests_page_explains_a_one_client_floor_from_the_stall_check(
+    tmp_path: Path,
+) -> None:
+    synthetic.write_data(tmp_path / "stalled", [_stalled_run("server-nagle")])
+    page = render_pages(load_evidence(tmp_path / "stalled"))["benchmarks/h2load.md"]
+    text = " ".join(page.replace("\\", "").split())  # Markdown escapes and line breaks aside
+    assert "**Dev server at one client** answers on a floor of about 44 ms per request" in text
+    assert "(../servers/devserver.md#dev-write-stall)" in text
+    assert "0.6 ms when the client acknowledged every read at once" in text
+    assert "the first 17 bytes arrived at once and the rest 43.9 ms later. The server" in text
+    synthetic.write_data(tmp_path / "other", [_stalled_run("other")])
+    page = render_pages(load_evidence(tmp_path / "other"))["benchmarks/h2load.md"]
+    assert "at one client**" not in page  # a floor the stall does not explain is not explained

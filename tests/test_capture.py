@@ -329,7 +329,11 @@ def test_the_slow_upstream_reproduction_runs_end_to_end_with_two_locust_workers(
     assert isinstance(metrics["step5_server_cpu_percent"], float)
     (repeat,) = figure["repeats"]
     assert repeat["step_files"] == 2  # one per worker, added up
-    assert repeat["steps"][0]["ramp"]["requests"] > 0  # the ramp, kept apart
+    step = repeat["steps"][0]
+    assert step["ramp"]["seconds"] == figure["params"]["ramp_s"]  # the ramp, kept apart...
+    # ...and every answer counted once: in the ramp, in the step, or drained after it.
+    in_run = step["requests"] + step["ramp"]["requests"] + metrics["drained_answered"]
+    assert metrics["requests_total"] == in_run
     assert not processes_mentioning(str(environments_dir))
     assert not processes_mentioning("locustfiles/upstream.py")
 
@@ -459,9 +463,11 @@ def test_a_check_is_tried_with_the_default_command_and_with_each_documented_opti
     run = read_document(written, "run")
     (result,) = run["checks"]
     assert result["outcome"] == "no"  # the default command cuts the request in flight
+    assert result["cause"] == "server"  # a no says whose it is; the server's here
     (option,) = result["options"]
     assert option["option"] == "graceful" and option["label"] == "--graceful"
     assert option["outcome"] == "yes", option["summary"]
+    assert "cause" not in option  # a yes names no cause
     assert "graceful" in option["evidence"]["instance"]["command"][-1]
     assert run["help"]["text"].startswith("usage: optioned")
     assert run["server"]["absent"][0]["option"] == "--h2c"

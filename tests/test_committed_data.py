@@ -15,9 +15,13 @@ from evidence.layout import DEFAULT_DATA_DIR, DataDir
 from evidence.metrics import headlines, lookup
 from evidence.migrations import update_to_2
 from evidence.validation import Evidence, load_evidence
+from evidence.vocabulary import ANSWERS_COUNTED_ON_ARRIVAL
 from generators.benchmarks.cells import not_a_throughput, number
-from generators.benchmarks.figures import shown_benchmarks
+from generators.benchmarks.figures import Figure, MachineBenchmarks, shown_benchmarks
+from generators.benchmarks.shared_points import one_figure_per_point
 from generators.render import render_pages
+from harness.definitions import load_definitions
+from tests.physical_bounds import unlabelled_rates_above_bounds, upstream_bound
 
 # Raw details a scenario page has no column for; they are in the data files and in
 # data/benchmarks.json, which the pages link to. A metric not listed here must be on its page.
@@ -29,10 +33,13 @@ DOWNLOAD_ONLY = {
     "interleaved": {"requests_total", "latency_p95_ms", "latency_max_ms"}
     | {"unparsed_status_percent"},
     "fixed-rate-latency": {"unparsed_status_percent"},
-    "idle-connections": {"open_phase_s"},
+    # The denominator of memory per connection, and the idle RSS beside the idle PSS shown.
+    "idle-connections": {"open_phase_s", "connections_open_at_peak", "idle_memory_rss_bytes"},
     "locust-polls": {"requests_total"},
     "locust-upstream": {"requests_total"},
 }
+# A rounds' figure cited on the h2load page: its ratio to the reference is on the rounds' page.
+CITED_ELSEWHERE_ONLY = {"reference_ratio", "unparsed_status_percent"}
 # Per-step latency other than p95 (the articles' percentile) is download-only too.
 STEP_DOWNLOAD_ONLY = {"latency_min_ms", "latency_avg_ms", "latency_max_ms", "latency_p50_ms"}
 STEP_DOWNLOAD_ONLY_CALIBRATION = STEP_DOWNLOAD_ONLY | {"latency_p95_ms"}
@@ -108,40 +115,56 @@ def test_a_version_1_file_from_an_unknown_commit_says_its_settings_are_unknown()
     assert "f" * 40 in document["settings_source"]
 
 
+def _shown_figures(machine: MachineBenchmarks) -> list[tuple[str, Figure]]:
+    """(page, figure) for every figure a scenario page shows: the h2load page shows, at the
+    points the same capture's interleaved rounds measured too, the rounds' figure instead of
+    its own (generators/benchmarks/shared_points.py)."""
+    h2load = machine.figures("h2load")
+    shared = one_figure_per_point(machine, h2load)
+    replaced = {id(figure) for figure in h2load} - {id(figure) for figure in shared.figures}
+    shown = [
+        (figure.record["scenario"], figure)
+        for file in machine.shown_files()
+        for figure in file.figures
+        if id(figure) not in replaced
+    ]
+    return shown + [("h2load", figure) for figure in shared.cited]
+
+
 def _page_misses(evidence: Evidence, pages: dict[str, str]) -> dict[str, set[str]]:
     missing: dict[str, set[str]] = {}
     for machine in shown_benchmarks(evidence, set()).machines:
-        for file in machine.shown_files():
-            for figure in file.figures:
-                scenario = figure.record["scenario"]
-                page = pages[f"benchmarks/{scenario}.md"]
-                for name, value in figure.record["metrics"].items():
-                    meaning = lookup(name)
-                    assert meaning is not None, name
-                    base = meaning.metric.name
-                    allowed = (
-                        (
-                            STEP_DOWNLOAD_ONLY_CALIBRATION
-                            if scenario == "calibration"
-                            else STEP_DOWNLOAD_ONLY
-                        )
-                        if meaning.step_users is not None
-                        else DOWNLOAD_ONLY.get(scenario, set())
+        for scenario, figure in _shown_figures(machine):
+            page = pages[f"benchmarks/{scenario}.md"]
+            for name, value in figure.record["metrics"].items():
+                meaning = lookup(name)
+                assert meaning is not None, name
+                base = meaning.metric.name
+                allowed = (
+                    (
+                        STEP_DOWNLOAD_ONLY_CALIBRATION
+                        if scenario == "calibration"
+                        else STEP_DOWNLOAD_ONLY
                     )
-                    if value is None or base in allowed:
-                        continue
-                    # A load tool's rate that counts failed requests is withheld, and says so.
-                    if figure.counts_failures(name):
-                        if not_a_throughput(figure, name) not in page:
-                            missing.setdefault(scenario, set()).add(name)
-                        continue
-                    # A latency the run could not observe is withheld, and says why.
-                    if (why := figure.unobservable(name)) is not None:
-                        if why not in page:
-                            missing.setdefault(scenario, set()).add(name)
-                        continue
-                    if number(value, name) not in page:
+                    if meaning.step_users is not None
+                    else DOWNLOAD_ONLY.get(scenario, set())
+                )
+                if figure.record["scenario"] != scenario:  # a rounds' figure cited
+                    allowed = allowed | CITED_ELSEWHERE_ONLY
+                if value is None or base in allowed:
+                    continue
+                # A load tool's rate that counts failed requests is withheld, and says so.
+                if figure.counts_failures(name):
+                    if not_a_throughput(figure, name) not in page:
                         missing.setdefault(scenario, set()).add(name)
+                    continue
+                # A latency the run could not observe is withheld, and says why.
+                if (why := figure.unobservable(name)) is not None:
+                    if why not in page:
+                        missing.setdefault(scenario, set()).add(name)
+                    continue
+                if number(value, name) not in page:
+                    missing.setdefault(scenario, set()).add(name)
     return missing
 
 
@@ -183,7 +206,9 @@ def test_server_pages_show_each_figure_s_headline_metrics(
             page = pages.get(f"servers/{file.server['id']}.md")
             if page is None:
                 continue
-            for figure in file.figures:
+            # At a point the interleaved rounds measured too, the rounds' figure (one point,
+            # one figure across the site).
+            for figure in one_figure_per_point(machine, file.figures).figures:
                 if not figure.ok:
                     continue
                 for metric in headlines(figure.record["scenario"]):
@@ -205,3 +230,49 @@ def test_the_public_exports_hold_every_shown_figure(
     shown = sum(len(file.figures) for file in shown_benchmarks(evidence, set()).files())
     assert len(export["results"]) == shown
     assert all(result["settings"] for result in export["results"])
+
+
+def test_no_committed_slow_upstream_rate_exceeds_what_its_configuration_can_answer(
+    evidence: Evidence, pages: dict[str, str]
+) -> None:
+    """Every answered rate of a committed slow-upstream figure is within what its
+    configuration can answer (tests/physical_bounds.py: workers x threads over the longest
+    upstream call, plus one answer per slot at the window's edge), but for the run rates that
+    counted answers by when their request was sent (before December 2026): those hold the
+    queue drained after the last step (uWSGI with 2 threads: 5.5/s where 3.4 fit), and the
+    rendered page must say so beside each, as it must for any rate above its bound."""
+    definitions = load_definitions()
+    over_in_data = []
+    for loaded in evidence.benchmarks:
+        server = loaded.document["server"]["id"]
+        for record in loaded.document["results"]:
+            bound = upstream_bound({**record, "server": server}, definitions)
+            if record["scenario"] != "locust-upstream" or record["status"] != "ok" or not bound:
+                continue
+            counted_on_arrival = (
+                record["params"].get("answers_counted") == ANSWERS_COUNTED_ON_ARRIVAL
+            )
+            for repeat in record["repeats"]:
+                for name, value in repeat["metrics"].items():
+                    if not name.endswith("answered_per_s") or value is None:
+                        continue
+                    drained_in_it = name == "answered_per_s" and not counted_on_arrival
+                    if value > bound.per_s and not drained_in_it:
+                        over_in_data.append((loaded.source, record["figure"], name, value))
+    assert over_in_data == []
+
+    shown = shown_benchmarks(evidence, set())
+    page = pages["benchmarks/locust-upstream.md"]
+    sections = page.split("\n## Machine `")[1:]
+    assert len(sections) == len(shown.machines)
+    checked = 0
+    for machine, section in zip(shown.machines, sections, strict=True):
+        bounds = {}
+        for figure in machine.figures("locust-upstream"):
+            as_stored = {"params": figure.params, "server": figure.server["id"]}
+            found = upstream_bound(as_stored, definitions)
+            if found is not None:
+                bounds[(figure.server["id"], str(figure.params.get("variant") or ""))] = found
+        assert unlabelled_rates_above_bounds(section, "locust-upstream", bounds) == []
+        checked += len(bounds)
+    assert checked  # some shown configuration has a bound to check

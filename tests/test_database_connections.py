@@ -8,13 +8,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from evidence.layout import REPO_ROOT
 from harness import postgres
-from harness.postgres import PostgresInstance, running_postgres
+from harness.postgres import PostgresInstance
 
 pytestmark = pytest.mark.skipif(
     postgres.find_bin_dir() is None, reason="PostgreSQL is not installed (postgresql-15)"
@@ -39,12 +38,6 @@ for _ in range({REQUESTS}):
     request_finished.send(sender=None)
 print(json.dumps(backends))
 """
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[PostgresInstance]:
-    with running_postgres() as instance:
-        yield instance
 
 
 def backends_of_requests(database: PostgresInstance, **variables: str) -> list[int]:

@@ -94,8 +94,17 @@ def test_the_slow_upstream_articles_thread_counts_are_declared() -> None:
     definitions = load_definitions()
     uwsgi = definitions["uwsgi-threads"].variants
     assert set(uwsgi) == {"threads-2", "threads-100"}
-    assert "100" in uwsgi["threads-100"].command
+    assert (uwsgi["threads-2"].threads, uwsgi["threads-100"].threads) == (2, 100)
     assert set(definitions["gunicorn-gthread"].variants) == {"threads-100"}
+    # A variant's pool is data: its command takes it through {threads}, and its capacity
+    # (what the slow-upstream page checks rates against) follows from it.
+    uwsgi_threads = definitions["uwsgi-threads"]
+    assert uwsgi_threads.requests_at_once("variant:threads-2", 1) == 2
+    assert uwsgi_threads.requests_at_once("http", 1) == uwsgi_threads.production_threads
+    assert definitions["uvicorn"].requests_at_once("http", 1) is None  # an event loop
+    for definition in definitions.values():
+        for variant in definition.variants.values():
+            assert variant.threads is None or "{threads}" in " ".join(variant.command)
 
 
 @pytest.mark.parametrize(
@@ -132,8 +141,12 @@ def test_the_slow_upstream_articles_thread_counts_are_declared() -> None:
             "variants.Big.command: '{prot}' uses unknown placeholder(s) ['prot']",
         ),
         (
-            lambda text: text + '[variants.big]\nlabel = "B"\ncommand = ["t"]\nthreads = 4\n',
-            "variants.big.threads: unknown key",
+            lambda text: text + '[variants.big]\nlabel = "B"\ncommand = ["t"]\ncolour = 4\n',
+            "variants.big.colour: unknown key",
+        ),
+        (
+            lambda text: text + '[variants.big]\nlabel = "B"\ncommand = ["t"]\nthreads = 0\n',
+            "variants.big.threads: 0 must be a whole number of at least 1",
         ),
     ],
 )
@@ -341,3 +354,16 @@ def test_every_root_path_option_mounts_where_the_check_looks() -> None:
     for definition in load_definitions().values():
         for option in definition.options_for("root-path"):
             assert option.mount in ("", MOUNT), (definition.id, option.id)
+
+
+def test_gunicorn_uvicorn_tries_the_h11_worker_for_the_header_limits() -> None:
+    """uvicorn-worker 0.4.0 provides uvicorn_worker.UvicornH11Worker (asyncio and h11): the
+    header-limits check runs with it as well as with the default httptools worker."""
+    definition = load_definitions()["gunicorn-uvicorn"]
+    (option,) = definition.options_for("header-limits")
+    assert option.id == "h11-worker" and "UvicornH11Worker" in option.label
+    default = list(definition.commands["http"])
+    tried = list(definition.with_option(option.id).commands["http"])
+    at = default.index("--worker-class") + 1
+    assert tried[at] == "uvicorn_worker.UvicornH11Worker"
+    assert tried[:at] + tried[at + 1 :] == default[:at] + default[at + 1 :]  # nothing else

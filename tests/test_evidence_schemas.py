@@ -15,19 +15,29 @@ from evidence.metrics import lookup
 from evidence.schema import evidence_schema_ids, load_schema
 from evidence.validation import check_data
 from evidence.vocabulary import (
+    ANSWERS_COUNTED_ON_ARRIVAL,
+    CAUSES,
     FAILED_BY,
     FIGURE_STATUSES,
     FRAMING_CLASSES,
+    FRAMING_RISKS,
+    FRAMING_SEVERITIES,
+    H2_RAPID_RESET_VERDICTS,
+    H2_STREAM_LIMIT_VERDICTS,
     INTERFACES,
     MODES,
+    NGINX_HANDLING,
     OUTCOMES,
+    OVERLOAD_STATES,
     PROFILES,
+    ROUNDS_STOPPED,
     SCENARIOS,
 )
 from harness.benchmarks.capture import CAPTURE_WIDE
 from harness.benchmarks.scenarios import SERVER_SCENARIOS
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
 from harness.checks import all_checks
+from harness.checks.development.write_stall import DIAGNOSES
 from harness.profiles import PROFILES as HARNESS_PROFILES
 from tests import synthetic
 
@@ -36,6 +46,8 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     run, benchmark = load_schema("run"), load_schema("benchmark")
     check = run["properties"]["checks"]["items"]["properties"]
     assert check["outcome"]["enum"] == list(OUTCOMES)
+    assert run["$defs"]["cause"]["enum"] == list(CAUSES)
+    assert check["cause"] == check["options"]["items"]["properties"]["cause"]
     assert run["properties"]["profile"]["enum"] == list(PROFILES)
     assert benchmark["properties"]["profile"]["enum"] == list(PROFILES)
     assert run["properties"]["server"]["properties"]["interface"]["enum"] == list(INTERFACES)
@@ -44,9 +56,24 @@ def test_the_schemas_enumerations_are_the_vocabulary() -> None:
     assert figure["scenario"]["enum"] == list(SCENARIOS)
     assert figure["status"]["enum"] == list(FIGURE_STATUSES)
     assert figure["failed_by"]["enum"] == list(FAILED_BY)
+    params = figure["params"]["properties"]
+    assert params["rounds_stopped"]["enum"] == list(ROUNDS_STOPPED)
+    assert params["answers_counted"]["enum"] == [ANSWERS_COUNTED_ON_ARRIVAL]
+    stall = load_schema("check-evidence")["$defs"]["checks"]["dev-write-stall"]
+    assert stall["properties"]["diagnosis"]["enum"] == [*DIAGNOSES, None]
     smuggling = load_schema("check-evidence")["$defs"]["checks"]["request-smuggling"]
     case = smuggling["properties"]["cases"]["items"]["properties"]
     assert case["class"]["enum"] == list(FRAMING_CLASSES)
+    overload = load_schema("check-evidence")["$defs"]["checks"]["overload"]
+    load = overload["properties"]["overloads"]["items"]["properties"]
+    assert load["state"]["enum"] == list(OVERLOAD_STATES)
+    http2 = load_schema("check-evidence")["$defs"]["checks"]["http2-frames"]["properties"]
+    assert http2["stream_limit"]["properties"]["verdict"]["enum"] == list(H2_STREAM_LIMIT_VERDICTS)
+    assert http2["rapid_reset"]["properties"]["verdict"]["enum"] == list(H2_RAPID_RESET_VERDICTS)
+    assert case["risk"]["enum"] == list(FRAMING_RISKS)
+    assert case["severity"]["enum"] == list(FRAMING_SEVERITIES)
+    nginx_case = smuggling["properties"]["behind_nginx"]["properties"]["cases"]["items"]
+    assert nginx_case["properties"]["nginx"]["enum"] == list(NGINX_HANDLING)
 
 
 def test_the_harness_defines_what_the_vocabulary_names() -> None:

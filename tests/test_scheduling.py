@@ -86,5 +86,8 @@ def test_each_check_takes_the_turn_its_kind_needs() -> None:
     lock = MachineLock()
     by_id = {check.id: check for check in all_checks()}
     assert turn_for(by_id["overload"], lock) == lock.heavy_check
+    assert turn_for(by_id["http2-frames"], lock) == lock.heavy_check
+    # One at a time also keeps its cluster-wide idle timeout away from another server's run.
+    assert turn_for(by_id["database-connections"], lock) == lock.heavy_check
     assert turn_for(by_id["slow-client"], lock) == lock.timed_check
     assert turn_for(by_id["head-request"], lock) is not lock.timed_check

@@ -325,7 +325,8 @@ def test_the_outcomes_download_is_the_matrix_without_evidence(tmp_path: Path) ->
     full, compact = json.loads(pages["data/matrix.json"]), json.loads(pages["data/outcomes.json"])
     assert compact["servers"] == full["servers"]
     assert compact["results"] == [
-        {key: result[key] for key in ("server", "check", "outcome")} for result in full["results"]
+        {key: result[key] for key in ("server", "check", "outcome", "desync_inputs", "cause")}
+        for result in full["results"]
     ]
     assert len(pages["data/outcomes.json"]) < len(pages["data/matrix.json"]) / 2
 

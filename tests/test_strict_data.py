@@ -314,6 +314,22 @@ def test_a_huge_number_anywhere_is_refused(tmp_path: Path) -> None:
     assert any("checks/0/evidence/batches/0/elapsed: 1e+308 is beyond" in p for p in problems)
 
 
+def test_an_offset_before_its_event_is_allowed_a_negative_duration_is_not(tmp_path: Path) -> None:
+    """The client-disconnect check times each record from the moment the client left: the
+    view started before it (capture 20261207T130659Z's first real run wrote -0.5 s, and the
+    site build refused the whole capture)."""
+    data = tmp_path / "data"
+    document = synthetic.run("uvicorn")
+    document["checks"][0]["evidence"]["records"] = [
+        {"event": "started", "after_leaving_s": -0.5},
+        {"event": "finished", "wall_s": -0.5},
+    ]
+    synthetic.write_data(data, [document])
+    _, problems = check_data(data)
+    (problem,) = problems
+    assert problem.endswith("records/1/wall_s: -0.5 is a negative measurement (must be >= 0)")
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_the_summary_rule_is_the_harness_s(seed: int) -> None:
     """The validator's CV and median are the ones the harness publishes, stored rounded."""

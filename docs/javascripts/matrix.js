@@ -23,10 +23,11 @@
         wanted[select.dataset.filter] = select.value;
       });
       var group = chosenGroup();
+      // The rows of Django's own handlers have no mode: they show under either.
       table.querySelectorAll("tbody tr").forEach(function (row) {
         row.hidden = Boolean(
           (wanted.interface && row.dataset.interface !== wanted.interface) ||
-            (wanted.mode && row.dataset.mode !== wanted.mode)
+            (wanted.mode && row.dataset.mode && row.dataset.mode !== wanted.mode)
         );
       });
       table.querySelectorAll("[data-group]").forEach(function (cell) {
@@ -36,7 +37,7 @@
       // page instead (see outcomes.css).
       wrap.classList.remove("sd-fits");
       wrap.classList.toggle("sd-fits", wrap.scrollWidth <= wrap.clientWidth + 1);
-      var rows = table.querySelectorAll("tbody tr:not([hidden])").length;
+      var rows = table.querySelectorAll("tbody tr[data-server]:not([hidden])").length;
       var checks = table.querySelectorAll("thead th[data-group]:not([hidden])").length;
       controls.querySelector("output").textContent =
         rows + " configurations, " + checks + " checks shown";

@@ -1,8 +1,9 @@
 // Pick by need: the configurations whose measured outcomes satisfy every ticked need, from
-// data/outcomes.json (matrix.json's outcomes without their evidence), ranked as the page says
-// (production first, then most checks that say yes, then by name). The needs and the rule
-// come from the page (generators/needs.py renders the same rule into the tables below the
-// form).
+// data/outcomes.json (matrix.json's outcomes, causes and desync inputs without their
+// evidence), ranked as the page says (production first, then most checks that say yes, then by
+// name). The needs and the rule come from the page (generators/needs.py renders the same rule
+// into the tables below the form). A result that Django's handler or the sample project
+// decided (its cause) is not held against the server.
 (function () {
   "use strict";
 
@@ -44,9 +45,19 @@
           return outcomes[id].outcome === "yes";
         }).length;
         var ok = ticked.every(function (need) {
-          return Object.keys(need.require).every(function (check) {
-            return outcomes[check] && need.require[check].indexOf(outcomes[check].outcome) >= 0;
+          var outcomesMet = Object.keys(need.require).every(function (check) {
+            var found = outcomes[check];
+            return Boolean(found) && (
+              need.require[check].indexOf(found.outcome) >= 0 ||
+              found.cause === "django" || found.cause === "project"
+            );
           });
+          // A check in no_desync must show no input that desyncs, whatever its outcome.
+          var noDesync = (need.no_desync || []).every(function (check) {
+            var inputs = outcomes[check] && outcomes[check].desync_inputs;
+            return Array.isArray(inputs) && inputs.length === 0;
+          });
+          return outcomesMet && noDesync;
         });
         return { server: server, outcomes: outcomes, yes: yes, ok: ok };
       }).filter(function (row) { return row.ok; });

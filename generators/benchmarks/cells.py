@@ -9,10 +9,14 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 from evidence.metrics import headlines, lookup, metric
-from generators.benchmarks.figures import BenchmarkFile, Figure
+from generators.benchmarks.figures import DRAIN_INCLUDED, BenchmarkFile, Figure
+from generators.benchmarks.shared_points import measured_in
 from generators.escaping import markdown_text, slug
 
 FAILURE_TEXT_LIMIT = 400
+# A column key that is neither a metric nor a parameter: which scenario's runs a row shows
+# (the h2load page cites the interleaved rounds' figure at the points both measured).
+MEASURED_IN = "measured_in"
 
 
 def unit_of(name: str) -> str:
@@ -82,6 +86,9 @@ def value_cell(figure: Figure, name: str) -> Markup:
     spread = spread_text(figure, name)
     if spread:
         cell += Markup("<br><small>{}</small>").format(spread)
+    if figure.drain_included(name):
+        # Not compared, flagged or set against a ceiling: it is no rate the server held.
+        return cell + Markup("<br><small>{}</small>").format(DRAIN_INCLUDED)
     change = figure.change(name) if metric(name).metric.compared else None
     if change is not None:
         percent, moved, capture = change
@@ -134,6 +141,8 @@ def cells(figure: Figure, columns: list[tuple[str, str]]) -> list[Markup]:
     for _, key in columns:
         if key == "figure":
             shown.append(markdown_text(figure.record["figure"]))
+        elif key == MEASURED_IN:
+            shown.append(markdown_text(measured_in(figure)))
         elif key.startswith("params."):
             shown.append(param_cell(figure, key.removeprefix("params.")))
         elif not figure.ok and not reason_given:
@@ -149,12 +158,13 @@ def present(figures: list[Figure], columns: list[tuple[str, str]]) -> list[tuple
     some figure has. With no ok figure, one column per label, so that failed rows still have
     cells to say so."""
     for _, key in columns:
-        if key != "figure" and not key.startswith("params."):
+        if key not in ("figure", MEASURED_IN) and not key.startswith("params."):
             metric(key)  # a column of an unregistered metric would be silently empty
     if not any(figure.ok for figure in figures):
         first_of_label: dict[str, str] = {}
         for label, key in columns:
-            first_of_label.setdefault(label, key)
+            if key != MEASURED_IN or _reported(figures, key):
+                first_of_label.setdefault(label, key)
         return list(first_of_label.items())
     return [(label, key) for label, key in columns if _reported(figures, key)]
 
@@ -162,6 +172,8 @@ def present(figures: list[Figure], columns: list[tuple[str, str]]) -> list[tuple
 def _reported(figures: list[Figure], key: str) -> bool:
     if key == "figure":
         return True
+    if key == MEASURED_IN:  # only where a table mixes two scenarios' figures
+        return len({figure.record["scenario"] for figure in figures}) > 1
     if key.startswith("params."):
         return any(key.removeprefix("params.") in figure.params for figure in figures)
     return any(key in figure.record["metrics"] for figure in figures if figure.ok)
@@ -173,6 +185,11 @@ def group_by_param(figures: list[Figure], name: str) -> dict[str, list[Figure]]:
     for figure in figures:
         groups.setdefault(str(figure.params.get(name, "")), []).append(figure)
     return groups
+
+
+def counted_by_send_time(figures: list[Figure]) -> list[Figure]:
+    """The ok figures whose run rate holds the queue drained after the last step."""
+    return [figure for figure in figures if figure.ok and figure.drain_included("answered_per_s")]
 
 
 def step_users(figures: list[Figure], base: str) -> list[int]:

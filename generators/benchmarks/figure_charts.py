@@ -14,9 +14,12 @@ from generators.charts import Bar, horizontal_bars, percentile_curves
 class Chart:
     title: str  # from data in part: escaped wherever it is shown
     svg: str
-    # "Server: series, series" for bars the capture never measured (the profile's plan leaves
-    # them out): no empty "not measured" bar is drawn; the page lists them once under the chart.
+    # "Server: series, series" for bars no shown file has a figure for: no empty "not
+    # measured" bar is drawn; the page lists them once under the chart, within ``scope``
+    # (what the chart is of: "json_sync over http/1.1"), so the list cannot be read as
+    # saying that rows of another view below it were not measured.
     left_out: tuple[str, ...] = ()
+    scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ def figures_chart(
     axis: str,
     reference: tuple[float, str] | None = None,
     by: str = "server",
+    scope: str = "",
 ) -> Chart:
     """Grouped bars, one group per server (or per figure), in table order; a failed figure
     shows "failed" where its bar would be."""
@@ -83,7 +87,7 @@ def figures_chart(
         reference=reference,
         value_format=",.0f" if big and not units & {"%", "×"} else ".2f",
     )
-    return Chart(title, svg, tuple(left_out))
+    return Chart(title, svg, tuple(left_out), scope)
 
 
 def _why_no_bar(found: Figure | None, metric: str) -> str:
@@ -98,21 +102,29 @@ def _why_no_bar(found: Figure | None, metric: str) -> str:
     return "n/a"
 
 
+def series_label(value: Any, param: str) -> str:
+    """A bar's label for one value of a parameter: "1 client", "200 clients", "sse"."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return str(value)
+    return f"{value} {param.removesuffix('s') if value == 1 else param}"
+
+
 def by_param_chart(
-    title: str, description: str, figures: list[Figure], metric: str, param: str, axis: str
+    title: str,
+    description: str,
+    figures: list[Figure],
+    metric: str,
+    param: str,
+    axis: str,
+    scope: str = "",
 ) -> Chart:
     """One bar per value of a parameter (clients, kind), per server."""
     values = sorted(
         {f.params[param] for f in figures if param in f.params},
         key=lambda value: (isinstance(value, str), value),
     )
-    series = [
-        Series(
-            f"{value} {param}" if isinstance(value, int) else str(value), metric, ((param, value),)
-        )
-        for value in values
-    ]
-    return figures_chart(title, description, figures, series, axis)
+    series = [Series(series_label(value, param), metric, ((param, value),)) for value in values]
+    return figures_chart(title, description, figures, series, axis, scope=scope)
 
 
 def metrics_chart(

@@ -16,7 +16,7 @@ from evidence.compare import moved_beyond_spread
 from evidence.metrics import lookup
 from evidence.setups import figure_setup_differences
 from evidence.validation import Evidence, Loaded
-from evidence.vocabulary import CALIBRATION_ID, INTERLEAVED_ID
+from evidence.vocabulary import ANSWERS_COUNTED_ON_ARRIVAL, CALIBRATION_ID, INTERLEAVED_ID
 from generators.definitions import presented, presented_servers
 from generators.model import row_order
 
@@ -49,6 +49,10 @@ RATE_COUNTING_FAILURES = "requests_per_s"
 COARSE_BELOW_PER_CLIENT = 10
 # The calibration page names a headroom below this many times the fastest Django figure.
 HEADROOM_SENTENCE_BELOW = 3.0
+# What a page says beside a Locust run rate that counted answers by when their request was sent
+# (figures from before December 2026): it holds the queue the server answered after its last
+# step, so it is no rate the server held and can exceed what it could answer in the run.
+DRAIN_INCLUDED = "includes the queue drained after the last step (not a held rate)"
 
 
 def is_achieved_rate(name: str) -> bool:
@@ -123,15 +127,27 @@ class Figure:
 
     def best_rate(self) -> float | None:
         """The highest throughput this figure reports (Locust reports a total and per step);
-        a rate that counts failed requests is not one."""
+        a rate that counts failed requests, or a queue drained after its window, is not one."""
         rates = [
             value
             for name in self.record["metrics"]
             if is_achieved_rate(name)
             and not self.counts_failures(name)
+            and not self.drain_included(name)
             and (value := self.metric(name)) is not None
         ]
         return max(rates) if rates else None
+
+    def drain_included(self, name: str) -> bool:
+        """Whether ``name`` is a Locust run's rate that counted each answer by when its
+        request was sent (figures without ``answers_counted``): the answers of the queue left
+        after the last step are in it, over the steps' time. Per-step rates of such figures
+        describe a steady state (as many sent as answered) and are not flagged."""
+        return (
+            name == "answered_per_s"
+            and self.params.get("tool") == "locust"
+            and self.params.get("answers_counted") != ANSWERS_COUNTED_ON_ARRIVAL
+        )
 
     def unobservable(self, name: str) -> str | None:
         """Why latency ``name`` of a timed run is not published as measured, or None. h2load:
@@ -291,6 +307,9 @@ class MachineBenchmarks:
     ceilings: dict[str, list[Ceiling]]  # capture -> ceilings, for every capture shown
     # The latest interleaved rounds on this machine: its figures name their target's server.
     interleaved: BenchmarkFile | None = None
+    # Every interleaved file of this machine by capture: a capture's other pages cite the
+    # figure its rounds measured where they measured the same thing (shared_points).
+    interleaved_by_capture: dict[str, BenchmarkFile] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -405,7 +424,14 @@ def ceilings_of(document: dict[str, Any]) -> list[Ceiling]:
         rates = [
             value
             for name, value in record["metrics"].items()
-            if is_achieved_rate(name) and isinstance(value, int | float)
+            if is_achieved_rate(name)
+            and isinstance(value, int | float)
+            # An old Locust run rate counts answers after its window: not the tool's speed.
+            and not (
+                name == "answered_per_s"
+                and record["params"].get("tool") == "locust"
+                and record["params"].get("answers_counted") != ANSWERS_COUNTED_ON_ARRIVAL
+            )
         ]
         if record["status"] != "ok" or key is None or not rates:
             continue
@@ -517,9 +543,37 @@ def shown_benchmarks(
                     if interleaved
                     else None
                 ),
+                interleaved_by_capture=_interleaved_by_capture(
+                    evidence, machine_id, calibrations, server_pages, servers, history
+                ),
             )
         )
     return Benchmarks(result)
+
+
+def _interleaved_by_capture(
+    evidence: Evidence,
+    machine_id: str,
+    calibrations: dict[tuple[str, str], dict[str, Any]],
+    server_pages: set[str],
+    servers: dict[str, dict[str, Any]],
+    history: dict[FigureKey, list[tuple[str, str, dict[str, Any]]]],
+) -> dict[str, BenchmarkFile]:
+    """Every interleaved file of one machine, by capture, whether or not its page shows it."""
+    found = {}
+    for loaded in evidence.benchmarks:
+        document = loaded.document
+        if document["machine"] != machine_id or document["server"]["id"] != INTERLEAVED_ID:
+            continue
+        capture = document["capture"]
+        ceilings = (
+            {capture: ceilings_of(calibrations[(machine_id, capture)])}
+            if (machine_id, capture) in calibrations
+            else {}
+        )
+        scenarios = frozenset(record["scenario"] for record in document["results"])
+        found[capture] = _file(loaded, ceilings, server_pages, servers, scenarios, history)
+    return found
 
 
 def _file(
@@ -537,8 +591,6 @@ def _file(
     server_id = document["server"]["id"]
     figures = []
     for record in document["results"]:
-        if record["scenario"] not in scenarios:
-            continue  # a newer capture of this server measured it
         if record["scenario"] not in scenarios:
             continue  # a newer capture of this server measured it
         key = tool_protocol(record)

@@ -23,7 +23,7 @@ SCENARIO_PAGES = {
     ),
     "fixed-rate-latency": (
         "Latency at a fixed rate",
-        "At half of its own maximum rate, how long does each server take to answer?",
+        "At fixed fractions of its own maximum rate, how long does each server take to answer?",
     ),
     "resources": (
         "Start-up and memory",

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from evidence.vocabulary import ANSWERS_COUNTED_ON_ARRIVAL
 from harness.benchmarks.figures import figure_record, measure_in_rounds
 from harness.benchmarks.h2load.command import H2loadRequest
 from harness.benchmarks.h2load.run import run_h2load
@@ -168,7 +169,12 @@ class Calibration:
                     url = proxy.base_url
                     self.measure(figure, params, lambda u=url, p=protocol: self.h2load(u, p))
                     if protocol_id == "http/1.1":
-                        params = self.params("locust", "nginx return 200", protocol_id)
+                        params = self.params(
+                            "locust",
+                            "nginx return 200",
+                            protocol_id,
+                            answers_counted=ANSWERS_COUNTED_ON_ARRIVAL,
+                        )
                         params["users"] = LOCUST_USERS
                         self.measure(
                             "locust http/1.1 nginx", params, lambda: self.locust(proxy.base_url)
@@ -189,7 +195,13 @@ class Calibration:
                     params["command"] = cmd
                     self.measure(figure, params, lambda: self.h2load(url, "http/1.1"))
                     if interface == "wsgi":
-                        params = self.params("locust", target, "http/1.1", command=cmd)
+                        params = self.params(
+                            "locust",
+                            target,
+                            "http/1.1",
+                            command=cmd,
+                            answers_counted=ANSWERS_COUNTED_ON_ARRIVAL,
+                        )
                         params["users"] = LOCUST_USERS
                         self.measure(
                             f"locust http/1.1 raw-{interface}", params, lambda: self.locust(url)

@@ -15,6 +15,12 @@ so the gap between the stacks is measured under the same drift. The
 work makes a reference CPU-bound at a Django-like rate: the first capture used trivial apps,
 which ran at the load tool's limit and varied between rounds more than the configurations.
 
+The rounds go on past the profile's least number while a reference app's answered/s still
+varies from round to round by more than the profile's CV (up to its most rounds): a reference
+does the same work every time, so its spread is the machine's, and the first standard capture's
+varied 18 to 35 % in three rounds. Each figure records the rounds taken, why they stopped and
+its reference's CV at the end.
+
 One file, ``data/benchmarks/<machine>/<capture>/interleaved.json``, holds every target's
 figures. It is written once every round is done, so an interrupted capture measures all rounds
 again when resumed (a comparison is only one run when all of it is).
@@ -30,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from evidence.vocabulary import ROUNDS_STOPPED
 from harness.benchmarks.calibration import raw_app
 from harness.benchmarks.django_setup import (
     NO_MIDDLEWARE_VARIANT,
@@ -39,7 +46,7 @@ from harness.benchmarks.django_setup import (
 from harness.benchmarks.figures import figure_record
 from harness.benchmarks.h2load.command import H2loadRequest
 from harness.benchmarks.h2load.run import run_h2load
-from harness.benchmarks.measurement import Measurement
+from harness.benchmarks.measurement import Measurement, coefficient_of_variation
 from harness.benchmarks.pinning import Pinning
 from harness.benchmarks.scenarios.bench import ServerBench, ServerGone
 from harness.benchmarks.scenarios.h2load_common import (
@@ -66,6 +73,8 @@ REFERENCE_NAMES = {
     "ref-wsgi": "WSGI app on Granian with a fixed Python workload (no Django)",
 }
 REFERENCE_FLAVOUR = "busy"  # apps/raw.py: asgi_busy_app, wsgi_busy_app
+# Why the rounds stopped.
+SETTLED, AT_CAP, REFERENCE_FAILED, INTERRUPTED = ROUNDS_STOPPED
 
 
 @dataclass
@@ -108,11 +117,66 @@ def configuration_target_id(server_id: str, stack: str) -> str:
 
 def round_order(targets: Sequence[Target], round_index: int, rounds: int) -> list[Target]:
     """The targets of one round, rotated so that each round begins at another place: no
-    target is always measured first (on a machine still cool) or last."""
+    target is always measured first (on a machine still cool) or last. Rounds beyond
+    ``rounds`` (the least number) start where the first ones did."""
     if not targets:
         return []
-    shift = round_index * len(targets) // max(rounds, 1)
+    shift = round_index * len(targets) // max(rounds, 1) % len(targets)
     return [*targets[shift:], *targets[:shift]]
+
+
+@dataclass(frozen=True)
+class RoundsOutcome:
+    """How many rounds were taken, why no more, and each reference figure's CV of answered/s
+    over them ((reference id, clients) -> CV in percent; None: fewer than two ok rounds)."""
+
+    rounds: int
+    stopped: str
+    reference_cv_percent: dict[tuple[str, int], float | None]
+
+
+def reference_cvs(
+    repeats: dict[tuple[str, int], list[Measurement]], targets: Sequence[Target]
+) -> dict[tuple[str, int], float | None]:
+    """The CV of answered/s over the rounds so far of every reference figure; None where a
+    round failed or fewer than two were measured."""
+    reference_ids = {target.id for target in targets if target.reference}
+    cvs: dict[tuple[str, int], float | None] = {}
+    for (target_id, clients), measured in repeats.items():
+        if target_id not in reference_ids:
+            continue
+        rates = [m.metrics.get("answered_per_s") for m in measured]
+        ok = all(m.ok for m in measured) and None not in rates
+        cvs[(target_id, clients)] = coefficient_of_variation(rates) if ok else None
+    return cvs
+
+
+def why_stop(
+    repeats: dict[tuple[str, int], list[Measurement]],
+    targets: Sequence[Target],
+    settings: BenchmarkSettings,
+    done: int,
+) -> str | None:
+    """Why no further round is measured after ``done`` rounds, or None to measure one more:
+    after the least number of rounds, once every reference's CV is below the profile's, or a
+    reference failed (no round can mend it), or at the most rounds."""
+    if done < settings.interleaved_rounds:
+        return None
+    reference_ids = {target.id for target in targets if target.reference}
+    if any(
+        not measurement.ok
+        for (target_id, _), measured in repeats.items()
+        if target_id in reference_ids
+        for measurement in measured
+    ):
+        return REFERENCE_FAILED
+    cvs = reference_cvs(repeats, targets).values()
+    limit = settings.interleaved_reference_cv_percent
+    if all(cv is not None and cv < limit for cv in cvs):
+        return SETTLED
+    if done >= max(settings.interleaved_rounds, settings.interleaved_max_rounds):
+        return AT_CAP
+    return None
 
 
 def with_reference_ratios(
@@ -146,6 +210,7 @@ class InterleavedRounds:
         self.settings, self.pinning, self.scratch = settings, pinning, scratch
         self.progress, self.interrupted = progress, interrupted
         self.clients = settings.interleaved_clients
+        self.outcome: RoundsOutcome | None = None  # set by run()
 
     def reference_target(self, granian: Environment | None, interface: str) -> Target:
         target_id = f"ref-{interface}"
@@ -230,18 +295,35 @@ class InterleavedRounds:
         return measured
 
     def run(self, targets: Sequence[Target]) -> dict[tuple[str, int], list[Measurement]]:
-        """Measure every round; returns each (target, clients) figure's repeats, one per
-        round, in round order."""
-        rounds = self.settings.interleaved_rounds
+        """Measure rounds until ``why_stop`` says enough (``self.outcome`` says how many and
+        why); returns each (target, clients) figure's repeats, one per round, in round
+        order."""
+        least = self.settings.interleaved_rounds
+        most = max(least, self.settings.interleaved_max_rounds)
+        limit = self.settings.interleaved_reference_cv_percent
         repeats: dict[tuple[str, int], list[Measurement]] = {
             (target.id, clients): [] for target in targets for clients in self.clients
         }
         started = time.monotonic()
-        for round_index in range(rounds):
+        round_index = 0
+        while True:
             if self.interrupted.is_set():
+                stopped = INTERRUPTED
                 break
+            if (stopped := why_stop(repeats, targets, self.settings, round_index)) is not None:
+                break
+            if round_index >= least:
+                unsettled = ", ".join(
+                    f"{target_id} c={clients} CV {cv:.1f} %"
+                    for (target_id, clients), cv in reference_cvs(repeats, targets).items()
+                    if cv is not None and cv >= limit
+                )
+                self.progress.note(
+                    f"round {round_index + 1} of at most {most}: a reference app varied by "
+                    f"{limit:g} % or more ({unsettled})"
+                )
             results: dict[tuple[str, int], Measurement] = {}
-            for target in round_order(targets, round_index, rounds):
+            for target in round_order(targets, round_index, least):
                 if self.interrupted.is_set():
                     break
                 if target.setup_failure or target.start is None:
@@ -252,17 +334,20 @@ class InterleavedRounds:
                 for clients, measurement in measured.items():
                     results[(target.id, clients)] = measurement
                 self.progress.note(
-                    f"round {round_index + 1}/{rounds}: {target.id}: {_summary(measured)}"
+                    f"round {round_index + 1}/{least}: {target.id}: {_summary(measured)}"
                 )
             with_reference_ratios(results, targets)
             for key, measurement in results.items():
                 repeats[key].append(measurement)
+            round_index += 1
             elapsed = time.monotonic() - started
-            left = (rounds - round_index - 1) * elapsed / (round_index + 1)
+            left = max(0, least - round_index) * elapsed / round_index
             self.progress.note(
-                f"round {round_index + 1}/{rounds} done in {elapsed / 60:.1f} min"
+                f"round {round_index}/{least} done in {elapsed / 60:.1f} min"
                 + (f", about {left / 60:.1f} min left" if left else "")
+                + (f" (up to {most} rounds while a reference app varies)" if most > least else "")
             )
+        self.outcome = RoundsOutcome(round_index, stopped, reference_cvs(repeats, targets))
         return repeats
 
 
@@ -380,11 +465,11 @@ def interleaved_figures(
                 else:
                     targets.append(rounds.configuration_target(bench, version, stack))
         target_progress.step(
-            f"{settings.interleaved_rounds} rounds of {len(targets)} targets "
-            f"(c={', '.join(map(str, settings.interleaved_clients))})"
+            f"{settings.interleaved_rounds} to {settings.interleaved_max_rounds} rounds of "
+            f"{len(targets)} targets (c={', '.join(map(str, settings.interleaved_clients))})"
         )
         repeats = rounds.run(targets)
-    return figure_records(targets, repeats, settings, pinning)
+    return figure_records(targets, repeats, settings, pinning, rounds.outcome)
 
 
 def figure_records(
@@ -392,12 +477,22 @@ def figure_records(
     repeats: dict[tuple[str, int], list[Measurement]],
     settings: BenchmarkSettings,
     pinning: Pinning,
+    outcome: RoundsOutcome | None = None,
 ) -> list[dict[str, Any]]:
-    """One figure record per target and client count, in the targets' order."""
+    """One figure record per target and client count, in the targets' order, each with the
+    rounds taken, why they stopped, and its reference's CV over them (``outcome``)."""
     records = []
     for target in targets:
         for clients in settings.interleaved_clients:
             measured = repeats[(target.id, clients)]
+            rounds = {}
+            if outcome is not None:
+                rounds = {
+                    "rounds_stopped": outcome.stopped,
+                    "reference_cv_percent": outcome.reference_cv_percent.get(
+                        (target.reference_id, clients)
+                    ),
+                }
             windows = [m.details["window_s"] for m in measured if m.details.get("window_s")]
             params = {
                 **target.params,
@@ -410,7 +505,9 @@ def figure_records(
                 "threads": 1,
                 "duration_s": min(windows) if windows else settings.duration_s,
                 "warmup_s": settings.warmup_s,
-                "rounds": settings.interleaved_rounds,
+                # The rounds this figure was measured in (fewer if interrupted).
+                "rounds": len(measured),
+                **rounds,
                 **pinning.as_record(),
                 # A configuration at its production count; a reference app on one worker.
                 "workers": target.params.get("workers", 1),

@@ -8,12 +8,13 @@ warm-up, and long enough for every client to complete 10 requests at the rate a 
 answered (500 clients at 200 answers a second: 25 s), up to 30 s: a short window undercounts
 a slow server at many clients and cannot observe a latency longer than itself. The budget
 goes to extra repeats of the figures whose spread is widest. The figures compared across
-servers (each configuration's own JSON view at 1 and 200 clients) are measured again in three
-interleaved rounds of every configuration, with Django's default middleware stack and with
-none, and two reference apps (``interleaved``). The polls reproduction runs unpooled, and the
-slow-upstream one with a shared client, on four declared configurations beside the setup every
-configuration runs. ``full`` measures every combination, longer and more often, for dedicated
-hardware.
+servers (each configuration's own JSON view at 1 and 200 clients) are measured again in at
+least three interleaved rounds of every configuration, with Django's default middleware stack
+and with none, and two reference apps (``interleaved``), and in up to five while a reference
+app's rate varies between rounds by more than 10 % (CV). The polls reproduction runs
+unpooled, and the slow-upstream one with a shared client, on four declared configurations
+beside the setup every configuration runs. ``full`` measures every combination, longer and
+more often, for dedicated hardware.
 """
 
 from __future__ import annotations
@@ -60,9 +61,15 @@ class BenchmarkSettings:
     fixed_rate_duration_s: float
     fixed_rate_drain_s: float
     fixed_rate_connections: int
-    idle_bound: int  # most connections opened per idle-connections run
+    # idle-connections: up to idle_bound connections opened, until all settled, none settled
+    # for idle_stall_s (the server took no more: its limit) or idle_open_deadline_s; then
+    # held idle_hold_s, with the memory read and a fresh request made halfway; idle_repeats
+    # fresh servers per figure (the scenario's own count: thousands of opens cost seconds).
+    idle_bound: int
     idle_open_deadline_s: float
+    idle_stall_s: float
     idle_hold_s: float
+    idle_repeats: int
     polls_steps: tuple[tuple[int, float], ...]  # (users, seconds)
     upstream_steps: tuple[tuple[int, float], ...]
     locust_timeout_s: float  # a request slower than this counts as failed
@@ -84,9 +91,14 @@ class BenchmarkSettings:
     convergence_clients: tuple[int, ...] = (200, 500)
     convergence_factor: float = 3.0
     # The interleaved scenario: these client counts of each configuration's own JSON view and
-    # of the reference apps, every target once per round, this many rounds.
+    # of the reference apps, every target once per round, at least interleaved_rounds rounds;
+    # then more rounds, up to interleaved_max_rounds, while a reference app's answered/s still
+    # varies between rounds by more than interleaved_reference_cv_percent (CV): the references
+    # measure the machine, and a machine that moved them that much moved every figure.
     interleaved_clients: tuple[int, ...] = (1, 200)
     interleaved_rounds: int = 3
+    interleaved_max_rounds: int = 5
+    interleaved_reference_cv_percent: float = 10.0
     # Locust worker processes under one master (Locust's --processes); 1: a single process.
     locust_processes: int = 1
     # The middleware stacks every configuration is measured with in the interleaved rounds
@@ -145,11 +157,15 @@ BENCHMARK_SETTINGS = {
         fixed_rate_connections=5,
         idle_bound=20,
         idle_open_deadline_s=3,
+        idle_stall_s=1,
         idle_hold_s=0.5,
+        idle_repeats=1,
         polls_steps=((5, 1.5),),
-        upstream_steps=((5, 2.0),),
+        # Rates count answers that arrive inside the window, and every answer takes at least
+        # the longest upstream call (0.6 s): a ramp and a window of a few calls each.
+        upstream_steps=((5, 4.0),),
         locust_timeout_s=5,
-        upstream_ramp_s=0.5,
+        upstream_ramp_s=1.5,
         upstream_spawn_rate=10,
         upstream_timeout_s=10,
         upstream_repeats=1,
@@ -161,6 +177,7 @@ BENCHMARK_SETTINGS = {
         convergence_clients=(10,),
         interleaved_clients=(10,),
         interleaved_rounds=2,
+        interleaved_max_rounds=2,
     ),
     "standard": BenchmarkSettings(
         repeats=3,
@@ -180,9 +197,11 @@ BENCHMARK_SETTINGS = {
         fixed_rate_duration_s=10,
         fixed_rate_drain_s=10,
         fixed_rate_connections=50,
-        idle_bound=100,
-        idle_open_deadline_s=1.5,
-        idle_hold_s=0.5,
+        idle_bound=2000,
+        idle_open_deadline_s=15,
+        idle_stall_s=3,
+        idle_hold_s=3,
+        idle_repeats=1,
         polls_steps=((100, 2.0), (300, 2.0), (700, 2.0)),
         # 10 users a second up to 100 (10 s, left out), then 30 s measured.
         upstream_steps=((100, 40.0),),
@@ -218,7 +237,9 @@ BENCHMARK_SETTINGS = {
         fixed_rate_connections=50,
         idle_bound=5000,
         idle_open_deadline_s=60,
+        idle_stall_s=5,
         idle_hold_s=5,
+        idle_repeats=3,
         polls_steps=tuple((users, 10.0) for users in (100, 200, 300, 400, 500, 600, 700)),
         upstream_steps=((100, 70.0),),
         locust_timeout_s=5,
@@ -233,6 +254,7 @@ BENCHMARK_SETTINGS = {
         calibration_duration_s=5.0,
         interleaved_clients=(1, 200, 500),
         interleaved_rounds=5,
+        interleaved_max_rounds=8,
         polls_unpooled_servers=("*",),
         upstream_shared_client_servers=("*",),
     ),

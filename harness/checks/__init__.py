@@ -1,5 +1,6 @@
 """Behaviour checks: each answers one question about a running server with an outcome
-(yes / no / partial / not-applicable / error), a one-line summary and the raw evidence."""
+(yes / no / partial / not-applicable / error), a one-line summary and the raw evidence, and,
+for a no or partial, whose behaviour decided it (the server's, Django's or the project's)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from evidence.vocabulary import OUTCOMES
+from evidence.vocabulary import CAUSED_OUTCOMES, CAUSES, OUTCOMES
 from harness.definitions import ServerDefinition
 from harness.launcher import Instance, Launcher
+from harness.postgres import PostgresInstance
 from harness.process import log_tail
 from harness.profiles import Profile
 from harness.provenance import now_iso
@@ -28,6 +30,9 @@ class CheckContext:
     shared: Instance  # the production-style instance over plain HTTP/1.1, shared by checks
     launcher: Launcher | None = None  # starts other variants (TLS, dev mode, reload...)
     upstream: UpstreamService | None = None  # the slow external API of this capture
+    # PostgreSQL for the checks that need one, started once per capture (None: a check that
+    # needs it starts its own).
+    database: PostgresInstance | None = None
 
     def url(self, endpoint: str, query: str = "") -> str:
         """URL of a sample-project endpoint (by its name in endpoints.toml) on the shared one."""
@@ -48,6 +53,11 @@ class Finding:
     outcome: str
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Whose behaviour decided a no or partial (evidence.vocabulary.CAUSES), decided by the
+    # check from its evidence; anything but the server's says why in ``cause_detail``, one
+    # sentence naming the code that decides it.
+    cause: str = "server"
+    cause_detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,22 @@ class Check:
     cases: tuple[dict[str, str], ...] = ()
 
 
+def cause_record(check_id: str, finding: Finding) -> dict[str, str]:
+    """The ``cause`` (and ``cause_detail``) fields of a result: only on the outcomes that count
+    against a server, and a detail exactly when the cause is not the server's."""
+    if finding.cause not in CAUSES:
+        raise ValueError(f"check {check_id} returned unknown cause {finding.cause!r}")
+    if finding.outcome not in CAUSED_OUTCOMES:
+        if finding.cause != "server":
+            raise ValueError(f"check {check_id} named a cause for a {finding.outcome!r} outcome")
+        return {}
+    if finding.cause == "server":
+        return {"cause": "server"}
+    if not finding.cause_detail.strip():
+        raise ValueError(f"check {check_id} named the {finding.cause} cause without a detail")
+    return {"cause": finding.cause, "cause_detail": finding.cause_detail}
+
+
 def result_record(check: Check, finding: Finding) -> dict[str, Any]:
     if finding.outcome not in OUTCOMES:
         raise ValueError(f"check {check.id} returned unknown outcome {finding.outcome!r}")
@@ -81,6 +107,7 @@ def result_record(check: Check, finding: Finding) -> dict[str, Any]:
         "timed": check.timed,
         "outcome": finding.outcome,
         "summary": finding.summary,
+        **cause_record(check.id, finding),
         "measured_at": now_iso(),
         "evidence": finding.evidence,
     }

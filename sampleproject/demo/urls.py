@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from demo.views import basic, echo, orm, sse, streaming, upstream
+from demo.views import basic, disconnect, echo, orm, sse, streaming, upstream
 
 app_name = "demo"
 
@@ -26,4 +26,22 @@ urlpatterns = [
     path("orm/async", orm.orm_async, name="orm_async"),
     path("echo", echo.echo, name="echo"),
     path("echo/count", echo.echo_count, name="echo_count"),
+    path("disconnect/sync", disconnect.disconnect_sync, name="disconnect_sync"),
+    path("disconnect/async", disconnect.disconnect_async, name="disconnect_async"),
+    path("disconnect/query", disconnect.disconnect_query, name="disconnect_query"),
+    path(
+        "disconnect/query/async",
+        disconnect.disconnect_query_async,
+        name="disconnect_query_async",
+    ),
+    path(
+        "disconnect/stream/sync",
+        disconnect.disconnect_stream_sync,
+        name="disconnect_stream_sync",
+    ),
+    path(
+        "disconnect/stream/async",
+        disconnect.disconnect_stream_async,
+        name="disconnect_stream_async",
+    ),
 ]

@@ -97,10 +97,16 @@ def with_connection_handling(
     pool_max_size: int | None,
     pool_timeout_s: float | None,
     conn_max_age: int | None,
+    health_checks: bool = False,
 ) -> dict[str, object]:
     """``database`` with the connection handling the variables chose: Django's psycopg pool
     (DATABASE_POOL_MAX_SIZE, DATABASE_POOL_TIMEOUT), persistent connections
-    (DATABASE_CONN_MAX_AGE), or neither (a connection per request, Django's default)."""
+    (DATABASE_CONN_MAX_AGE), or neither (a connection per request, Django's default); with
+    ``health_checks`` (DATABASE_HEALTH_CHECKS), Django's CONN_HEALTH_CHECKS, which for the pool
+    is also what hands psycopg_pool a ``check`` (a connection the database ended is replaced
+    before a request gets it, at one round trip per checkout)."""
+    if health_checks:
+        database = {**database, "CONN_HEALTH_CHECKS": True}
     if pool_max_size is not None and conn_max_age is not None:
         raise ImproperlyConfigured(
             "DATABASE_POOL_MAX_SIZE and DATABASE_CONN_MAX_AGE are both set: Django's pool needs "

@@ -46,6 +46,10 @@ DATABASE_POOL_MAX_SIZE=N
 DATABASE_POOL_TIMEOUT=S
     Seconds a request waits for a free pooled connection before psycopg_pool gives up
     (default 10). Only with DATABASE_POOL_MAX_SIZE.
+DATABASE_HEALTH_CHECKS=1
+    Django's CONN_HEALTH_CHECKS: a kept connection (persistent, or the pool's: Django then
+    gives psycopg_pool its ``check``) is tested before a request reuses it, so one that the
+    database ended (idle_session_timeout, a proxy's idle timeout) is replaced, not failed.
 DATABASE_CONN_MAX_AGE=N
     Persistent connections instead of a pool: CONN_MAX_AGE=N seconds (0 closes each at the
     end of its request). Refused together with DATABASE_POOL_MAX_SIZE. Django's docs advise
@@ -62,7 +66,8 @@ UPSTREAM_CLIENT=per-request|shared
     shows how much of the cost is making clients.
 SAMPLEPROJECT_STATE_DIR
     Directory where the /sse views append stream lifecycle records (sse-events.jsonl, see
-    demo/sse_log.py). Default: <system temp dir>/sampleproject-state.
+    demo/sse_log.py) and the /disconnect/* views theirs (disconnects.jsonl, see
+    demo/disconnect_log.py). Default: <system temp dir>/sampleproject-state.
 
 Flags accept 1/true/yes/on.
 """
@@ -180,6 +185,7 @@ DATABASES = {
         pool_max_size=env_int("DATABASE_POOL_MAX_SIZE", minimum=1),
         pool_timeout_s=env_seconds("DATABASE_POOL_TIMEOUT"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", minimum=0),
+        health_checks=env_flag("DATABASE_HEALTH_CHECKS"),
     )
 }
 

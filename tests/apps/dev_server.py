@@ -5,10 +5,13 @@ scratch copy a check edits):
     python dev_server.py PORT MODE
 
 MODE ``friendly`` does what a good development server does: serves ``/static/`` from
-``demo/static`` as text/css, reads the home template again on every request, and restarts
-itself when ``demo/views/basic.py`` changes. ``unfriendly`` does none of it: ``/static/`` is a
-404, the template is read once at start, code changes are ignored. ``wrong-type`` is
-``unfriendly`` except that ``/static/`` files are served as text/plain.
+``demo/static`` as text/css, reads the home template again on every request, restarts itself
+when ``demo/views/basic.py`` changes, and sets TCP_NODELAY on its connections. ``unfriendly``
+does none of it: ``/static/`` is a 404, the template is read once at start, code changes are
+ignored, and Nagle's algorithm stays on. ``wrong-type`` is ``unfriendly`` except that
+``/static/`` files are served as text/plain. Every answer is written in two sends (the headers,
+then the body), as ``http.server`` writes them, so with Nagle's algorithm on the body waits for
+the client's delayed ACK of the headers.
 
 ``/`` answers a page that links the stylesheet and shows the home template's text;
 ``/json/sync`` answers the message of the sync JSON view, read from ``demo/views/basic.py``.
@@ -42,6 +45,7 @@ def home_page() -> bytes:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = MODE == "friendly"  # socketserver sets TCP_NODELAY when true
 
     def do_GET(self) -> None:
         path = self.path.split("?")[0]

@@ -13,6 +13,10 @@ own, which would hide the behaviours the checks look for. MODE is one of:
     and read whole into memory; Transfer-Encoding is ignored, so the bytes of a chunked body
     are read as the next request. HEAD gets a body, Expect is ignored, X-Forwarded-For and
     X-Forwarded-Proto are believed from any peer, and an idle connection is never closed.
+``cl0``
+    Like ``naive``, but it reads no body at all, whatever Content-Length says: the body's bytes
+    are read as the start of the next request on the connection (the "CL.0" desync). A proxy
+    that forwards any request with a body leaves it there for the next client.
 ``strict``
     One thread per connection. Anything ambiguous or malformed is answered ``400 Bad Request``
     and the connection closed: two Content-Lengths, one that is not all digits, any
@@ -23,6 +27,14 @@ own, which would hide the behaviours the checks look for. MODE is one of:
     gets the headers of GET; forwarded headers are ignored. A client gets 1 s to complete its
     headers, which also closes an idle kept-alive connection after 1 s. Bodies are streamed to
     the view in pieces, so memory stays flat.
+``lenient``
+    Like ``strict`` in everything that decides where a message ends (Content-Length grammar,
+    one chunked coding, chunk sizes), and loose in everything that cannot move it: lines may end
+    in a bare LF, a folded line is joined to the field before it with a space, field values
+    keep their control bytes (CR, NUL), a field name may hold a control byte (not whitespace),
+    Host may be missing or repeated. A request with Transfer-Encoding: chunked and a
+    Content-Length is read chunked (RFC 9112 6.1), and the connection is kept open after it,
+    against the RFC's "MUST close".
 ``tight``
     Like ``strict``, but the header block is bounded at 8 KiB, so a 16 KiB cookie is refused.
 ``closer``
@@ -32,8 +44,10 @@ own, which would hide the behaviours the checks look for. MODE is one of:
     Like ``strict``, but every response says ``Connection: close`` and the connection is then
     closed.
 ``wedge``
-    Like ``strict`` until more than 100 connections are open at once; from then on it never
-    answers again, as a server whose workers deadlocked under load would.
+    Like ``strict``, but one request at a time taking WEDGE_SERVICE_S each (so its capacity is
+    its own, about 200/s, whatever the machine: twice that always outgrows it), until more
+    than 100 connections are open at once; from then on it never answers again, as a server
+    whose workers deadlocked under load would.
 
 With HAZARD_MOUNT=/app in its environment (any mode) it serves under that prefix, as a server's
 root-path option does: ``/app/echo`` reaches the echo view with the script name ``/app``, and
@@ -70,6 +84,8 @@ WEDGE_ABOVE = 100  # wedge: open connections beyond which it stops answering for
 OPEN_CONNECTIONS = [0]  # wedge: connections being served, under OPEN_LOCK
 OPEN_LOCK = threading.Lock()
 WEDGED = threading.Event()  # set once; a wedged server never answers again
+WEDGE_SERVICE_S = 0.005  # wedge: each answer's time, one at a time under SERVICE_LOCK
+SERVICE_LOCK = threading.Lock()
 NEVER = threading.Event()
 LINGER_S = 1.0  # after our last response, how long to read what the client still sends
 BODY_HEAD_CHARS = 200
@@ -85,6 +101,9 @@ REASONS = {
 TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 5.1: a field name is a token
 BAD_VALUE_BYTE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # controls, CR, LF, NUL; HTAB is fine
 BARE_LF = re.compile(rb"(?<!\r)\n")
+LINE_END = re.compile(rb"\r?\n")  # lenient: a bare LF ends a line too
+BLOCK_END = re.compile(rb"\r?\n\r?\n")
+LOOSE_NAME = re.compile(rb"[^\s:]+")  # lenient: any bytes but whitespace and the colon
 REQUEST_LINE = re.compile(rb"([A-Z]+) (\S+) HTTP/1\.[01]")
 HEX_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")  # at most 4 GiB a chunk: no wrapping counters
 
@@ -276,7 +295,8 @@ def serve_naive(sock: socket.socket, peer: str) -> None:
     try:
         while True:
             request = naive_request(connection)
-            length = int(request.header("content-length") or 0)  # the first one, any int()
+            # The first one, any int(); cl0 reads none.
+            length = 0 if MODE == "cl0" else int(request.header("content-length") or 0)
             # All of it, in memory, and kept until the next request or the connection's end.
             body = b"".join(connection.pieces(max(length, 0), None))
             # Whoever sends these headers is believed, proxy or not.
@@ -300,19 +320,28 @@ def serve_naive(sock: socket.socket, peer: str) -> None:
 # --- strict, closer, announce-close ----------------------------------------------------------
 
 
+def _block_end(buffer: bytearray) -> tuple[int, int]:
+    """(where the header block ends, where the body starts), or (-1, -1)."""
+    if MODE == "lenient":
+        found = BLOCK_END.search(buffer)
+        return (found.start(), found.end()) if found else (-1, -1)
+    end = buffer.find(b"\r\n\r\n")
+    return (end, end + 4) if end >= 0 else (-1, -1)
+
+
 def strict_head(connection: Connection) -> bytes:
     """The header block, within HEADER_LIMIT and HEADER_DEADLINE_S."""
     deadline = time.monotonic() + HEADER_DEADLINE_S
     while True:
-        end = connection.buffer.find(b"\r\n\r\n")
+        end, body_start = _block_end(connection.buffer)
         block = connection.buffer if end < 0 else connection.buffer[:end]
-        if BARE_LF.search(block):
+        if MODE != "lenient" and BARE_LF.search(block):
             raise BadRequest
         if len(block) > HEADER_LIMIT:
             raise BadRequest(431)
         if end >= 0:
             head = connection.take(end)
-            del connection.buffer[:4]
+            del connection.buffer[: body_start - end]
             return head
         left = deadline - time.monotonic()
         if left <= 0:
@@ -321,26 +350,36 @@ def strict_head(connection: Connection) -> bytes:
 
 
 def strict_request(head: bytes) -> Request:
-    request_line, *lines = head.split(b"\r\n")
+    loose = MODE == "lenient"
+    request_line, *lines = LINE_END.split(head) if loose else head.split(b"\r\n")
     match = REQUEST_LINE.fullmatch(request_line)
     if match is None:
         raise BadRequest
-    headers = []
+    headers: list[tuple[str, str]] = []
     for line in lines:
+        if loose and line[:1] in (b" ", b"\t") and headers:  # a fold: joined with a space
+            name_text, value_text = headers.pop()
+            folded = line.strip(b" \t").decode("latin-1")
+            headers.append((name_text, f"{value_text} {folded}"))
+            continue
         name, colon, value = line.partition(b":")
-        if not colon or not TOKEN.fullmatch(name):  # a fold, or space before the colon
+        # Strict: a fold, a space before the colon or a control byte in the name is refused;
+        # lenient refuses only whitespace in the name (the space before a colon).
+        if not colon or not (LOOSE_NAME if loose else TOKEN).fullmatch(name):
             raise BadRequest
         value = value.strip(b" \t")
-        if BAD_VALUE_BYTE.search(value):
+        if not loose and BAD_VALUE_BYTE.search(value):
             raise BadRequest
-        headers.append((name.decode(), value.decode("latin-1")))
+        headers.append((name.decode("latin-1"), value.decode("latin-1")))
     request = Request(match[1].decode(), match[2].decode("latin-1"), headers)
     lengths, codings = request.values("content-length"), request.values("transfer-encoding")
-    if len(request.values("host")) != 1 or len(lengths) > 1:
+    if len(lengths) > 1 or (not loose and len(request.values("host")) != 1):
         raise BadRequest
     if lengths and not lengths[0].isdigit():  # 1*DIGIT: no sign, no underscore, no list
         raise BadRequest
-    if codings and (lengths or len(codings) != 1 or codings[0].lower() != "chunked"):
+    if codings and (len(codings) != 1 or codings[0].lower() != "chunked"):
+        raise BadRequest
+    if codings and lengths and not loose:  # lenient reads it chunked, as RFC 9112 6.1 says
         raise BadRequest
     return request
 
@@ -392,6 +431,11 @@ def serve_strict_connection(sock: socket.socket, peer: str) -> None:
             body = strict_body(connection, request)
             if WEDGED.is_set():
                 NEVER.wait()  # forever: nothing sets it
+            if MODE == "wedge":
+                with SERVICE_LOCK:
+                    time.sleep(WEDGE_SERVICE_S)
+                if WEDGED.is_set():
+                    NEVER.wait()  # wedged while this request waited its turn
             status, payload, location = answer(request, body, peer, "http")
             close = MODE == "announce-close" or request.wants_close
             head = request.method == "HEAD"
@@ -411,13 +455,14 @@ def serve_strict_connection(sock: socket.socket, peer: str) -> None:
 
 
 def main() -> None:
-    if MODE not in ("naive", "strict", "tight", "closer", "announce-close", "wedge"):
+    modes = ("naive", "cl0", "strict", "lenient", "tight", "closer", "announce-close", "wedge")
+    if MODE not in modes:
         sys.exit(f"unknown mode {MODE!r}")
     listener = socket.create_server(("127.0.0.1", PORT), backlog=128)
     print(f"hazard_server listening on {PORT} in {MODE} mode", flush=True)
     while True:
         sock, (peer, _) = listener.accept()
-        if MODE == "naive":
+        if MODE in ("naive", "cl0"):
             serve_naive(sock, peer)  # one at a time: the next client waits its turn
         else:
             threading.Thread(target=serve_strict, args=(sock, peer), daemon=True).start()

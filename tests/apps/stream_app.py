@@ -18,7 +18,8 @@ Behaviours: ``live`` sends each chunk or event as it is made; ``buffered`` makes
 everything at the end; ``wrong-type`` streams events live as text/plain; ``broken`` answers
 500 (its page still loads); ``notices`` streams live and records ``cancelled`` when the client
 is gone; ``ignores`` streams live, never records an end, and keeps "running" after the client
-left.
+left; ``closes`` streams live without chunked framing and closes the connection after the
+last event (a server dropping a stream).
 """
 
 import json
@@ -134,6 +135,16 @@ class Handler(BaseHTTPRequestHandler):
         stream = query.get("id", "anonymous")
         frames = sse_frames(count, interval, stream)
         content_type = "text/plain" if behaviour == "wrong-type" else "text/event-stream"
+        if behaviour == "closes":
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for frame in frames:
+                self.wfile.write(frame)
+                self.wfile.flush()
+            self.close_connection = True
+            return
         if behaviour not in ("notices", "ignores"):
             self.stream(behaviour, content_type, frames)
             return

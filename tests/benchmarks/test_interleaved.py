@@ -8,6 +8,8 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from harness.benchmarks.apps import raw
 from harness.benchmarks.interleaved import InterleavedRounds, Target, round_order
 from harness.benchmarks.measurement import Measurement, summarise
@@ -68,6 +70,61 @@ def test_the_ratio_pairs_each_round_with_the_same_rounds_reference(tmp_path: Pat
     assert summary["spread"]["answered_per_s"]["cv_percent"] > 20  # the drift...
     assert summary["spread"]["reference_ratio"]["cv_percent"] == 0  # ...cancels out
     assert "reference_ratio" not in repeats[("ref-wsgi", 1)][0].metrics
+
+
+@pytest.mark.parametrize(
+    ("reference_rates", "rounds", "stopped"),
+    [
+        # Steady from the start: the least number of rounds is enough.
+        ([1000.0, 1010.0, 990.0], 3, "reference-settled"),
+        # One slow round: CV 12.4 % after 3 rounds, 10.5 % after 4, 9.3 % after 5.
+        ([1000.0, 1000.0, 800.0, 1000.0, 1000.0, 1000.0], 5, "reference-settled"),
+        # Never below 10 %: the most rounds, and the figure says so.
+        ([1000.0, 500.0] * 4, 6, "round-cap"),
+    ],
+)
+def test_rounds_go_on_until_the_reference_settles_up_to_the_cap(
+    tmp_path: Path, reference_rates: list[float], rounds: int, stopped: str
+) -> None:
+    from harness.benchmarks.interleaved import figure_records
+
+    order: list[str] = []
+    targets = [
+        _target("ref-wsgi", "wsgi", reference_rates, order),
+        _target("alpha", "wsgi", [100.0] * len(reference_rates), order),
+    ]
+    interleaved = _rounds(tmp_path)
+    interleaved.settings = replace(
+        interleaved.settings,
+        interleaved_rounds=3,
+        interleaved_max_rounds=6,
+        interleaved_reference_cv_percent=10.0,
+    )
+
+    repeats = interleaved.run(targets)
+
+    assert interleaved.outcome is not None
+    assert (interleaved.outcome.rounds, interleaved.outcome.stopped) == (rounds, stopped)
+    assert len(order) == 2 * rounds  # every target once in every round
+    assert all(sorted(order[i : i + 2]) == ["alpha", "ref-wsgi"] for i in range(0, len(order), 2))
+    expected_cv = summarise(repeats[("ref-wsgi", 1)])["spread"]["answered_per_s"]["cv_percent"]
+    assert (expected_cv < 10.0) == (stopped == "reference-settled")
+    records = figure_records(
+        targets, repeats, interleaved.settings, Pinning(None, None), interleaved.outcome
+    )
+    for record in records:
+        assert record["params"]["rounds"] == len(record["repeats"]) == rounds
+        assert record["params"]["rounds_stopped"] == stopped
+        assert record["params"]["reference_cv_percent"] == pytest.approx(expected_cv)
+
+
+def test_a_failed_reference_stops_the_rounds_at_the_least_number(tmp_path: Path) -> None:
+    reference = Target("ref-asgi", "asgi", reference=True, setup_failure="Granian is missing")
+    interleaved = _rounds(tmp_path)
+    interleaved.settings = replace(interleaved.settings, interleaved_max_rounds=8)
+    interleaved.run([reference, _target("alpha", "asgi", [1.0] * 8, [])])
+    assert interleaved.outcome is not None
+    assert (interleaved.outcome.rounds, interleaved.outcome.stopped) == (3, "reference-failed")
 
 
 def test_a_target_that_cannot_start_fails_and_its_configurations_get_no_ratio(

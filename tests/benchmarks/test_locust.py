@@ -6,6 +6,7 @@ Nothing here asserts a timing: only what was counted and how the figures relate.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -113,7 +114,7 @@ def test_rates_count_answered_requests_only(tiny_server, tmp_path: Path) -> None
     assert 0 < step["failures"] < step["requests"]
     assert step["answered"] == step["requests"] - step["failures"]
     assert step["answered_per_s"] == pytest.approx(step["answered"] / step["ran_s"], 1e-3)
-    assert step["answered_per_s"] < step["sent_per_s"]
+    assert step["answered_per_s"] < step["finished_per_s"]
     assert metrics["step3_answered_per_s"] == step["answered_per_s"]
     assert metrics["failures_total"] > 0
     assert "requests_per_s" not in metrics  # no rate of sent requests is published
@@ -168,6 +169,72 @@ def test_the_ramp_is_kept_apart_and_a_long_timeout_turns_queueing_into_latency(
     in_run = step["requests"] + step["ramp"]["requests"]
     assert metrics["requests_total"] >= in_run  # the whole run: ramp, step and late requests
     assert_nothing_left(tmp_path)
+
+
+def test_no_rate_counts_answers_that_arrived_after_its_window(tiny_server, tmp_path: Path) -> None:
+    """Two requests at a time, 0.2 s each: in any window of T seconds at most 2 x (T / 0.2 + 1)
+    answers can arrive (each slot finishes one every 0.2 s, plus one it started before). Users
+    without a wait (6, then 12) keep requests queued, which drain after the last step: counted
+    by the time they were sent, they raised the run's rate above that bound."""
+    base_url, _ = tiny_server("two-at-a-time")
+    slots, service_s = 2, 0.2
+    request = LocustRequest(
+        LOCUSTFILES / "upstream.py",
+        base_url,
+        ((6, 2.0), (12, 2.0)),
+        timeout_s=30,
+        spawn_rate=12,
+        env={"SERVING_DJANGO_PATH": f"/sleep?seconds={service_s}"},
+    )
+
+    measurement = run_locust(request, tmp_path / "locust")
+
+    assert measurement.ok, measurement.failure
+    metrics, steps = measurement.metrics, measurement.details["steps"]
+    for step in steps:
+        bound = slots * (step["ran_s"] / service_s + 1) / step["ran_s"]  # a physical bound
+        assert step["answered"] <= slots * (step["ran_s"] / service_s + 1)
+        assert step["answered_per_s"] <= bound
+    run_s = sum(step["ran_s"] for step in steps)
+    assert metrics["answered_per_s"] <= slots * (run_s / service_s + 1) / run_s
+    # The queue left at the end is counted, apart from every rate.
+    assert metrics["drained_answered"] > 0
+    in_steps = sum(step["answered"] + step["ramp"]["requests"] for step in steps)
+    assert metrics["requests_total"] == in_steps + metrics["drained_answered"]  # none failed
+    assert metrics["answered_per_s"] == pytest.approx(in_steps / run_s, 1e-3)
+    assert any("drained after the last step" in note for note in measurement.details["notes"])
+    assert_nothing_left(tmp_path)
+
+
+def test_a_request_counts_in_the_step_its_answer_arrived_in() -> None:
+    """The step recorder alone (the locustfiles' shared module), with made-up times, in a
+    process of its own: importing Locust patches this one's sockets and threads (gevent)."""
+    script = """
+import json, _steps
+recorder = _steps.StepRecorder()
+plan = _steps.Plan(_steps.parse_steps("2:10,4:10"), spawn_rate=4.0, timeout_s=60.0)
+recorder.start(plan, started_at=1000.0)
+recorder.add(1001.0, "/a", 2000.0, None)  # sent and answered in the first step
+recorder.add(1008.0, "/a", 5000.0, None)  # sent in the first, answered in the second
+recorder.add(1015.0, "/a", 9000.0, None)  # answered after the last step: drained
+recorder.add(1019.0, "/a", 3000.0, "timed out")  # a failure, arrived after the end too
+recorder.add(1012.0, "/a", None, "refused")  # no response time: placed at its start
+print(json.dumps(recorder.as_record()))
+"""
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=LOCUSTFILES,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    record = json.loads(completed.stdout.strip().splitlines()[-1])
+    first, second = record["steps"]
+    assert (first["requests"], first["failures"]) == (1, 0)
+    assert (second["requests"], second["failures"]) == (2, 1)
+    assert (record["drained"]["requests"], record["drained"]["failures"]) == (2, 1)
+    assert record["schema_version"] == 3
 
 
 def manage(database: Path, *args: str) -> None:

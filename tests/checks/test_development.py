@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.checks import CheckContext, run_check
-from harness.checks.development import CHECKS, code_reload, template_reload
+from harness.checks.development import CHECKS, code_reload, template_reload, write_stall
 from harness.checks.development.code_reload import with_changed_message
 from harness.checks.development.static import judge_static, stylesheet_hrefs
 from harness.checks.development.template_reload import judge_template, with_template_marker
@@ -79,7 +79,9 @@ def test_a_helpful_dev_server_passes_every_development_check(dev_server, no_sett
         "dev-static": "yes",
         "dev-template-reload": "yes",
         "dev-code-reload": "yes",
+        "dev-write-stall": "yes",
     }, {key: value["summary"] for key, value in results.items()}
+    assert results["dev-write-stall"]["evidence"]["diagnosis"] == "none"
     static = results["dev-static"]["evidence"]
     assert static["stylesheet_path"] == "/static/demo/style.css"
     assert static["status"] == 200 and static["size_bytes"] > 0
@@ -99,9 +101,12 @@ def test_a_server_without_static_files_or_reloading_gets_no(
         "dev-static": "no",
         "dev-template-reload": "no",
         "dev-code-reload": "no",
+        "dev-write-stall": "no",
     }, {key: value["summary"] for key, value in results.items()}
     assert results["dev-static"]["evidence"]["status"] == 404
     assert "WhiteNoise" in results["dev-static"]["summary"]
+    # Headers, then body, with Nagle's algorithm on: the body waits for the delayed ACK.
+    assert results["dev-write-stall"]["evidence"]["diagnosis"] == "server-nagle"
     assert results["dev-template-reload"]["evidence"]["attempt_count"] > 1  # it retried
     assert results["dev-code-reload"]["evidence"]["found_after_s"] is None
 
@@ -126,7 +131,14 @@ def test_runserver_serves_static_files_and_reloads(
         "dev-static": "yes",
         "dev-template-reload": "yes",
         "dev-code-reload": "yes",
+        "dev-write-stall": "no",
     }, {key: value["summary"] for key, value in results.items()}
+    # runserver's small writes wait for the client's delayed ACK: the client's quick ACKs, not
+    # its TCP_NODELAY, remove the wait, and the status line arrives alone.
+    stall = results["dev-write-stall"]["evidence"]
+    assert stall["diagnosis"] == "server-nagle"
+    status_line = b"HTTP/1.1 200 OK\r\n"
+    assert stall["settings"]["plain"]["last_reads"][0]["bytes"] == len(status_line)
 
 
 def test_the_edits_land_where_django_renders_them() -> None:
@@ -149,3 +161,48 @@ def test_thresholds() -> None:
     assert judge_template(0.4, restarted=False) == "yes"
     assert judge_template(0.4, restarted=True) == "partial"
     assert judge_template(None, restarted=False) == "no"
+
+
+def _stall_evidence(plain: float | None, nodelay: float, quick: float) -> dict:
+    """SYNTHETIC: the three clients' medians, and the plain client's last answer in two reads."""
+    medians = {"plain": plain, "client-nodelay": nodelay, "client-quickack": quick}
+    return {
+        "settings": {
+            name: {
+                "setting": name,
+                "meaning": write_stall.CLIENT_SETTINGS[name],
+                "median_ms": median,
+                "last_reads": [{"bytes": 17, "at_ms": 1.0}, {"bytes": 290, "at_ms": 44.0}],
+                "last_read_count": 2,
+                **({} if median is not None else {"error": "ConnectionResetError: reset"}),
+            }
+            for name, median in medians.items()
+        },
+        "requests": write_stall.REQUESTS,
+    }
+
+
+@pytest.mark.parametrize(
+    ("medians", "outcome", "diagnosis"),
+    [
+        ((1.2, 1.1, 1.0), "yes", "none"),
+        ((44.0, 44.0, 0.6), "no", "server-nagle"),  # runserver's shape (Nagle + delayed ACK)
+        ((120.0, 118.0, 119.0), "no", "other"),  # slow, but immediate ACKs do not help
+        ((None, 1.0, 1.0), "error", None),
+    ],
+)
+def test_the_stall_is_diagnosed_from_the_three_clients(
+    medians: tuple, outcome: str, diagnosis: str | None
+) -> None:
+    evidence = _stall_evidence(*medians)
+    found, summary = write_stall.judge(evidence)
+    assert (found, evidence["diagnosis"]) == (outcome, diagnosis), summary
+    if diagnosis == "server-nagle":
+        assert "first 17 bytes arrived at once and the next 43.0 ms later" in summary
+    assert diagnosis in write_stall.DIAGNOSES or diagnosis is None
+
+
+def test_the_stall_check_leaves_production_configurations_alone(tmp_path: Path) -> None:
+    production = synthetic.definition("prod", mode="production")
+    context = CheckContext(production, load_endpoints(), PROFILES["quick"], None)  # type: ignore[arg-type]
+    assert write_stall.run(context).outcome == "not-applicable"

@@ -12,9 +12,10 @@ import pytest
 from harness.browser import unavailable_reason
 from harness.checks import CheckContext, run_check
 from harness.checks.streaming import CHECKS
+from harness.checks.streaming.chunked import stream_cause
 from harness.checks.streaming.sse_disconnect import judge_disconnect
 from harness.checks.streaming.timing import classify_arrivals
-from harness.definitions import Production
+from harness.definitions import Production, ServerDefinition
 from harness.endpoints import sse_idiom
 from harness.environments import Environment
 from harness.launcher import Instance, Launcher
@@ -55,7 +56,9 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Launche
         yield launcher, shared
 
 
-def _context(launched: tuple[Launcher, Instance], behaviour: str) -> CheckContext:
+def _context(
+    launched: tuple[Launcher, Instance], behaviour: str, definition: ServerDefinition = TINY
+) -> CheckContext:
     launcher, shared = launched
     endpoints = {
         "stream_sync": f"/{behaviour}/stream",
@@ -64,7 +67,7 @@ def _context(launched: tuple[Launcher, Instance], behaviour: str) -> CheckContex
         "sse_page": f"/{behaviour}/sse/page",
         "json_sync": "/json/sync",
     }
-    return CheckContext(TINY, endpoints, PROFILES["quick"], shared, launcher)
+    return CheckContext(definition, endpoints, PROFILES["quick"], shared, launcher)
 
 
 @pytest.mark.parametrize(("behaviour", "outcome"), [("live", "yes"), ("buffered", "no")])
@@ -74,16 +77,51 @@ def test_a_buffered_stream_is_told_from_a_live_one(launched, behaviour: str, out
     evidence = result["evidence"]
     assert [chunk["number"] for chunk in evidence["chunks"]] == [1, 2, 3, 4, 5]
     assert evidence["transfer_encoding"] == "chunked"
+    assert evidence["generator"] == "sync"
     if behaviour == "buffered":
         assert result["summary"].startswith("Buffered: all 5 chunks")
         assert "StreamingHttpResponse must consume synchronous" in result["summary"]
         assert evidence["django_warnings"]
+        # A sync iterator under ASGI: Django's handler buffers it, whatever the server does.
+        assert result["cause"] == "django"
+        assert "sync_to_async(list)" in result["cause_detail"]
+    else:
+        assert "cause" not in result
+
+
+def test_a_stream_of_the_interface_s_own_kind_held_back_is_the_server_s(launched) -> None:
+    result = run_check(CHECK["stream-sync"], _context(launched, "buffered", TINY_WSGI))
+    assert result["outcome"] == "no", result["summary"]
+    assert (result["cause"], "cause_detail" in result) == ("server", False)
 
 
 def test_a_failing_stream_is_a_no_with_its_status(launched) -> None:
-    result = run_check(CHECK["stream-async"], _context(launched, "broken"))
+    result = run_check(CHECK["stream-async"], _context(launched, "broken", TINY_WSGI))
     assert result["outcome"] == "no"
     assert "HTTP 500" in result["summary"]
+    assert result["cause"] == "server"  # an async iterator under WSGI, but it failed, not buffered
+
+
+@pytest.mark.parametrize(
+    ("interface", "generator", "classification", "cause"),
+    [
+        ("asgi", "sync", "buffered", "django"),
+        ("wsgi", "async", "buffered", "django"),
+        ("asgi", "async", "buffered", "server"),
+        ("wsgi", "sync", "buffered", "server"),
+        ("asgi", "sync", "irregular", "server"),
+        ("wsgi", "async", None, "server"),  # failed before any classification
+    ],
+)
+def test_only_a_buffered_stream_of_the_other_kind_is_django_s(
+    interface: str, generator: str, classification: str | None, cause: str
+) -> None:
+    record = {"classification": classification} if classification else {}
+    found, detail = stream_cause(interface, generator, record)
+    assert found == cause
+    assert bool(detail) == (cause == "django")
+    if cause == "django":
+        assert interface.upper() in detail and "django/http/response.py" in detail
 
 
 @pytest.mark.parametrize(

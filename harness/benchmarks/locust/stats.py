@@ -1,5 +1,12 @@
 """Locust's statistics read into metrics: the per-step files the locustfiles write, added up
-over processes, and Locust's own ``--json-file`` totals."""
+over processes, and Locust's own ``--json-file`` totals.
+
+Every rate counts the answers that *arrived* inside its window (the per-step files place each
+request by the time its answer arrived, ``_steps.py``), over the window's duration: a step's
+over the step after its ramp, the run's over the steps with their ramps. Answers that arrived
+after the last step (the queue a server left behind, drained while Locust stopped) are in no
+rate; they are counted apart (``drained_answered``), so that no figure credits a server with
+answers it finished after its window."""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from typing import Any
 
 from harness.benchmarks.locust.command import LocustRequest
 
-STEP_FILE_SCHEMA_VERSION = 2  # 2: each step has its ramp (_steps.py)
+STEP_FILE_SCHEMA_VERSION = 3  # 3: requests placed by when their answer arrived (_steps.py)
 
 
 class Histogram:
@@ -144,20 +151,20 @@ class Steps:
     """The per-step files of one run, added up over the processes that wrote them."""
 
     steps: list[StepStats]
-    late: Histogram
+    drained: Histogram  # answered (or failed) after the last step ended
     files: int
     started_at: float | None = None  # time.time() when the steps' clock started
 
     @property
     def requests(self) -> int:
         in_steps = sum(step.all.requests + step.ramp.requests for step in self.steps)
-        return in_steps + self.late.requests
+        return in_steps + self.drained.requests
 
     def totals(self) -> Histogram:
-        """Every request of the run: the steps' (ramps included) and the late ones."""
+        """Every request of the run: the steps' (ramps included) and the drained ones."""
         totals = Histogram()
         parts = [*(step.all for step in self.steps), *(step.ramp for step in self.steps)]
-        for part in [*parts, self.late]:
+        for part in [*parts, self.drained]:
             totals.include(part)
         return totals
 
@@ -201,7 +208,7 @@ def merge_document(merged: Steps, document: Mapping[str, Any]) -> None:
     started_at = document.get("started_at")
     if started_at is not None and (merged.started_at is None or started_at < merged.started_at):
         merged.started_at = started_at
-    add_summary(merged.late, document["late_requests"])
+    add_summary(merged.drained, document["drained"])
     merged.files += 1
 
 
@@ -226,10 +233,8 @@ def run_seconds(steps: Steps | None, request: LocustRequest) -> float:
     return sum(step.ran_s + step.ramp_s for step in steps.steps) or request.total_s
 
 
-def answered_in_steps(totals: Histogram, steps: Steps | None) -> int:
-    """Answered requests sent during the steps (ramps in, late ones out), for the run's rate."""
-    if steps is None:
-        return totals.answered
+def answered_in_steps(steps: Steps) -> int:
+    """Answers that arrived during the steps (ramps in, drained ones out), for the run's rate."""
     return sum(step.all.answered + step.ramp.answered for step in steps.steps)
 
 
@@ -237,14 +242,21 @@ def total_metrics(
     totals: Histogram, steps: Steps | None, request: LocustRequest
 ) -> dict[str, float | int | None]:
     """The whole run, ramps included. The only rate is of answered requests: a failed or
-    timed-out request is counted in ``failures_total``, never as throughput."""
+    timed-out request is counted in ``failures_total``, never as throughput. Without per-step
+    files no answer can be placed in time (Locust's totals include the queue drained after the
+    last step), so there is no rate and no drained count: None, and the notes say why."""
     return {
         "requests_total": totals.requests,
         "failures_total": totals.failures,
         "failures_percent": totals.failures_percent,
         # Over the steps' time, like the per-step rates. Locust's own span (first to last
         # request) comes out short in --processes runs, where workers report late.
-        "answered_per_s": rounded(answered_in_steps(totals, steps) / run_seconds(steps, request)),
+        "answered_per_s": (
+            None
+            if steps is None
+            else rounded(answered_in_steps(steps) / run_seconds(steps, request))
+        ),
+        "drained_answered": None if steps is None else steps.drained.answered,
         **totals.latency_metrics(),
     }
 
@@ -255,8 +267,8 @@ def rate(count: int, seconds: float) -> float | None:
 
 
 def step_summaries(steps: Steps) -> list[dict[str, Any]]:
-    """One record per step (after its ramp): its figures, failure messages by count, and the
-    ramp and settling parts summarised apart."""
+    """One record per step (after its ramp): its figures (of the answers that arrived in it),
+    failure messages by count, and the ramp and settling parts summarised apart."""
     records = []
     for step in steps.steps:
         record: dict[str, Any] = {
@@ -268,7 +280,7 @@ def step_summaries(steps: Steps) -> list[dict[str, Any]]:
             "answered": step.all.answered,
             "failures": step.all.failures,
             "answered_per_s": rate(step.all.answered, step.ran_s),
-            "sent_per_s": rate(step.all.requests, step.ran_s),  # answered + failed
+            "finished_per_s": rate(step.all.requests, step.ran_s),  # answered + failed
             "failures_percent": step.all.failures_percent,
             **step.all.latency_metrics(),
             "requests_by_name": dict(step.all.by_name),
@@ -293,11 +305,15 @@ def step_summaries(steps: Steps) -> list[dict[str, Any]]:
 def single_step_from_totals(
     totals: Histogram, request: LocustRequest, notes: list[str]
 ) -> list[dict[str, Any]]:
-    """Without per-step files, only a one-step run has per-step figures: its totals."""
+    """Without per-step files, only a one-step run has per-step figures: its totals, with no
+    rate (Locust's totals hold answers that arrived after the step, which no rate may count)."""
     if len(request.steps) != 1:
         return []
     users, seconds = request.steps[0]
-    notes.append("the single step's figures are the run's totals (its ramp included)")
+    notes.append(
+        "the single step's figures are the run's totals (its ramp and the queue drained after "
+        "it included), so it has no rate: no answer could be placed in time"
+    )
     return [
         {
             "users": users,
@@ -305,8 +321,8 @@ def single_step_from_totals(
             "requests": totals.requests,
             "answered": totals.answered,
             "failures": totals.failures,
-            "answered_per_s": rate(totals.answered, seconds),
-            "sent_per_s": rate(totals.requests, seconds),
+            "answered_per_s": None,
+            "finished_per_s": None,
             "failures_percent": totals.failures_percent,
             **totals.latency_metrics(),
         }
@@ -358,9 +374,11 @@ def step_notes(locust_totals: Histogram, steps: Steps) -> list[str]:
             f"{steps.requests}; the figures use the files (with --processes, Locust's master "
             "stops collecting 0.5 s after asking its workers to quit)"
         )
-    if steps.late.requests:
+    if steps.drained.requests:
         notes.append(
-            f"{steps.late.requests} requests were sent after the last step ended (users "
-            "finishing their task); they are in the totals but in no step"
+            f"drained after the last step: {steps.drained.answered} answers and "
+            f"{steps.drained.failures} failures arrived after the last step ended (the queue "
+            "the server left, users finishing their task); they are in the totals, in no step "
+            "and in no rate"
         )
     return notes

@@ -27,16 +27,21 @@ SERVING_DJANGO_START_FILE (no option, a path as well)
     begin, for at most START_WAIT_S. The harness starts Locust while the server starts, so
     Locust's own start-up (about 1 s of imports) overlaps the server's.
 
-Per-step statistics bucket every request by the step in force when it was *sent* (its start
-time since the test started), so requests sent during a ramp count for the step being ramped
-to, and a request that times out in the next step still counts for the step that sent it.
-Requests sent after the last step ended (users finishing their task while Locust stops) are
-counted apart as ``late_requests``, and those sent during a step's ramp
-(``--serving-django-ramp``) as that step's ``ramp``. Requests sent in the first ``SETTLING_S``
-after the ramp stay in the step's figures and are also summarised on their own (``settling``):
-that is where a ramp would distort latency (new users sending their first request together),
-so readers can check that it did not. Locustfiles with a wait time avoid the burst by starting
-each user at a random point of a wait (see polls.py).
+Per-step statistics bucket every request by the step in force when its answer (or its
+failure) *arrived*: its start time plus its response time, since the test started. A step's
+rate is then a count of answers that arrived inside it over its duration, which no server can
+raise above what it can finish in that time; bucketing by the time a request was sent credited
+a step with the answers of the queue it left behind (a server holding 2 requests at a time for
+0.6 s each, at most 3.3 answers a second, was given 5.5 over a run whose queue drained after
+its last step, in capture 20261205T054906Z). Answers that arrived after the last step ended (the
+queue draining while Locust stops, users finishing their task) are counted apart as
+``drained``, in no step and in no rate; those that arrived during a step's ramp
+(``--serving-django-ramp``) as that step's ``ramp``. Answers that arrived in the first
+``SETTLING_S`` after the ramp stay in the step's figures and are also summarised on their own
+(``settling``): that is where a ramp would distort latency (new users' first requests answered
+together), so readers can check that it did not. Locustfiles with a wait time avoid the burst
+by starting each user at a random point of a wait (see polls.py). A request Locust reports
+without a response time is placed at its start.
 
 Distributed runs (``--master`` / ``--worker`` on several machines): the master sends the
 options above to its workers, so workers bucket with the master's steps. Each worker needs
@@ -81,7 +86,9 @@ SETTLING_S = 0.5
 START_WAIT_S = 300.0  # a server that starts slower than this has failed its start long before
 START_POLL_S = 0.02
 MAX_CLOCK_GAP_S = 5.0
-FILE_SCHEMA_VERSION = 2  # 2: each step has its ramp
+# 2: each step has its ramp; 3: requests are placed by the time their answer arrived, and those
+# after the last step are "drained" (they were "late_requests", placed by their start)
+FILE_SCHEMA_VERSION = 3
 # Bounds on what one process keeps: failure texts can embed anything (URLs, addresses).
 MAX_MESSAGES_KEPT = 1000
 MESSAGES_WRITTEN = 50
@@ -276,14 +283,14 @@ class StepRecorder:
     steps: list[Summary] = field(default_factory=list)
     ramps: list[Summary] = field(default_factory=list)
     settling: list[Summary] = field(default_factory=list)
-    late: Summary = field(default_factory=Summary)
+    drained: Summary = field(default_factory=Summary)  # answered after the last step ended
 
     def start(self, plan: Plan, started_at: float) -> None:
         self.plan, self.started_at, self.stopped_at = plan, started_at, None
         self.steps = [Summary() for _ in plan.steps]
         self.ramps = [Summary() for _ in plan.steps]
         self.settling = [Summary() for _ in plan.steps]
-        self.late = Summary()
+        self.drained = Summary()
 
     def stop(self) -> None:
         if self.started_at is not None and self.stopped_at is None:
@@ -299,12 +306,14 @@ class StepRecorder:
         return max(0.0, in_force - ramp)
 
     def add(self, sent_at: float, name: str, ms: float | None, failure: str | None) -> None:
+        """Count one request in the step its answer (or failure) arrived in."""
         if self.plan is None or self.started_at is None:
             return  # no test is running: nothing to attribute it to
-        offset = max(0.0, sent_at - self.started_at)
+        arrived_at = sent_at + (ms or 0.0) / 1000
+        offset = max(0.0, arrived_at - self.started_at)
         index = self.plan.step_index_at(offset)
         if index is None:
-            self.late.add(name, ms, failure)
+            self.drained.add(name, ms, failure)
             return
         into_step = offset - self.plan.steps[index].start_s
         if into_step < self.plan.ramp_s:
@@ -337,7 +346,7 @@ class StepRecorder:
             "spawn_rate": self.plan.spawn_rate,
             "timeout_s": self.plan.timeout_s,
             "steps": steps,
-            "late_requests": self.late.as_record(),
+            "drained": self.drained.as_record(),
         }
 
 
@@ -382,9 +391,9 @@ def _check_options(environment: Environment, **_: Any) -> None:
     plan = plan_from_options(environment.parsed_options)
     if not environment.stop_timeout:
         # Without it, Locust kills requests still in flight when the last step ends, and the
-        # last step never shows the failures (timeouts) of an overloaded server. Requests sent
-        # after the last step count in no step, so a task's next request may be cut. A master
-        # passes it to workers.
+        # queue an overloaded server left behind (answers or timeouts) is never counted, not
+        # even as drained. Answers after the last step count in no step, so a task's next
+        # request may be cut. A master passes it to workers.
         environment.stop_timeout = plan.timeout_s + 1
 
 

@@ -8,6 +8,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import Any
 
+from evidence.vocabulary import ANSWERS_COUNTED_ON_ARRIVAL
 from harness.benchmarks.cpu import CPU_ACCOUNTING, CpuSampler
 from harness.benchmarks.figures import figure_record, measure_in_rounds
 from harness.benchmarks.locust.command import LOCUSTFILES, LocustRequest
@@ -54,6 +55,7 @@ def _locust_scenario(
         "request_timeout_s": timeout_s,
         "processes": bench.settings.locust_processes,
         "cpu_accounting": CPU_ACCOUNTING,
+        "answers_counted": ANSWERS_COUNTED_ON_ARRIVAL,
         **params,
         **bench.common_params(workers),
     }

@@ -33,6 +33,20 @@ from harness.sizing import ARTICLE_SIZING, ARTICLE_WORKERS
 # The article's view for each interface: both finish in about the longest delay; the sync one
 # holds a worker thread (and three pool threads) for it, the async one holds nothing.
 UPSTREAM_VIEW = {"wsgi": "upstream_threadpool", "asgi": "upstream_async"}
+# The article's three calls (sampleproject/demo/upstream.py), made in parallel by both views.
+UPSTREAM_DELAYS_MS = (300, 600, 150)
+
+
+def physical_bound(bench: ServerBench, kind: str) -> dict[str, int | None]:
+    """What bounds the answered rate whatever the server does: requests served at once
+    (workers x threads; None for event loops, greenlets, a thread per request) and the least
+    time each holds its thread (the longest call, the three running in parallel). At most
+    ``requests_at_once`` / ``request_floor_ms`` answers a second can arrive, which the
+    pages and tests check published rates against."""
+    return {
+        "requests_at_once": bench.definition.requests_at_once(kind, ARTICLE_WORKERS),
+        "request_floor_ms": max(UPSTREAM_DELAYS_MS),
+    }
 
 
 def locust_upstream(bench: ServerBench) -> None:
@@ -41,7 +55,7 @@ def locust_upstream(bench: ServerBench) -> None:
     params = {
         "endpoint": view,
         "path": bench.endpoints[view],
-        "upstream_delays_ms": [300, 600, 150],
+        "upstream_delays_ms": list(UPSTREAM_DELAYS_MS),
         "sizing": ARTICLE_SIZING,
         "upstream_client": PER_REQUEST_CLIENT,
     }
@@ -67,13 +81,18 @@ def locust_upstream(bench: ServerBench) -> None:
         view,
         "upstream.py",
         steps,
-        params,
+        {**params, **physical_bound(bench, "http")},
         env,
         server_env=article_client,
         **protocol,
     )
     if runs_variant(settings.upstream_shared_client_servers, bench.definition.id):
-        shared = {**params, "upstream_client": SHARED_CLIENT, "variant": SHARED_CLIENT_VARIANT}
+        shared = {
+            **params,
+            **physical_bound(bench, "http"),
+            "upstream_client": SHARED_CLIENT,
+            "variant": SHARED_CLIENT_VARIANT,
+        }
         _locust_scenario(
             bench,
             "locust-upstream",
@@ -89,6 +108,7 @@ def locust_upstream(bench: ServerBench) -> None:
         kind = f"{VARIANT_PREFIX}{variant.name}"
         described = {
             **params,
+            **physical_bound(bench, kind),
             "variant": variant.name,
             "variant_label": variant.label,
             "command": bench.launcher.command(kind, "{port}", shown=True, workers=ARTICLE_WORKERS),

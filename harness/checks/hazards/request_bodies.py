@@ -29,7 +29,17 @@ EXPECT_THRESHOLDS = (
 CHUNKED_THRESHOLDS = (
     f"POST of a {len(BODY)}-byte body in two chunks (Transfer-Encoding: chunked, no "
     "Content-Length) to the echo view. Outcome: yes = Django got the body intact; no = it got "
-    "an empty or different body, or the request was refused."
+    "an empty or different body, or the request was refused. A no is Django's own when, under "
+    "WSGI, the request reached the view without a CONTENT_LENGTH and Django read no body: "
+    "Django reads wsgi.input only up to CONTENT_LENGTH (0 when absent) and ignores "
+    "wsgi.input_terminated, the flag with which a server says its input ends where the body "
+    "does (the echo view records it)."
+)
+# Where Django decides it (read in the pinned Django's django/core/handlers/wsgi.py).
+DJANGO_READS_CONTENT_LENGTH = (
+    "Django's WSGIRequest reads wsgi.input through LimitedStream with CONTENT_LENGTH as its "
+    "limit, 0 when the header is absent, and never looks at wsgi.input_terminated "
+    "(django/core/handlers/wsgi.py)"
 )
 
 
@@ -100,6 +110,38 @@ def run_expect(context: CheckContext) -> Finding:
     return Finding("yes", f"{said}; Django got the body intact.", evidence)
 
 
+def chunked_cause(interface: str, echo: dict[str, Any] | None) -> tuple[str, str]:
+    """(cause, detail) of a chunked body that did not reach Django intact: Django's when,
+    under WSGI, the request reached the view without a CONTENT_LENGTH and no body was read,
+    since Django then reads nothing whatever the server did with the chunks."""
+    if interface != "wsgi" or echo is None or echo.get("body_bytes") != 0:
+        return "server", ""
+    if echo.get("headers", {}).get("CONTENT_LENGTH") is not None:
+        return "server", ""  # the server set a length that hid the body: its own doing
+    return "django", f"{DJANGO_READS_CONTENT_LENGTH}."
+
+
+def _withheld_phrase(echo: dict[str, Any]) -> str:
+    """Why Django read nothing, and what the server told the app about its input: the echo
+    view's input_terminated (the server's wsgi.input_terminated, null when it set none) and,
+    where it was set, input_left_bytes (what Django left unread in wsgi.input)."""
+    said = (
+        " Django's WSGI handler reads a body only up to CONTENT_LENGTH, which the server did "
+        "not set."
+    )
+    if "input_terminated" not in echo:
+        return said  # an echo view older than these fields
+    marked, left = echo.get("input_terminated"), echo.get("input_left_bytes")
+    if marked is True and left:
+        return (
+            f"{said} The server marked its input terminated (wsgi.input_terminated) and left "
+            f"the {left} body bytes in it, unread."
+        )
+    if marked is True:
+        return f"{said} The server marked its input terminated (wsgi.input_terminated)."
+    return f"{said} The server did not mark its input terminated either."
+
+
 def run_chunked(context: CheckContext) -> Finding:
     target = address(context)
     half = len(BODY) // 2
@@ -113,15 +155,14 @@ def run_chunked(context: CheckContext) -> Finding:
         return Finding("yes", "Django got the chunked body intact.", evidence)
     if echo is None:
         return Finding("no", f"The chunked request was refused (HTTP {status}).", evidence)
-    length = echo.get("headers", {}).get("CONTENT_LENGTH")
-    why = (
-        " Django's WSGI handler reads a body only up to CONTENT_LENGTH, which the server did "
-        "not set."
-        if echo.get("body_bytes") == 0 and length is None
-        else ""
-    )
+    cause, detail = chunked_cause(context.server.interface, echo)
+    why = _withheld_phrase(echo) if cause == "django" else ""
     return Finding(
-        "no", f"Django got {echo.get('body_bytes')} of {len(BODY)} body bytes.{why}", evidence
+        "no",
+        f"Django got {echo.get('body_bytes')} of {len(BODY)} body bytes.{why}",
+        evidence,
+        cause,
+        detail,
     )
 
 

@@ -34,8 +34,26 @@ STREAM_THRESHOLDS = (
     "read its whole line. "
     + timing_rule("chunk", STREAM_SPAN_S)
     + f" Outcome: yes = live; no = buffered, or the stream failed (not 200, fewer chunks, or "
-    f"not complete within {STREAM_TIMEOUT_S:g} s); partial = irregular."
+    f"not complete within {STREAM_TIMEOUT_S:g} s); partial = irregular. A buffered stream is "
+    "Django's own doing when the iterator is not the interface's kind (a sync one under ASGI, "
+    "an async one under WSGI): Django's StreamingHttpResponse then consumes it whole before "
+    "handing the server any of it, and warns."
 )
+# Where Django buffers an iterator of the other kind (read in the pinned Django's
+# django/http/response.py), by the interface that serves it.
+DJANGO_BUFFERS = {
+    "asgi": (
+        "Under ASGI, Django's StreamingHttpResponse.__aiter__ consumes a sync iterator whole "
+        "with sync_to_async(list) before yielding any of it, and warns "
+        "(django/http/response.py)"
+    ),
+    "wsgi": (
+        "Under WSGI, Django's StreamingHttpResponse.__iter__ consumes an async iterator whole "
+        "with async_to_sync before returning any of it, and warns (django/http/response.py)"
+    ),
+}
+# The generator each stream check's view uses.
+GENERATORS = {"stream_sync": "sync", "stream_async": "async"}
 
 
 # --- what Django logged --------------------------------------------------------------------
@@ -146,6 +164,17 @@ def judge_stream(record: dict[str, Any]) -> tuple[str, str]:
     return outcome, summary + "."
 
 
+def stream_cause(interface: str, generator: str, record: dict[str, Any]) -> tuple[str, str]:
+    """(cause, detail) of a stream that was not live: Django's when it arrived buffered from an
+    iterator of the other kind than the interface's (Django buffers those whole whatever the
+    server does; the summary says whether its warning was logged); the server's otherwise (a
+    failure, an irregular stream, or the interface's own kind held back)."""
+    native = {"asgi": "async", "wsgi": "sync"}.get(interface)
+    if record.get("classification") != "buffered" or generator == native:
+        return "server", ""
+    return "django", f"{DJANGO_BUFFERS[interface]}."
+
+
 def _run_stream(endpoint: str) -> Callable[[CheckContext], Finding]:
     def run(context: CheckContext) -> Finding:
         query = f"chunks={STREAM_CHUNKS}&delay={STREAM_DELAY_S:g}"
@@ -155,14 +184,18 @@ def _run_stream(endpoint: str) -> Callable[[CheckContext], Finding]:
         time.sleep(LOG_SETTLE_S)
         log = streaming_warnings(context.shared, position)
         outcome, summary = judge_stream(record)
+        generator = GENERATORS[endpoint]
         evidence = {
             "instance": context.shared.describe(),
             "path": context.endpoints[endpoint],
             "query": query,
+            "generator": generator,
             **record,
             **log,
         }
-        return Finding(outcome, summary + _warning_phrase(log, outcome == "yes"), evidence)
+        cause, detail = stream_cause(context.server.interface, generator, record)
+        summary += _warning_phrase(log, outcome == "yes")
+        return Finding(outcome, summary, evidence, cause, detail)
 
     return run
 

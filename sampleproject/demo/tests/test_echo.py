@@ -1,6 +1,7 @@
 """The echo views report what Django received: method, path, headers, peer and body."""
 
 import hashlib
+from io import BytesIO
 
 import pytest
 
@@ -37,6 +38,24 @@ def test_csrf_does_not_stop_a_post_without_a_token(client):
 
     strict = Client(enforce_csrf_checks=True)
     assert strict.post("/echo", b"x", content_type="text/plain").status_code == 200
+
+
+def test_echo_says_whether_the_server_marked_its_input_terminated(client):
+    # Django's test client builds a WSGI environ without the key; a server that sets it is seen.
+    plain = client.post("/echo", b"x", content_type="text/plain").json()
+    assert (plain["input_terminated"], plain["input_left_bytes"]) == (None, None)
+    environ = {"wsgi.input": BytesIO(b"x"), "wsgi.input_terminated": True}
+    marked = client.post("/echo", b"x", content_type="text/plain", **environ).json()
+    assert (marked["input_terminated"], marked["input_left_bytes"]) == (True, 0)
+
+
+def test_echo_shows_a_body_django_left_unread_in_a_terminated_input(client):
+    # A chunked upload as a WSGI server passes it: no CONTENT_LENGTH, the input marked
+    # terminated. Django reads no body without a length; the bytes are still in wsgi.input.
+    environ = {"wsgi.input": BytesIO(b"hello, body"), "wsgi.input_terminated": True}
+    echo = client.generic("POST", "/echo", CONTENT_TYPE="text/plain", **environ).json()
+    assert echo["headers"].get("CONTENT_LENGTH") in (None, "0")
+    assert (echo["body_bytes"], echo["input_left_bytes"]) == (0, len(b"hello, body"))
 
 
 def test_echo_says_where_django_is_mounted(client):

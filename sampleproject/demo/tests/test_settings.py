@@ -32,6 +32,7 @@ VARIANT_VARIABLES = (
     "DATABASE_POOL_MAX_SIZE",
     "DATABASE_POOL_TIMEOUT",
     "DATABASE_CONN_MAX_AGE",
+    "DATABASE_HEALTH_CHECKS",
     "UPSTREAM_CLIENT",
 )
 WHITENOISE = "whitenoise.middleware.WhiteNoiseMiddleware"
@@ -207,6 +208,22 @@ def test_django_builds_its_psycopg_pool_from_the_settings():
     result = run_probe(probe, DATABASE_URL=POSTGRES_URL, DATABASE_POOL_MAX_SIZE="5")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["psycopg_pool.pool", "5", "5", "10.0"]
+
+
+def test_health_checks_give_django_s_pool_its_check():
+    """With CONN_HEALTH_CHECKS, Django hands psycopg_pool ConnectionPool.check_connection, so
+    a connection the database ended is replaced before a request gets it; without, none."""
+    probe = (
+        "import django; django.setup()\n"
+        "from django.db import connection\n"
+        "print(getattr(connection.pool._check, '__name__', connection.pool._check))"
+    )
+    pooled = {"DATABASE_URL": POSTGRES_URL, "DATABASE_POOL_MAX_SIZE": "2"}
+    checked = run_probe(probe, DATABASE_HEALTH_CHECKS="1", **pooled)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.split() == ["check_connection"]
+    unchecked = run_probe(probe, **pooled)
+    assert unchecked.stdout.split() == ["None"]
 
 
 def test_persistent_connections_are_the_alternative_to_the_pool():

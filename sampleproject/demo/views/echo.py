@@ -21,6 +21,24 @@ def _headers(request: HttpRequest) -> dict[str, str]:
     return headers
 
 
+def _input_terminated(request: HttpRequest) -> bool | None:
+    """Whether a WSGI server marked wsgi.input as ending where the body does (so an app may
+    read it to the end without a CONTENT_LENGTH, as Werkzeug does); None where the server does
+    not say (ASGI has no such key)."""
+    if "wsgi.input_terminated" not in request.META:
+        return None
+    return bool(request.META["wsgi.input_terminated"])
+
+
+def _input_left(request: HttpRequest) -> int | None:
+    """Bytes still in the WSGI server's input after Django read the body (at most READ_SIZE).
+    Read only where the server marked its input terminated: elsewhere a read past
+    CONTENT_LENGTH could wait for bytes that never come. None where it was not read."""
+    if request.META.get("wsgi.input_terminated") is not True:
+        return None
+    return len(request.META["wsgi.input"].read(READ_SIZE))
+
+
 def _request_facts(request: HttpRequest) -> dict:
     return {
         "echo": True,
@@ -36,6 +54,7 @@ def _request_facts(request: HttpRequest) -> dict:
         "scheme": request.scheme,
         "is_secure": request.is_secure(),
         "host": request.get_host(),  # CommonMiddleware refused a bad Host already
+        "input_terminated": _input_terminated(request),
     }
 
 
@@ -47,6 +66,7 @@ def echo(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             **_request_facts(request),
+            "input_left_bytes": _input_left(request),
             "body_bytes": len(body),
             "body_sha256": hashlib.sha256(body).hexdigest(),
             "body_head": body[:BODY_HEAD_CHARS].decode("latin-1"),
