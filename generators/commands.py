@@ -31,7 +31,7 @@ SHOWN_VALUES = {
     "keyfile": "key.pem",
     # mod_wsgi-express's --server-root (a directory of its own) and, started by root, the
     # account its workers run as.
-    "scratch": "/var/tmp/mod_wsgi",
+    "scratch": "/srv/mod_wsgi",
     "user": "www-data",
     "group": "www-data",
 }

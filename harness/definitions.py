@@ -23,8 +23,7 @@ DEFINITIONS_DIR = Path(
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 INTERFACES = ("wsgi", "asgi")
 MODES = ("development", "production")
-# SIGWINCH is Apache's graceful stop (``apachectl -k graceful-stop``, Debian's ExecStop).
-STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGWINCH")
+STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP")
 # Variants a server may declare; only ``http`` is required. ``reload`` is the server's own
 # code-reload option (development), used by the dev-code-reload check; ``http3`` serves
 # HTTP/3 over QUIC beside HTTPS on the same port number (UDP), for the http3 check.
