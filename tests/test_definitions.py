@@ -28,6 +28,7 @@ EXPECTED_IDS = {
     "granian-asgi",
     "granian-wsgi",
     "waitress",
+    "mod-wsgi-express",
 }
 
 VALID = """
@@ -187,7 +188,7 @@ def test_every_problem_is_reported_even_when_a_field_has_the_wrong_type(tmp_path
         f"{path}: production: missing",
         f"{path}: interface: 'cgi' is not one of ('wsgi', 'asgi')",
         f"{path}: commands.https: unknown command kind "
-        "(allowed: http, tls, http2_tls, h2c, reload)",
+        "(allowed: http, tls, http2_tls, h2c, reload, http3)",
     ]
 
 
