@@ -1,6 +1,7 @@
 """The http3 check both ways: Hypercorn serving a tiny ASGI app over QUIC (the yes is in
-test_protocols.py, with every other protocol check), the same server whose http3 command binds
-no QUIC socket, and a definition that declares no http3 command at all."""
+test_protocols.py, with every other protocol check), the same app naming its fields as Django
+does (malformed HTTP/3), the server whose http3 command binds no QUIC socket, and a definition
+that declares no http3 command at all."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from harness.environments import Environment
 from harness.launcher import Launcher
 from harness.network import make_tls_material
 from harness.profiles import PROFILES
-from tests.checks.test_protocols import ENDPOINTS, HYPERCORN, TLS_OPTIONS, definition
+from tests.checks.test_protocols import (
+    ENDPOINTS,
+    HTTP3_OPTIONS,
+    HYPERCORN,
+    TLS_OPTIONS,
+    definition,
+)
 
 
 def _result(server, tmp_path: Path) -> dict:
@@ -38,6 +45,22 @@ def test_an_http3_command_without_a_quic_listener_is_no(tmp_path: Path, monkeypa
     assert evidence["http3"]["status"] is None
     assert "no HTTP/3 answer within 1.5 s" in evidence["http3"]["error"]
     assert "advertises no h3 in Alt-Svc" in result["summary"]
+
+
+def test_an_answer_with_uppercase_field_names_is_malformed_http3(tmp_path: Path) -> None:
+    """Django names its fields "Content-Type"; a server must lowercase them for HTTP/3, and a
+    conforming client refuses the answer when it does not (Hypercorn 0.18.0 does not)."""
+    server = definition(
+        "title-case",
+        {"http": HYPERCORN, "http3": HYPERCORN + HTTP3_OPTIONS},
+        env={"PROTO_HEADER_CASE": "Title"},
+    )
+    result = _result(server, tmp_path)
+    assert result["outcome"] == "no", result["summary"]
+    assert result["evidence"]["refused_field"] == "Content-Type"
+    assert "field name Content-Type has uppercase letters" in result["summary"]
+    assert result["evidence"]["https"]["status"] == 200  # HTTP/1.1 takes the same names
+    assert result["evidence"]["advertised_port"] is not None
 
 
 def test_a_server_without_an_http3_command_is_not_offered(tmp_path: Path) -> None:

@@ -25,6 +25,10 @@ from harness.process import StartError
 
 # An Alt-Svc entry for HTTP/3 (RFC 7838 syntax; "h3", or a draft's "h3-29"): its port.
 H3_ALT_SVC = re.compile(r'\bh3(?:-\d+)?="[^":]*:(\d+)"')
+# aioquic's client refusing a response field name (aioquic/h3/connection.py,
+# validate_header_name): the server answered, but not in valid HTTP/3.
+REFUSED_FIELD = re.compile(r"Header b(['\"])(?P<name>.*?)\1 contains invalid characters")
+RFC_9114_FIELDS = "https://www.rfc-editor.org/rfc/rfc9114#section-4.2"
 
 
 def advertised_port(alt_svc: str | None) -> int | None:
@@ -48,6 +52,20 @@ def _alt_svc_probe(url: str, instance: Instance) -> dict[str, Any]:
         "http_version": response.http_version,
         "alt_svc": ", ".join(response.headers.get_list("alt-svc")) or None,
     }
+
+
+def refused_field(error: str | None) -> str | None:
+    """The response field name the client refused as invalid HTTP/3, if that ended it."""
+    found = REFUSED_FIELD.search(error or "")
+    return found.group("name") if found else None
+
+
+def _malformed(name: str) -> str:
+    why = "has uppercase letters" if name != name.lower() else "has characters HTTP/3 forbids"
+    return (
+        f"it answered over QUIC, but its field name {name} {why}, which makes the response "
+        f"malformed (RFC 9114 4.2, {RFC_9114_FIELDS}), so the client refused it"
+    )
 
 
 def judge_http3(answer: dict[str, Any], advertised: int | None) -> str:
@@ -90,7 +108,13 @@ def check_http3(context: CheckContext) -> Finding:
         f"{': ' + over_tcp['alt_svc'] if over_tcp['alt_svc'] else ''}"
     )
     if outcome == "no":
-        got = answer["error"] or f"answered {answer['status']}"
+        field_name = refused_field(answer["error"])
+        evidence["refused_field"] = field_name
+        got = (
+            _malformed(field_name)
+            if field_name
+            else answer["error"] or f"answered {answer['status']}"
+        )
         summary = f"No HTTP/3 answer with its http3 command ({got}); {advert}."
         return Finding("no", summary, evidence)
     served = f"HTTP/3 {answer['status']} over QUIC (ALPN {answer['alpn']})"
@@ -118,7 +142,9 @@ CHECK = Check(
         f"{REQUEST_TIMEOUT_S:g} s. yes when the QUIC GET answers 200 and Alt-Svc advertises "
         "h3; partial when it answers 200 but nothing advertises it (a browser finds HTTP/3 "
         "only through Alt-Svc or a DNS HTTPS record); no when there is no answer over QUIC, "
-        "or the pinned version has no HTTP/3 option (no http3 command: nothing is started)."
+        "when the answer is malformed HTTP/3 (a field name with uppercase letters, which RFC "
+        "9114 4.2 forbids and the client refuses, as browsers do), or when the pinned version "
+        "has no HTTP/3 option (no http3 command: nothing is started)."
     ),
     run=check_http3,
 )
