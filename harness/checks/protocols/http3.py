@@ -143,7 +143,7 @@ CHECK = Check(
         "h3; partial when it answers 200 but nothing advertises it (a browser finds HTTP/3 "
         "only through Alt-Svc or a DNS HTTPS record); no when there is no answer over QUIC, "
         "when the answer is malformed HTTP/3 (a field name with uppercase letters, which RFC "
-        "9114 4.2 forbids and the client refuses, as browsers do), or when the pinned version "
+        "9114 4.2 forbids and tells a client to treat as malformed), or when the pinned version "
         "has no HTTP/3 option (no http3 command: nothing is started)."
     ),
     run=check_http3,
