@@ -37,6 +37,11 @@ SHOWN_VALUES = {
     "port": "8000",
     "certfile": "cert.pem",
     "keyfile": "key.pem",
+    # mod_wsgi-express's --server-root (a directory of its own) and, started by root, the
+    # account its workers run as.
+    "scratch": "/srv/mod_wsgi",
+    "user": "www-data",
+    "group": "www-data",
 }
 
 

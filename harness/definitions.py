@@ -25,9 +25,26 @@ INTERFACES = ("wsgi", "asgi")
 MODES = ("development", "production")
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP")
 # Variants a server may declare; only ``http`` is required. ``reload`` is the server's own
-# code-reload option (development), used by the dev-code-reload check.
-COMMAND_KINDS = ("http", "tls", "http2_tls", "h2c", "reload")
-PLACEHOLDERS = frozenset({"python", "host", "port", "workers", "threads", "certfile", "keyfile"})
+# code-reload option (development), used by the dev-code-reload check; ``http3`` serves
+# HTTP/3 over QUIC beside HTTPS on the same port number (UDP), for the http3 check.
+COMMAND_KINDS = ("http", "tls", "http2_tls", "h2c", "reload", "http3")
+# ``scratch``: the server's scratch directory (removed after the run), for a server that
+# writes its own files (mod_wsgi-express's --server-root). ``user``/``group``: the account its
+# workers run as, for servers that refuse root (harness/worker_account.py).
+PLACEHOLDERS = frozenset(
+    {
+        "python",
+        "host",
+        "port",
+        "workers",
+        "threads",
+        "certfile",
+        "keyfile",
+        "scratch",
+        "user",
+        "group",
+    }
+)
 # How one worker process serves requests, which decides what "capacity" means for it.
 SERVES = {
     "threads": "a pool of `threads` threads, one request each",
@@ -239,6 +256,14 @@ class ServerDefinition:
         option = self.options[option_id]
         return replace(self, commands={**self.commands, **option.commands}, mount=option.mount)
 
+    def all_commands(self) -> list[tuple[str, ...]]:
+        """Every command it may be started with: its own, its options' and its variants'."""
+        return [
+            *self.commands.values(),
+            *(argv for option in self.options.values() for argv in option.commands.values()),
+            *(variant.command for variant in self.variants.values()),
+        ]
+
     def options_for(self, check_id: str) -> list[OptionVariant]:
         return [option for option in self.options.values() if check_id in option.checks]
 
@@ -278,7 +303,7 @@ class ServerDefinition:
         }
 
 
-def _placeholders_in(argument: str) -> set[str]:
+def placeholders_in(argument: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(argument) if name is not None}
 
 
@@ -465,7 +490,7 @@ def _argv_problems(where: str, argv: Any) -> list[str]:
     problems = []
     for argument in argv:
         try:
-            unknown = _placeholders_in(argument) - PLACEHOLDERS
+            unknown = placeholders_in(argument) - PLACEHOLDERS
         except ValueError as error:
             problems.append(f"{where}: {argument!r}: {error}")
             continue

@@ -26,6 +26,7 @@ from pathlib import Path
 from evidence.layout import REPO_ROOT
 from harness.definitions import ServerDefinition
 from harness.process import Refused, run_helper
+from harness.worker_account import AccountError, readable_interpreter, runs_as_account
 
 ENVIRONMENTS_DIR = REPO_ROOT / ".venvs"
 PROJECT_REQUIREMENTS = REPO_ROOT / "sampleproject" / "requirements.txt"
@@ -107,6 +108,12 @@ def ensure_environment(
     """The server's environment, created or refreshed when its requirements changed;
     ``install_turn`` is entered around an actual install only (the capture's MachineLock)."""
     path = root / definition.id
+    if runs_as_account(definition):
+        # Its workers run as another account under root, which must read its Python.
+        try:
+            python = readable_interpreter(python, root)
+        except (AccountError, OSError, subprocess.SubprocessError) as error:
+            raise InstallError(f"no Python its workers' account can read: {error}") from error
     requirements = requirements_for(definition)
     fingerprint = hashlib.sha256(
         json.dumps([python, requirements, INSTALL_OPTIONS]).encode()

@@ -23,9 +23,17 @@ from harness.definitions import ServerDefinition, fill_command
 from harness.endpoints import SAMPLEPROJECT_DIR
 from harness.environments import Environment
 from harness.network import HOST, TLSMaterial, free_port
-from harness.process import ServerProcess, Shutdown, log_tail
+from harness.process import ServerProcess, Shutdown, StartError, log_tail
 from harness.profiles import Profile
 from harness.sizing import SERVER_CPUS
+from harness.worker_account import (
+    AccountError,
+    hand_over,
+    runs_as_account,
+    switches_account,
+    unreachable_parts,
+    worker_account,
+)
 
 # Variables that would leak the harness's own environment into the server's. The sample
 # project's wsgi.py and asgi.py set SAMPLEPROJECT_INTERFACE for their own process; a test
@@ -37,7 +45,7 @@ _NOT_INHERITED = (
     "DJANGO_SETTINGS_MODULE",
     "SAMPLEPROJECT_INTERFACE",
 )
-_TLS_KINDS = ("tls", "http2_tls")
+_TLS_KINDS = ("tls", "http2_tls", "http3")
 READY_ENDPOINT = "/json/sync"
 
 
@@ -139,6 +147,7 @@ class Launcher:
         self, kind: str, port: int | str, shown: bool = False, workers: int | None = None
     ) -> list[str]:
         threads = self.definition.threads_of(kind)
+        user, group = ("{user}", "{group}") if shown else self._account()
         values = {
             "python": "python" if shown else str(self.environment.python),
             "host": HOST,
@@ -148,6 +157,9 @@ class Launcher:
             "threads": str(threads),
             "certfile": "{certfile}" if shown else str(self.tls.certfile),
             "keyfile": "{keyfile}" if shown else str(self.tls.keyfile),
+            "scratch": "{scratch}" if shown else str(self.scratch),
+            "user": user,
+            "group": group,
         }
         command = self.definition.argv(kind)
         if command is None:
@@ -157,6 +169,34 @@ class Launcher:
         if not shown and "/" not in argv[0] and candidate.exists():
             argv[0] = str(candidate)
         return argv
+
+    def _account(self) -> tuple[str, str]:
+        """The account its workers run as, for commands that name it (else never used)."""
+        if not runs_as_account(self.definition):
+            return "{user}", "{group}"
+        try:
+            return worker_account()
+        except AccountError as error:
+            raise StartError(str(error), "") from error
+
+    def _hand_over_scratch(self, project_dir: Path) -> None:
+        """Under root, give the scratch files to the account the workers run as, and check
+        that it can reach them, the project and the server's environment."""
+        if not (runs_as_account(self.definition) and switches_account()):
+            return
+        try:
+            hand_over(self.scratch)
+            blocked = unreachable_parts(project_dir, self.environment.path, self.scratch)
+        except (AccountError, OSError) as error:
+            raise StartError(f"cannot prepare its workers' account: {error}", "") from error
+        if blocked:
+            user = self._account()[0]
+            raise StartError(
+                f"{self.definition.id}'s workers run as {user} (it refuses root), who cannot "
+                f"enter {', '.join(map(str, blocked))}: put the clone, the environments "
+                "directory and the scratch directory where other accounts can read them",
+                "",
+            )
 
     def copy_project(self) -> Path:
         """A scratch copy of the sample project that a check may edit."""
@@ -196,6 +236,7 @@ class Launcher:
         directory = project_dir or (self.copy_project() if project_copy else SAMPLEPROJECT_DIR)
         log_path = self.scratch / f"server-{self._count}-{kind}.log"
         extra = dict(env or {})
+        self._hand_over_scratch(directory)
         variables = self.variables(dev_mode, extra)
         process = ServerProcess(
             [*self.prefix, *self.command(kind, port, workers=workers)],

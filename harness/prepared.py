@@ -118,6 +118,9 @@ def shown_command(definition: ServerDefinition) -> list[str]:
         "threads": str(definition.production_threads),
         "certfile": "{certfile}",
         "keyfile": "{keyfile}",
+        "scratch": "{scratch}",
+        "user": "{user}",
+        "group": "{group}",
     }
     return fill_command(definition.commands["http"], values)
 

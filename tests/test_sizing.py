@@ -49,6 +49,11 @@ def test_the_launcher_fills_the_production_workers_and_threads(tmp_path: Path) -
         _after(_launcher("granian-wsgi", tmp_path).command("http", 1), "--blocking-threads") == "8"
     )
     assert _after(_launcher("uwsgi-threads", tmp_path).command("http", 1), "--processes") == "2"
+    # Waitress is one process whatever the CPUs; its pool is the declared 8 threads.
+    waitress = _launcher("waitress", tmp_path, cpus=4)
+    assert "--threads=8" in waitress.command("http", 1)
+    assert waitress.workers() == 1
+    assert DEFINITIONS["waitress"].requests_at_once("http", waitress.workers()) == 8
     # Daphne has no workers option: its command takes none, whatever it is sized for.
     assert "{workers}" not in " ".join(DEFINITIONS["daphne"].commands["http"])
 

@@ -12,6 +12,9 @@ import os
 
 STYLESHEET = "/static/demo/style.css"
 PUSH = os.environ.get("PROTO_PUSH") == "1"
+# PROTO_HEADER_CASE=Title names the response's fields as Django does ("Content-Type"), which
+# HTTP/1.1 allows and HTTP/3 does not (RFC 9114 4.2: field names are lowercase).
+TITLE_CASE = os.environ.get("PROTO_HEADER_CASE") == "Title"
 PAGE = f'<html><head><link rel="stylesheet" href="{STYLESHEET}"></head><body>hi</body></html>'
 
 
@@ -36,5 +39,7 @@ async def send_preload_page(scope, send):
 
 async def send_body(send, body, content_type, extra=()):
     headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body)), *extra]
+    if TITLE_CASE:
+        headers = [(name.title(), value) for name, value in headers]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -27,6 +27,8 @@ APPS = Path(__file__).parents[1] / "apps"
 BY_ID = {check.id: check for check in CHECKS}
 ENDPOINTS = {"json_sync": "/json/sync", "preload": "/preload"}
 TLS_OPTIONS = ("--certfile", "{certfile}", "--keyfile", "{keyfile}")
+# QUIC on the HTTPS port's number (UDP), as the hypercorn definition's http3 command does.
+HTTP3_OPTIONS = (*TLS_OPTIONS, "--quic-bind", "{host}:{port}")
 # --workers 0: Hypercorn serves in the started process, which starts faster than a worker.
 HYPERCORN = ("hypercorn", f"{APPS}/proto_asgi:app", "--bind", "{host}:{port}", "--workers", "0")
 HTTP11 = ("{python}", str(APPS / "proto_http11.py"), "{port}")
@@ -50,6 +52,7 @@ PUSHING_H2 = definition(
         "tls": HYPERCORN + TLS_OPTIONS,
         "http2_tls": HYPERCORN + TLS_OPTIONS,
         "h2c": HYPERCORN,
+        "http3": HYPERCORN + HTTP3_OPTIONS,
     },
     env={"PROTO_PUSH": "1"},
 )
@@ -98,6 +101,9 @@ def test_a_server_with_http2_everywhere_and_push_is_yes_on_every_check(context_f
     assert "deprecated" in push["summary"] and "deprecated" in push["title"]
     pushed = [stream["path"] for stream in push["evidence"]["streams"] if stream["pushed"]]
     assert pushed == ["/static/demo/style.css"]
+    http3 = results["http3"]["evidence"]
+    assert (http3["http3"]["status"], http3["http3"]["alpn"]) == (200, "h3")
+    assert f":{http3['advertised_port']}/" in http3["https"]["url"]  # its own port, advertised
 
 
 def test_http2_without_push_is_no_and_says_http2_worked(context_for) -> None:

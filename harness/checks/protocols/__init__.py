@@ -8,15 +8,30 @@ and nghttp confirm what they show best: the negotiated version, the ``Upgrade: h
 pushed streams.
 
 One module per check (``tls``, ``http2_tls``, ``http2_cleartext``, ``http2_upgrade``,
-``http2_push``); ``instances`` starts the variant a check needs and ``clients`` runs httpx, curl
-and nghttp.
+``http2_push``, ``http3``); ``instances`` starts the variant a check needs, ``clients`` runs
+httpx, curl and nghttp, and ``http3_client`` sends HTTP/3 over QUIC with aioquic (Debian's
+curl has no HTTP/3).
 """
 
 from __future__ import annotations
 
-from harness.checks.protocols import http2_cleartext, http2_push, http2_tls, http2_upgrade, tls
+from harness.checks.protocols import (
+    http2_cleartext,
+    http2_push,
+    http2_tls,
+    http2_upgrade,
+    http3,
+    tls,
+)
 from harness.checks.protocols._shared import GROUP
 
 __all__ = ["CHECKS", "GROUP"]
 
-CHECKS = [tls.CHECK, http2_tls.CHECK, http2_cleartext.CHECK, http2_upgrade.CHECK, http2_push.CHECK]
+CHECKS = [
+    tls.CHECK,
+    http2_tls.CHECK,
+    http2_cleartext.CHECK,
+    http2_upgrade.CHECK,
+    http2_push.CHECK,
+    http3.CHECK,
+]
