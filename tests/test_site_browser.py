@@ -316,9 +316,12 @@ def test_a_deep_link_opens_its_cell_highlighted_in_its_group(site, browser) -> N
 
 
 def _expected_picks(export: dict, need_ids: list[str]) -> list[str]:
-    from generators.needs import load_needs, ranked, satisfies
+    from generators.definitions import presented_checks
+    from generators.needs import load_rules
+    from generators.ranking import answer
 
-    needs = [n for n in load_needs({c["id"] for c in export["checks"]}) if n.id in need_ids]
+    needs, watch = load_rules({check["id"] for check in presented_checks()})
+    needs = [need for need in needs if need.id in need_ids]
     runs = [
         {
             "server": server,
@@ -335,7 +338,9 @@ def _expected_picks(export: dict, need_ids: list[str]) -> list[str]:
         }
         for server in export["servers"]
     ]
-    return [run["server"]["id"] for run in ranked([r for r in runs if satisfies(r, needs)])]
+    # The page's order: per interface, tier by tier, a tie listed by name.
+    result = answer(needs, runs, watch)
+    return [c.run["server"]["id"] for group in result.groups for tier in group.tiers for c in tier]
 
 
 def _picked(page, need_ids: list[str]) -> list[str]:
