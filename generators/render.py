@@ -56,11 +56,11 @@ from generators.escaping import (
     slug,
 )
 from generators.model import OUTCOME_LABELS, Site, site_from
-from generators.needs import RANKING, load_needs, per_need
+from generators.needs import load_rules
 from generators.nginx_configurations import shown_configurations
 from generators.operations import operation_checks, operation_page, operations_index
 from generators.production_setup import middleware_rows, stack_thread_hops
-from generators.recommendations import all_verdicts
+from generators.ranking import Answer, answer
 from generators.smuggling import smuggling_grid
 from generators.stalls import write_stalls
 
@@ -112,6 +112,7 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         label=lambda outcome: OUTCOME_LABELS[outcome][1],
         cause_icon=lambda cause: Markup(CAUSE_LABELS[cause][0]),
         cause_label=lambda cause: CAUSE_LABELS[cause][1],
+        cause_or_outcome_icon=lambda key: Markup((CAUSE_LABELS.get(key) or OUTCOME_LABELS[key])[0]),
         seconds=lambda value: "n/a" if value is None else f"{value:.2f} s",
         slug=slug,
         anchor=anchor,
@@ -267,11 +268,12 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
     site = site_from(evidence, servers)
     benchmarks = shown_benchmarks(evidence, {run["server"]["id"] for run in site.runs}, servers)
     env = environment(cv_limit=cv_thresholds(benchmarks))
-    verdicts = all_verdicts(site.runs)
+    answers, watch = need_answers(site)
     common = {
         "site": site,
         "outcomes": OUTCOME_LABELS,
-        "verdicts": verdicts,
+        "answers": answers,
+        "watched": watch,
         "handlers": HANDLERS,
         "glance_counts": glance_counts,
     }
@@ -294,7 +296,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
         ),
         "servers/index.md": env.get_template("servers_index.md.j2").render(**common),
         "recommendations.md": env.get_template("recommendations.md.j2").render(**common),
-        "pick.md": pick_page(env, site),
+        "pick.md": pick_page(env, answers, watch),
         "smuggling.md": env.get_template("smuggling.md.j2").render(grid=smuggling_grid(site)),
         "changes.md": env.get_template("changes.md.j2").render(
             history=change_history(site, benchmark_documents), **common
@@ -339,14 +341,25 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
     return pages, site
 
 
-def pick_page(env: jinja2.Environment, site: Site) -> str:
-    """/pick/: the needs, and per need the configurations that satisfy it."""
-    needs = load_needs({check["id"] for check in presented_checks()})
+def need_answers(site: Site) -> tuple[list[Answer], list[str]]:
+    """Each need of ``generators/rules/needs.toml`` with its answer from the shown runs (the
+    one list the home page, /recommendations/ and /pick/ all print), and the watched checks."""
+    titles = check_titles()
+    needs, watch = load_rules(set(titles))
+    return [answer([need], site.runs, watch, titles) for need in needs], watch
+
+
+def check_titles() -> dict[str, str]:
+    return {check["id"]: check["title"] for check in presented_checks()}
+
+
+def pick_page(env: jinja2.Environment, answers: list[Answer], watch: list[str]) -> str:
+    """/pick/: the needs, per need its answer, and what the page's script needs to answer
+    several needs ticked together by the same rule."""
     return env.get_template("pick.md.j2").render(
-        needs=needs,
-        need_records=[need.as_record() for need in needs],
-        per_need=per_need(site.runs, needs),
-        ranking=RANKING,
+        answers=answers,
+        need_records=[item.need.as_record() for item in answers],
+        rule_data={"watch": watch, "titles": check_titles()},
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from evidence.validation import check_data, load_evidence
 from generators.needs import Need, satisfies
-from generators.recommendations import Situation, judge
+from generators.ranking import answer
 from generators.render import render_pages
 from harness.checks import Check, Finding, result_record
 from tests import synthetic
@@ -176,12 +176,11 @@ def test_a_no_django_decided_is_not_held_against_the_server() -> None:
     ]
     need = Need("uploads", "Chunked uploads", {"chunked-request-body": ["yes"]})
     assert [run["server"]["id"] for run in runs if satisfies(run, [need])] == ["alpha"]
-    situation = Situation("s", "S", "", {"chunked-request-body": ["yes"]}, [], [])
-    verdict = judge(situation, runs)
-    (recommended,) = verdict.recommended
-    assert recommended["run"]["server"]["id"] == "alpha"
-    assert [result["id"] for result in recommended["set_aside"]] == ["chunked-request-body"]
-    assert {item["run"]["server"]["id"] for item in verdict.excluded} == {"delta", "epsilon"}
+    result = answer([need], runs)
+    (recommended,) = result.winners
+    assert recommended.run["server"]["id"] == "alpha"
+    assert [result["id"] for result in recommended.set_aside] == ["chunked-request-body"]
+    assert {run["server"]["id"] for run, _ in result.excluded} == {"delta", "epsilon"}
 
 
 def test_the_site_builds_strictly_with_django_s_part_linked(tmp_path: Path) -> None:

@@ -315,10 +315,13 @@ def test_a_deep_link_opens_its_cell_highlighted_in_its_group(site, browser) -> N
     assert problems == []
 
 
-def _expected_picks(export: dict, need_ids: list[str]) -> list[str]:
-    from generators.needs import load_needs, ranked, satisfies
+def _expected_picks(export: dict, need_ids: list[str], tiers: bool = False) -> list:
+    from generators.definitions import presented_checks
+    from generators.needs import load_rules
+    from generators.ranking import answer
 
-    needs = [n for n in load_needs({c["id"] for c in export["checks"]}) if n.id in need_ids]
+    needs, watch = load_rules({check["id"] for check in presented_checks()})
+    needs = [need for need in needs if need.id in need_ids]
     runs = [
         {
             "server": server,
@@ -335,7 +338,24 @@ def _expected_picks(export: dict, need_ids: list[str]) -> list[str]:
         }
         for server in export["servers"]
     ]
-    return [run["server"]["id"] for run in ranked([r for r in runs if satisfies(r, needs)])]
+    # The page's order: per interface, tier by tier, a tie listed by name.
+    result = answer(needs, runs, watch)
+    return [
+        (c.run["server"]["id"], str(rank)) if tiers else c.run["server"]["id"]
+        for group in result.groups
+        for rank, tier in enumerate(group.tiers, start=1)
+        for c in tier
+    ]
+
+
+def _picked_tiers(page) -> list[tuple[str, str]]:
+    """(server, rank) of each listed configuration: a tie shares its rank."""
+    return [
+        tuple(pair)
+        for pair in page.locator("#sd-pick-result li").evaluate_all(
+            "items => items.map(item => [item.dataset.server, item.dataset.tier])"
+        )
+    ]
 
 
 def _picked(page, need_ids: list[str]) -> list[str]:
@@ -354,6 +374,7 @@ def test_pick_by_need_lists_what_matrix_json_supports(site, browser) -> None:
     page, problems = _open_at(browser, base + "pick/", 1366, wait_until="networkidle")
     picked = _picked(page, wanted)
     assert picked == _expected_picks(export, wanted)
+    assert _picked_tiers(page) == _expected_picks(export, wanted, tiers=True)
     assert picked, "the committed data has configurations with all three"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "pick.png"), full_page=True)
@@ -376,6 +397,9 @@ def test_pick_by_need_follows_the_data(tmp_path: Path, browser, outcome: str) ->
         page, problems = _open_at(browser, base + "pick/", 1366, wait_until="networkidle")
         expected = ["alpha", "beta"] if outcome == "yes" else ["alpha"]
         assert _picked(page, ["sync-under-load"]) == expected
+        if outcome == "yes":  # the same outcomes: a tie, which the list shows as one rank
+            assert _picked_tiers(page) == [("alpha", "1"), ("beta", "1")]
+            assert "tied with 1 other" in page.locator("#sd-pick-result li").first.inner_text()
         assert problems == []
 
 
