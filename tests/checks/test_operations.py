@@ -22,11 +22,9 @@ from harness.checks.operations.client_disconnect import (
     scenario_verdict,
 )
 from harness.endpoints import load_endpoints
-from harness.environments import Environment
-from harness.launcher import Launcher
-from harness.network import make_tls_material
 from harness.profiles import PROFILES
 from tests import synthetic
+from tests.checks.conftest import script_launcher
 
 APPS = Path(__file__).parents[1] / "apps"
 SERVERS = {"wsgi": APPS / "disconnect_wsgi.py", "asgi": APPS / "disconnect_asgi.py"}
@@ -55,13 +53,7 @@ def tiny_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sta
             )
             scratch = tmp_path / f"{interface}-{mode}"
             scratch.mkdir()
-            launcher = Launcher(
-                definition,
-                Environment(path=scratch / "no-env", python_version="", packages={}),
-                scratch,
-                PROFILES["quick"],
-                make_tls_material(scratch / "tls"),
-            )
+            launcher = script_launcher(definition, scratch)
             shared = stack.enter_context(launcher.launch("http"))
             return CheckContext(definition, load_endpoints(), PROFILES["quick"], shared, launcher)
 
