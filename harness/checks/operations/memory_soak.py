@@ -165,6 +165,7 @@ def process_record(
 ) -> dict[str, Any]:
     """One process: its extent over its life, and its slope inside the window."""
     times, pss = in_window(series.times, series.pss, soak)
+    _, rss = in_window(series.times, series.rss, soak)
     return {
         "pid": series.pid,
         "role": series.role,
@@ -176,6 +177,7 @@ def process_record(
         "ended_early": series.last_s < last_s,
         "rss_mib": _extent(series.rss),
         "pss_mib": _extent(series.pss),
+        "rss_slope_mib_per_10k": trend_record(fit_trend(times, rss), per_10k),
         "pss_slope_mib_per_10k": trend_record(fit_trend(times, pss), per_10k),
     }
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 CONFIDENCE = 0.95
-# Fewer samples than this, or fewer effective ones than MIN_EFFECTIVE, give no interval (a
-# slope from a handful of points, or from one slow wave, says nothing about a trend).
-# (Five effective samples leave three degrees of freedom, where the t expansion below holds.)
+# Fewer samples than this give no trend. The effective number of samples is floored at
+# MIN_EFFECTIVE (three degrees of freedom, where the t expansion below holds): the interval is
+# then as wide as five independent samples allow, wide enough that one step of memory is not
+# a trend, while a steady growth far above its own wobble (a leak) still shows.
 MIN_SAMPLES = 5
 MIN_EFFECTIVE = 5.0
 
@@ -28,7 +29,8 @@ MIN_EFFECTIVE = 5.0
 @dataclass(frozen=True)
 class Trend:
     """A slope (units of the values per unit of the times) and its interval; ``low`` and
-    ``high`` are None when the samples are too few or too correlated to bound it."""
+    ``high`` are None when the residuals are wholly correlated (lag-1 autocorrelation 1).
+    ``effective_samples`` is the estimate before the floor."""
 
     slope: float
     low: float | None
@@ -87,12 +89,9 @@ def fit_trend(times: Sequence[float], values: Sequence[float]) -> Trend | None:
     squares = sum(e * e for e in residuals)
     lag1 = sum(a * b for a, b in itertools.pairwise(residuals)) / squares if squares > 0 else 0.0
     # Negative autocorrelation would claim more information than there are samples.
-    effective = n * (1 - lag1) / (1 + lag1) if 0 < lag1 < 1 else float(n)
-    if lag1 >= 1:
-        effective = 0.0
-    if effective < MIN_EFFECTIVE:
-        return Trend(slope, None, None, n, round(effective, 1), round(lag1, 3))
-    half = t_quantile((1 + CONFIDENCE) / 2, effective - 2) * math.sqrt(
-        squares / (effective - 2) / spread
-    )
+    effective = n * (1 - lag1) / (1 + lag1) if lag1 > 0 else float(n)
+    if lag1 >= 1:  # degenerate residuals: no interval
+        return Trend(slope, None, None, n, 0.0, round(lag1, 3))
+    used = max(effective, MIN_EFFECTIVE)
+    half = t_quantile((1 + CONFIDENCE) / 2, used - 2) * math.sqrt(squares / (used - 2) / spread)
     return Trend(slope, slope - half, slope + half, n, round(effective, 1), round(lag1, 3))
