@@ -80,6 +80,20 @@ def _seconds(value: Any) -> str | None:
     return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
 
 
+def _mib(extent: Any, which: str) -> str | None:
+    value = _number(_get(extent, which))
+    return None if value is None else f"{value:.1f} MiB"
+
+
+def _slope(fit: Any) -> str | None:
+    """A slope with its 95 % interval, in MiB."""
+    slope, low, high = (_number(_get(fit, key)) for key in ("slope", "low", "high"))
+    if slope is None:
+        return None
+    interval = f" (95 %: {low:+.2f} to {high:+.2f})" if low is not None and high is not None else ""
+    return f"{slope:+.2f} MiB{interval}"
+
+
 TABLES: dict[str, Table] = {
     "client-disconnect": Table(
         "Abandoned work",
@@ -131,6 +145,23 @@ TABLES: dict[str, Table] = {
             "Short requests beside them": _failed_of(evidence, "short_requests", "sent"),
             "Slowest short request": _seconds(_get(evidence, "short_requests", "worst_latency_s")),
         },
+    ),
+    "memory-soak": Table(
+        "Memory of all the server's processes",
+        lambda evidence: [("PSS", evidence)] if isinstance(evidence.get("total"), dict) else [],
+        (
+            Figure("Trend", lambda part: _get(part, "trend")),
+            Figure(
+                "After the warm-up",
+                lambda part: _mib(_get(part, "total", "pss_mib"), "after_warmup"),
+            ),
+            Figure("At the end", lambda part: _mib(_get(part, "total", "pss_mib"), "end")),
+            Figure(
+                "Slope per 10,000 requests",
+                lambda part: _slope(_get(part, "total", "pss_slope_mib_per_10k")),
+            ),
+            Figure("Requests", lambda part: _failed_of(part, "requests", "due")),
+        ),
     ),
     "behind-nginx": Table(
         "nginx configuration",

@@ -4,6 +4,7 @@ failed with its reason; the capture goes on with the next one."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import replace
@@ -16,6 +17,7 @@ from harness.definitions import OptionVariant, ServerDefinition
 from harness.endpoints import load_endpoints
 from harness.environments import Environment, InstallError, ensure_environment
 from harness.help_text import help_record
+from harness.launcher import SQLITE_FILE, Launcher
 from harness.postgres import PostgresInstance
 from harness.prepared import PrepareError, prepared_launcher, provenance, server_version
 from harness.process import Shutdown, StartError, log_tail
@@ -127,9 +129,7 @@ def _with_option(
     replace the default ones (the plain HTTP/1.1 instance too, when the option changes it)."""
     assert context.launcher is not None
     definition = context.server.with_option(option.id)
-    scratch = context.launcher.scratch / f"option-{option.id}"
-    scratch.mkdir(parents=True, exist_ok=True)
-    launcher = replace(context.launcher, definition=definition, scratch=scratch)
+    launcher = option_launcher(context.launcher, definition, option.id)
     progress.step(f"{check.id} with option {option.id}")
     began = time.monotonic()
     turn = turn_for(check, capture.machine)
@@ -153,6 +153,18 @@ def _with_option(
     return {"option": option.id, "label": option.label, "docs": option.docs} | {
         key: record[key] for key in kept if key in record
     }
+
+
+def option_launcher(launcher: Launcher, definition: ServerDefinition, option_id: str) -> Launcher:
+    """A launcher for the server started with one of its options, in a scratch directory of its
+    own that holds a copy of the prepared database (migrated, with the sample polls): an
+    instance the option starts would otherwise answer every view that reads it with a 500."""
+    scratch = launcher.scratch / f"option-{option_id}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    prepared = launcher.scratch / SQLITE_FILE
+    if prepared.exists():
+        shutil.copy2(prepared, scratch / SQLITE_FILE)
+    return replace(launcher, definition=definition, scratch=scratch)
 
 
 def check_server(

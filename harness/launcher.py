@@ -47,6 +47,8 @@ _NOT_INHERITED = (
 )
 _TLS_KINDS = ("tls", "http2_tls", "http3")
 READY_ENDPOINT = "/json/sync"
+# The SQLite database of the instances a launcher starts, in its scratch directory.
+SQLITE_FILE = "db.sqlite3"
 
 
 class NotDeclared(Exception):
@@ -132,7 +134,7 @@ class Launcher:
                 "PATH": f"{self.environment.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
                 "PYTHONUNBUFFERED": "1",
                 "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # made per run, never stored
-                "SQLITE_PATH": str(self.scratch / "db.sqlite3"),
+                "SQLITE_PATH": str(self.scratch / SQLITE_FILE),
                 "SAMPLEPROJECT_STATE_DIR": str(self.scratch / "state"),
                 **self.base_env,
             }

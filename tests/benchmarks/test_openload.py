@@ -23,6 +23,8 @@ from harness.network import free_port
 from tests.benchmarks.test_h2load import STATUS_LINE_SERVER
 from tests.conftest import processes_mentioning
 
+MEMORY_SERVER = Path(__file__).parents[1] / "apps" / "memory_server.py"
+
 
 @pytest.fixture
 def status_server(script_server):
@@ -150,6 +152,29 @@ def test_ctrl_c_kills_openload_and_is_raised_again(status_server, tmp_path: Path
         time.sleep(0.1)
     assert not left
     assert list(tmp_path.glob("openload-*.log")) == []
+
+
+def test_a_body_size_makes_every_request_an_upload_of_that_many_bytes(
+    script_server, tmp_path: Path
+):
+    # The server answers a POST 200 only when its whole Content-Length body arrived, and a GET
+    # of this path 405.
+    base_url, _ = script_server(MEMORY_SERVER, "flat")
+    request = request_for(base_url + "/echo/count", rate=50, body_bytes=256 * 1024)
+
+    measurement = run_openload(request, tmp_path)
+
+    assert measurement.ok, measurement.failure
+    result = measurement.details["result"]
+    assert result["body_bytes"] == 256 * 1024
+    assert result["answered"] == result["scheduled"] == 50
+    assert set(result["statuses"]) == {"200"}
+    assert measurement.details["command"][-2:] == ["--body-bytes", str(256 * 1024)]
+
+
+def test_a_negative_body_size_is_refused():
+    with pytest.raises(ValueError, match="body_bytes"):
+        request_for("http://127.0.0.1:1/", body_bytes=-1)
 
 
 def test_only_plain_http_urls_are_accepted():

@@ -10,12 +10,26 @@ import pytest
 from harness.checks import CheckContext
 from harness.definitions import ServerDefinition, load_definitions
 from harness.environments import Environment, ensure_environment
+from harness.launcher import Launcher
+from harness.network import make_tls_material
 from harness.profiles import PROFILES
 from tests import synthetic
 from tests.conftest import instance_for
 
 WS_ECHO = Path(__file__).parents[1] / "apps" / "ws_echo.py"
 TINY_WS = synthetic.definition("tiny-ws", interface="asgi")  # the ws_server fixture's default
+
+
+def script_launcher(definition: ServerDefinition, scratch: Path) -> Launcher:
+    """A Launcher for a server that is a script run by the tests' own Python (no environment
+    to install), in the quick profile, with its scratch files under ``scratch``."""
+    return Launcher(
+        definition,
+        Environment(path=scratch / "no-env", python_version="", packages={}),
+        scratch,
+        PROFILES["quick"],
+        make_tls_material(scratch / "tls"),
+    )
 
 
 @pytest.fixture(scope="session")

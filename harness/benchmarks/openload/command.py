@@ -21,6 +21,7 @@ class OpenloadRequest:
     duration_s: float  # the measured window: requests due inside it are the figure
     drain_s: float  # how long after the window the window's answers are waited for
     timeout_s: float  # a request unanswered this long after it was sent has failed
+    body_bytes: int = 0  # > 0: each request is a POST of a body this size (an upload)
 
     def __post_init__(self) -> None:
         if urlsplit(self.url).scheme != "http":
@@ -29,6 +30,8 @@ class OpenloadRequest:
             raise ValueError("openload needs rate >= 0 and at least one connection")
         if self.duration_s <= 0 or self.warmup_s < 0 or self.drain_s < 0:
             raise ValueError("openload needs duration_s > 0, warmup_s >= 0 and drain_s >= 0")
+        if self.body_bytes < 0:
+            raise ValueError("openload needs body_bytes >= 0")
 
     @property
     def open_model(self) -> bool:
@@ -60,6 +63,7 @@ def openload_command(request: OpenloadRequest, log_path: Path) -> list[str]:
         f"{request.timeout_s:g}",
         "--log",
         str(log_path),
+        *(["--body-bytes", str(request.body_bytes)] if request.body_bytes else []),
     ]
 
 

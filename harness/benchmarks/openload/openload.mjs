@@ -11,6 +11,9 @@
 // as it is answered), which measures the highest rate a server answers: the scale the fixed
 // rates are chosen from.
 //
+// With --body-bytes N each request is a POST of an N-byte application/octet-stream body (an
+// upload), the same bytes every time; without it, a GET.
+//
 // Standard library only (node:net), so nothing is downloaded to run it. Prints one JSON
 // object on stdout; writes the latency of every answered request of the measured window, in
 // milliseconds, one per line, to --log.
@@ -29,6 +32,7 @@ const { values: options } = parseArgs({
     duration: { type: 'string', default: '5' }, // seconds of the measured window
     drain: { type: 'string', default: '10' }, // seconds to wait for the window's answers
     timeout: { type: 'string', default: '10' }, // seconds before a sent request is given up
+    'body-bytes': { type: 'string', default: '0' }, // > 0: a POST with a body of this size
     log: { type: 'string' }
   }
 })
@@ -45,10 +49,18 @@ const drainMs = Number(options.drain) * 1000
 const timeoutMs = Number(options.timeout) * 1000
 const RECONNECT_DELAY_MS = 50
 const SPIN_BEFORE_MS = 1.5
-const REQUEST = Buffer.from(
-  `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
-  'User-Agent: serving-django-openload\r\nAccept: */*\r\n\r\n'
-)
+const bodyBytes = Number(options['body-bytes'])
+const REQUEST = Buffer.concat([
+  Buffer.from(
+    `${bodyBytes > 0 ? 'POST' : 'GET'} ${url.pathname}${url.search} HTTP/1.1\r\n` +
+    `Host: ${url.host}\r\nUser-Agent: serving-django-openload\r\nAccept: */*\r\n` +
+    (bodyBytes > 0
+      ? `Content-Type: application/octet-stream\r\nContent-Length: ${bodyBytes}\r\n`
+      : '') +
+    '\r\n'
+  ),
+  Buffer.alloc(bodyBytes, 'x')
+])
 
 let start = 0 // performance.now() of the first due request
 let windowStart = 0
@@ -321,6 +333,7 @@ function finish (now) {
     duration_s: durationMs / 1000,
     drain_s: drainMs / 1000,
     timeout_s: timeoutMs / 1000,
+    body_bytes: bodyBytes,
     ...counts,
     unanswered: Math.max(0, unresolved),
     statuses,

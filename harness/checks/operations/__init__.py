@@ -2,8 +2,9 @@
 database connections age, long work meets timeouts, workers are reloaded, recycled or killed
 under load, memory grows and a proxy stands in front. Each module holds one operation:
 ``client_disconnect`` (with ``leaving_client``, the client that gives up),
-``database_connections``, ``long_work`` (with ``long_work_clients``) and ``behind_nginx`` (with
-``nginx_configurations``, the proxy configurations it runs).
+``database_connections``, ``long_work`` (with ``long_work_clients``), ``memory_soak`` (with
+``process_memory``, the per-process sampler, and ``memory_trend``, the slope and its interval)
+and ``behind_nginx`` (with ``nginx_configurations``, the proxy configurations it runs).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from harness.checks.operations import (
     client_disconnect,
     database_connections,
     long_work,
+    memory_soak,
 )
 from harness.checks.operations._shared import GROUP
 
@@ -22,5 +24,6 @@ CHECKS = [
     client_disconnect.CHECK,
     *database_connections.CHECKS,
     long_work.CHECK,
+    memory_soak.CHECK,
     behind_nginx.CHECK,
 ]
