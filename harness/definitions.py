@@ -27,7 +27,10 @@ STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP")
 # Variants a server may declare; only ``http`` is required. ``reload`` is the server's own
 # code-reload option (development), used by the dev-code-reload check.
 COMMAND_KINDS = ("http", "tls", "http2_tls", "h2c", "reload")
-PLACEHOLDERS = frozenset({"python", "host", "port", "workers", "threads", "certfile", "keyfile"})
+# {static_root}: the STATIC_ROOT collected for this server (a server's own static mount).
+PLACEHOLDERS = frozenset(
+    {"python", "host", "port", "workers", "threads", "certfile", "keyfile", "static_root"}
+)
 # How one worker process serves requests, which decides what "capacity" means for it.
 SERVES = {
     "threads": "a pool of `threads` threads, one request each",
