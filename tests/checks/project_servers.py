@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from evidence.schema import schema_errors
+from evidence.validation import number_problems
 from harness.checks import CheckContext
 from harness.endpoints import load_endpoints
 from harness.environments import Environment
@@ -57,7 +58,9 @@ def started(
 
 
 def assert_valid_in_a_run(result: dict) -> None:
-    """A check's result, put in a SYNTHETIC run file, passes the run schema."""
+    """A check's result, put in a SYNTHETIC run file, passes the run schema and the site's
+    rules for numbers (no negative measurement)."""
     run = synthetic.run()
     run["checks"] = [result]
     assert schema_errors(run, "run") == []
+    assert number_problems(run) == []

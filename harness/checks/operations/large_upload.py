@@ -133,12 +133,13 @@ def _seconds(first: float | None, then: float | None) -> float | None:
 
 def timings(result: Upload, answer: dict[str, Any] | None) -> dict[str, float | None]:
     """When things happened, in seconds: the view's start after the client's first byte, the
-    answer after its last byte, and the view's own parse of the body."""
+    answer after its last byte, the view's own parse of the body, and the sending (a view that
+    started before the sending ended read the body as it came). None where one did not happen.
+    Each is a duration, never negative, as the data's validation requires of a ``_s`` field."""
     started = answer.get("started_at") if answer else None
     parsed = answer.get("parsed_at") if answer else None
     return {
         "view_started_after_first_byte_s": _seconds(result.first_byte_at, started),
-        "view_started_after_last_byte_s": _seconds(result.last_byte_at, started),
         "answer_after_last_byte_s": _seconds(result.last_byte_at, result.answered_at),
         "parse_in_view_s": _seconds(started, parsed),
         "send_s": _seconds(result.first_byte_at, result.last_byte_at),
