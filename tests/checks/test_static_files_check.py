@@ -4,6 +4,7 @@ with the WhiteNoise variant that makes Django warn), and its verdicts from probe
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,11 @@ from evidence.schema import load_schema
 from harness.checks import run_check
 from harness.checks.operations import static_files, static_probes
 from harness.checks.operations.static_files import judge
+from harness.definitions import load_definitions
+from harness.environments import Environment
+from harness.launcher import Launcher
+from harness.network import make_tls_material
+from harness.profiles import PROFILES
 from tests.checks.project_servers import assert_valid_in_a_run, started
 
 FEW_REQUESTS = 5  # for the cost figures: the tests judge no timing
@@ -119,3 +125,37 @@ def test_the_evidence_schema_has_a_block_for_the_check() -> None:
     assert {"whole", "range", "range_past_end", "cost", "warned", "variants"} <= set(
         block["properties"]
     )
+
+
+def test_a_static_mount_option_is_given_the_collected_root(tmp_path: Path) -> None:
+    """The options add only the server's static flags, and {static_root} becomes the STATIC_ROOT
+    the harness collected (which Django is told of too); without one, Django is told nothing."""
+    definitions = load_definitions()
+    flags = {
+        "granian-asgi": {"static-mount": ["--static-path-mount", "{static_root}"]},
+        "granian-wsgi": {"static-mount": ["--static-path-mount", "{static_root}"]},
+        "uwsgi-threads": {
+            "static-map": ["--static-map", "/static={static_root}"],
+            "static-map-range": ["--static-map", "/static={static_root}", "--honour-range"],
+        },
+        "uwsgi-gevent": {
+            "static-map": ["--static-map", "/static={static_root}"],
+            "static-map-range": ["--static-map", "/static={static_root}", "--honour-range"],
+        },
+    }
+    for server_id, options in flags.items():
+        definition = definitions[server_id]
+        assert {o.id for o in definition.options_for("static-files")} == set(options)
+        for option_id, added in options.items():
+            tried = list(definition.with_option(option_id).commands["http"])
+            assert tried == [*definition.commands["http"], *added], (server_id, option_id)
+    granian = definitions["granian-asgi"].with_option("static-mount")
+    environment = Environment(Path(sys.prefix), "synthetic", {})
+    tls = make_tls_material(tmp_path / "tls")
+    root = tmp_path / "staticfiles"
+    launcher = Launcher(granian, environment, tmp_path, PROFILES["quick"], tls, static_root=root)
+    assert launcher.command("http", 8000)[-2:] == ["--static-path-mount", str(root)]
+    assert launcher.command("http", 8000, shown=True)[-1] == "{static_root}"
+    assert launcher.variables(False, {})["DJANGO_STATIC_ROOT"] == str(root)
+    bare = Launcher(granian, environment, tmp_path, PROFILES["quick"], tls)
+    assert "DJANGO_STATIC_ROOT" not in bare.variables(False, {})
