@@ -80,6 +80,14 @@ def _seconds(value: Any) -> str | None:
     return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
 
 
+def _bytes(value: Any) -> str | None:
+    return None if _number(value) is None else f"{value / 2**20:.1f} MiB"
+
+
+def _count(items: Any) -> int | None:
+    return len(items) if isinstance(items, list) else None
+
+
 def _mib(extent: Any, which: str) -> str | None:
     value = _number(_get(extent, which))
     return None if value is None else f"{value:.1f} MiB"
@@ -163,6 +171,46 @@ TABLES: dict[str, Table] = {
             Figure("Requests", lambda part: _failed_of(part, "requests", "due")),
         ),
     ),
+    "static-files": Table(
+        "Served by",
+        lambda evidence: [
+            ("the production setup", evidence),
+            *(
+                (str(variant.get("label", "?")), variant)
+                for variant in evidence.get("variants") or []
+                if isinstance(variant, dict)
+            ),
+        ],
+        (
+            Figure("Bytes right", lambda part: _get(part, "whole", "correct")),
+            Figure("Range answered", lambda part: _get(part, "range", "status")),
+            Figure("Django warned", lambda part: _get(part, "warned")),
+            Figure("ms per file", lambda part: _number(_get(part, "cost", "static", "median_ms"))),
+            Figure(
+                "ms per tiny view", lambda part: _number(_get(part, "cost", "dynamic", "median_ms"))
+            ),
+        ),
+    ),
+    "large-upload": Table(
+        "1 GiB upload",
+        _whole,
+        (
+            Figure("Status", lambda part: _get(part, "upload", "status")),
+            Figure("Bytes the view got", lambda part: _get(part, "answer", "file_bytes")),
+            Figure("Memory growth", lambda part: _bytes(_get(part, "memory_growth_bytes"))),
+            Figure(
+                "View started after the first byte",
+                lambda part: _number(_get(part, "seconds", "view_started_after_first_byte_s")),
+                "s",
+            ),
+            Figure(
+                "Answer after the last byte",
+                lambda part: _number(_get(part, "seconds", "answer_after_last_byte_s")),
+                "s",
+            ),
+            Figure("Temporary files left", lambda part: _count(_get(part, "temp_files_left"))),
+        ),
+    ),
     "behind-nginx": Table(
         "nginx configuration",
         lambda evidence: _listed(evidence, "configurations", "id"),
@@ -184,6 +232,8 @@ def shown_value(figure: Figure, part: dict[str, Any]) -> str:
         value = None
     if value is None or value == "":
         return NOT_RECORDED
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if figure.unit == "s" and _number(value) is not None:
         return _seconds(value) or NOT_RECORDED
     if isinstance(value, float):

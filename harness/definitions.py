@@ -30,7 +30,8 @@ STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP")
 COMMAND_KINDS = ("http", "tls", "http2_tls", "h2c", "reload", "http3")
 # ``scratch``: the server's scratch directory (removed after the run), for a server that
 # writes its own files (mod_wsgi-express's --server-root). ``user``/``group``: the account its
-# workers run as, for servers that refuse root (harness/worker_account.py).
+# workers run as, for servers that refuse root (harness/worker_account.py). ``static_root``:
+# the STATIC_ROOT collected for this server (a server's own static mount).
 PLACEHOLDERS = frozenset(
     {
         "python",
@@ -43,6 +44,7 @@ PLACEHOLDERS = frozenset(
         "scratch",
         "user",
         "group",
+        "static_root",
     }
 )
 # How one worker process serves requests, which decides what "capacity" means for it.

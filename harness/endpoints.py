@@ -20,7 +20,7 @@ def load_endpoints(path: Path = ENDPOINTS_FILE) -> dict[str, str]:
     with path.open("rb") as stream:
         tables = tomllib.load(stream)
     endpoints: dict[str, str] = {}
-    for table in ("endpoints", "websocket_endpoints", "static_files"):
+    for table in ("endpoints", "websocket_endpoints", "static_files", "collected_static_files"):
         endpoints.update(tables.get(table, {}))
     return endpoints
 

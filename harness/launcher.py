@@ -118,6 +118,10 @@ class Launcher:
     prefix: tuple[str, ...] = ()
     # The CPUs the server is sized for: {workers} and {threads} are its production counts.
     cpus: int = SERVER_CPUS
+    # The STATIC_ROOT collected for this server (harness/prepared.py), passed to Django as
+    # DJANGO_STATIC_ROOT and to commands as {static_root}; None: nothing collected, so Django
+    # is not told of one (WhiteNoise warns about a STATIC_ROOT that does not exist).
+    static_root: Path | None = None
     _count: int = 0
 
     def workers(self, override: int | None = None) -> int:
@@ -136,6 +140,7 @@ class Launcher:
                 "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # made per run, never stored
                 "SQLITE_PATH": str(self.scratch / SQLITE_FILE),
                 "SAMPLEPROJECT_STATE_DIR": str(self.scratch / "state"),
+                **({"DJANGO_STATIC_ROOT": str(self.static_root)} if self.static_root else {}),
                 **self.base_env,
             }
         )
@@ -162,6 +167,7 @@ class Launcher:
             "scratch": "{scratch}" if shown else str(self.scratch),
             "user": user,
             "group": group,
+            "static_root": "{static_root}" if shown else str(self.static_root or ""),
         }
         command = self.definition.argv(kind)
         if command is None:

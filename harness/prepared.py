@@ -34,23 +34,35 @@ class PrepareError(Exception):
 def prepare_database(launcher: Launcher, extra: dict[str, str] | None = None) -> None:
     """Migrate a fresh database (SQLite, or the DATABASE_URL in ``extra``) and load the sample
     polls, in the server's own environment."""
-    variables = launcher.variables(dev_mode=False, extra=extra or {})
     for argv in (["manage.py", "migrate", "--noinput"], ["manage.py", "load_polls"]):
-        try:
-            completed = subprocess.run(
-                [str(launcher.environment.python), *argv],
-                cwd=SAMPLEPROJECT_DIR,
-                env=variables,
-                capture_output=True,
-                text=True,
-                timeout=PREPARE_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as error:
-            raise PrepareError(f"`{' '.join(argv)}` timed out", "") from error
-        if completed.returncode != 0:
-            output = "\n".join((completed.stdout + completed.stderr).splitlines()[-40:])
-            raise PrepareError(f"`{' '.join(argv)}` failed ({completed.returncode})", output)
+        _manage(launcher, extra or {}, argv)
+
+
+def _manage(launcher: Launcher, extra: dict[str, str], argv: list[str]) -> None:
+    """Run one management command in the server's environment; PrepareError if it fails."""
+    variables = launcher.variables(dev_mode=False, extra=extra)
+    try:
+        completed = subprocess.run(
+            [str(launcher.environment.python), *argv],
+            cwd=SAMPLEPROJECT_DIR,
+            env=variables,
+            capture_output=True,
+            text=True,
+            timeout=PREPARE_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise PrepareError(f"`{' '.join(argv)}` timed out", "") from error
+    if completed.returncode != 0:
+        output = "\n".join((completed.stdout + completed.stderr).splitlines()[-40:])
+        raise PrepareError(f"`{' '.join(argv)}` failed ({completed.returncode})", output)
+
+
+def collect_static(launcher: Launcher) -> None:
+    """Collect the static files into the launcher's STATIC_ROOT and add the 1 MiB stylesheet
+    the static-files check fetches (the project's own commands, in the server's environment)."""
+    _manage(launcher, {}, ["manage.py", "collectstatic", "--noinput", "-v", "0"])
+    _manage(launcher, {}, ["manage.py", "make_large_static"])
 
 
 @contextmanager
@@ -62,8 +74,8 @@ def prepared_launcher(
     scratch_prefix: str,
     launch_prefix: tuple[str, ...] = (),
 ) -> Iterator[tuple[Launcher, Path]]:
-    """A launcher for the server in a scratch directory whose database is ready, and that
-    directory; PrepareError says why the database could not be made."""
+    """A launcher for the server in a scratch directory whose database is ready and whose
+    static files are collected, and that directory; PrepareError says why either failed."""
     with scratch_folder(f"{scratch_prefix}{definition.id}-") as scratch:
         launcher = Launcher(
             definition,
@@ -73,8 +85,10 @@ def prepared_launcher(
             make_tls_material(scratch / "tls"),
             base_env=dict(base_env),
             prefix=launch_prefix,
+            static_root=scratch / "staticfiles",
         )
         prepare_database(launcher)
+        collect_static(launcher)
         yield launcher, scratch
 
 
@@ -86,6 +100,7 @@ def recorded_environment(
         "DJANGO_SECRET_KEY": "<random per run>",
         "SQLITE_PATH": "<scratch dir>/db.sqlite3",
         "SAMPLEPROJECT_STATE_DIR": "<scratch dir>/state",
+        "DJANGO_STATIC_ROOT": "<scratch dir>/staticfiles",
         **{name: "<set per capture>" for name in base_env or {}},
         **definition.env,
     }

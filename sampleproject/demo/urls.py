@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from demo.views import basic, disconnect, echo, orm, sse, streaming, upstream
+from demo.views import basic, disconnect, echo, orm, sse, streaming, upload, upstream
 
 app_name = "demo"
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path("orm/async", orm.orm_async, name="orm_async"),
     path("echo", echo.echo, name="echo"),
     path("echo/count", echo.echo_count, name="echo_count"),
+    path("upload", upload.upload, name="upload"),
     path("disconnect/sync", disconnect.disconnect_sync, name="disconnect_sync"),
     path("disconnect/async", disconnect.disconnect_async, name="disconnect_async"),
     path("disconnect/query", disconnect.disconnect_query, name="disconnect_query"),

@@ -64,6 +64,16 @@ UPSTREAM_CLIENT=per-request|shared
     per-request (default): each /upstream/* request builds its own httpx client, as the
     article's code does. shared: one client per process (demo/upstream.py), the variant that
     shows how much of the cost is making clients.
+DJANGO_STATIC_ROOT
+    STATIC_ROOT, where ``manage.py collectstatic`` puts the static files (the harness collects
+    them into its scratch directory when it prepares a server, and ``manage.py
+    make_large_static`` adds a 1 MiB stylesheet there). Set, WhiteNoise and ServeStatic serve
+    its files as well as the finders' (and a server's own static mount can serve it). Unset: no
+    STATIC_ROOT, the finders alone.
+DJANGO_FILE_UPLOAD_TEMP_DIR
+    FILE_UPLOAD_TEMP_DIR, the existing directory where Django writes an upload larger than
+    FILE_UPLOAD_MAX_MEMORY_SIZE while it parses it (the large-upload check counts the files
+    there). Unset: the system's temporary directory, Django's default.
 SAMPLEPROJECT_STATE_DIR
     Directory where the /sse views append stream lifecycle records (sse-events.jsonl, see
     demo/sse_log.py) and the /disconnect/* views theirs (disconnects.jsonl, see
@@ -204,11 +214,19 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# No STATIC_ROOT: WhiteNoise and ServeStatic read the app static directories through the
-# finders, and a STATIC_ROOT that was never collected makes WhiteNoise warn "No directory at"
-# in every worker.
+# WhiteNoise and ServeStatic read the app static directories through the finders, so nothing
+# needs collecting. STATIC_ROOT only where one was collected (the harness collects one per
+# server): one that was never collected makes WhiteNoise warn "No directory at" in every
+# worker. WhiteNoise serves STATIC_ROOT whenever it is set; ServeStatic, with its finders on,
+# only when told to.
 WHITENOISE_USE_FINDERS = True
 SERVESTATIC_USE_FINDERS = True
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
+SERVESTATIC_USE_STATIC_ROOT = STATIC_ROOT is not None
+# Django's own upload limits stay at their defaults (DATA_UPLOAD_MAX_MEMORY_SIZE 2.5 MiB for
+# the non-file part of a request, FILE_UPLOAD_MAX_MEMORY_SIZE 2.5 MiB before an uploaded file
+# goes to a temporary file); only where those temporary files go may be chosen.
+FILE_UPLOAD_TEMP_DIR = os.environ.get("DJANGO_FILE_UPLOAD_TEMP_DIR") or None
 
 UPSTREAM_BASE_URL = os.environ.get("UPSTREAM_BASE_URL", "http://127.0.0.1:8000")
 UPSTREAM_CLIENT = env_choice("UPSTREAM_CLIENT", ("per-request", "shared"), "per-request")

@@ -3,8 +3,10 @@ database connections age, long work meets timeouts, workers are reloaded, recycl
 under load, memory grows and a proxy stands in front. Each module holds one operation:
 ``client_disconnect`` (with ``leaving_client``, the client that gives up),
 ``database_connections``, ``long_work`` (with ``long_work_clients``), ``memory_soak`` (with
-``process_memory``, the per-process sampler, and ``memory_trend``, the slope and its interval)
-and ``behind_nginx`` (with ``nginx_configurations``, the proxy configurations it runs).
+``process_memory``, the per-process sampler, and ``memory_trend``, the slope and its interval),
+``static_files`` (with ``static_probes``, its requests), ``large_upload`` (with
+``upload_client``, the client that sends the file) and ``behind_nginx`` (with
+``nginx_configurations``, the proxy configurations it runs).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from harness.checks.operations import (
     behind_nginx,
     client_disconnect,
     database_connections,
+    large_upload,
     long_work,
     memory_soak,
+    static_files,
 )
 from harness.checks.operations._shared import GROUP
 
@@ -25,5 +29,7 @@ CHECKS = [
     *database_connections.CHECKS,
     long_work.CHECK,
     memory_soak.CHECK,
+    static_files.CHECK,
+    large_upload.CHECK,
     behind_nginx.CHECK,
 ]

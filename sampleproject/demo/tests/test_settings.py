@@ -34,6 +34,8 @@ VARIANT_VARIABLES = (
     "DATABASE_CONN_MAX_AGE",
     "DATABASE_HEALTH_CHECKS",
     "UPSTREAM_CLIENT",
+    "DJANGO_STATIC_ROOT",
+    "DJANGO_FILE_UPLOAD_TEMP_DIR",
 )
 WHITENOISE = "whitenoise.middleware.WhiteNoiseMiddleware"
 SERVESTATIC = "servestatic.middleware.ServeStaticMiddleware"
@@ -56,7 +58,8 @@ from django.conf import settings
 names = ["DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "INSTALLED_APPS", "MIDDLEWARE", "DATABASES",
          "UPSTREAM_BASE_URL", "SAMPLEPROJECT_STATE_DIR", "WHITENOISE_USE_FINDERS",
          "SERVESTATIC_USE_FINDERS", "SAMPLEPROJECT_INTERFACE", "MIDDLEWARE_STACK",
-         "STATIC_MIDDLEWARE", "UPSTREAM_CLIENT"]
+         "STATIC_MIDDLEWARE", "UPSTREAM_CLIENT", "STATIC_ROOT", "SERVESTATIC_USE_STATIC_ROOT",
+         "FILE_UPLOAD_TEMP_DIR"]
 print(json.dumps({name: getattr(settings, name) for name in names}, default=str))
 """
 
@@ -284,6 +287,8 @@ def test_every_other_variable_reaches_its_setting(tmp_path):
         SYNC_MIDDLEWARE="true",
         UPSTREAM_BASE_URL="http://127.0.0.1:9000",
         SAMPLEPROJECT_STATE_DIR=str(tmp_path / "state"),
+        DJANGO_STATIC_ROOT=str(tmp_path / "staticfiles"),
+        DJANGO_FILE_UPLOAD_TEMP_DIR=str(tmp_path / "uploads"),
     )
     assert values["ALLOWED_HOSTS"][-2:] == ["example.test", "10.0.0.1"]
     assert values["DATABASES"]["default"]["NAME"] == str(tmp_path / "bench.sqlite3")
@@ -291,6 +296,15 @@ def test_every_other_variable_reaches_its_setting(tmp_path):
     assert values["MIDDLEWARE"][-1] == SYNC_ONLY
     assert values["UPSTREAM_BASE_URL"] == "http://127.0.0.1:9000"
     assert values["SAMPLEPROJECT_STATE_DIR"] == str(tmp_path / "state")
+    assert values["STATIC_ROOT"] == str(tmp_path / "staticfiles")
+    assert values["SERVESTATIC_USE_STATIC_ROOT"] is True
+    assert values["FILE_UPLOAD_TEMP_DIR"] == str(tmp_path / "uploads")
+
+
+def test_without_a_collected_root_the_finders_serve_alone():
+    values = settings_with()
+    assert (values["STATIC_ROOT"], values["SERVESTATIC_USE_STATIC_ROOT"]) == (None, False)
+    assert values["FILE_UPLOAD_TEMP_DIR"] is None
 
 
 def test_database_url_selects_postgresql():
