@@ -64,6 +64,9 @@ UPSTREAM_CLIENT=per-request|shared
     per-request (default): each /upstream/* request builds its own httpx client, as the
     article's code does. shared: one client per process (demo/upstream.py), the variant that
     shows how much of the cost is making clients.
+SAMPLEPROJECT_EXIT_VIEW=1
+    /process/exit ends the process that runs it (``os._exit(1)``) in the middle of its request,
+    as a crash would: only for the worker-exit check's own instance. Unset: it answers 404.
 SAMPLEPROJECT_STATE_DIR
     Directory where the /sse views append stream lifecycle records (sse-events.jsonl, see
     demo/sse_log.py) and the /disconnect/* views theirs (disconnects.jsonl, see
@@ -93,6 +96,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEV_MODE = env_flag("DJANGO_DEV_MODE")
 DEBUG = DEV_MODE
+EXIT_VIEW = env_flag("SAMPLEPROJECT_EXIT_VIEW")
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or get_random_secret_key()
 
