@@ -227,3 +227,11 @@ def test_a_worker_that_exits_by_itself_and_is_never_replaced_is_no(tmp_path: Pat
 
     assert result["outcome"] == "no", result["summary"]
     assert result["summary"].startswith("The exited worker"), result["summary"]
+
+
+@pytest.mark.usefixtures("few_requests")
+def test_a_single_process_that_retires_at_its_limit_is_no(tmp_path: Path) -> None:
+    result = run_on(tmp_path, worker_recycling.CHECK, prefork("single", operations=RECYCLES))
+
+    assert result["outcome"] == "no", result["summary"]
+    assert result["summary"].startswith(("The server exited", "The server stopped answering"))

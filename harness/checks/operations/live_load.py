@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.benchmarks.openload.command import OpenloadRequest, openload_command
-from harness.benchmarks.openload.records import read_records
+from harness.benchmarks.openload.records import RequestRecord, read_records
 from harness.benchmarks.openload.run import TIMEOUT_MARGIN_S, run_openload
 from harness.benchmarks.scenarios.h2load_common import native_json
 from harness.benchmarks.tool_process import fresh_log_path, run_tool
@@ -46,6 +46,8 @@ PROCESS_ENDPOINT = "process"
 PROBES = 12
 # After the load, the server's children are looked at once more this long later.
 SETTLE_S = 1.0
+# The failed requests kept in the evidence, each with its times and connection (the first ones).
+FAILED_KEPT = 50
 
 
 @dataclass(frozen=True)
@@ -212,9 +214,13 @@ def run_under_load(
         load = _Load(request, scratch)
         began = time.monotonic()
         load.start()
-        time.sleep(max(0.0, began + shape.warmup_s + shape.event_at_s - time.monotonic()))
+        # The workers are asked halfway to the event: the probes take a while under load, and
+        # the event must come when it is due.
+        event_at = began + shape.warmup_s + shape.event_at_s
+        time.sleep(max(0.0, event_at - shape.event_at_s / 2 - time.monotonic()))
         process_url = instance.url(context.endpoints[PROCESS_ENDPOINT])
         serving = dict(serving_pids(process_url, PROBES))
+        time.sleep(max(0.0, event_at - time.monotonic()))
         evidence["serving_before"] = _served(serving)
         evidence["event"] = event(Scene(instance, held, serving))
         while load.is_alive():
@@ -258,7 +264,11 @@ def run_under_load(
 
 
 def figures(
-    records: list, event_ms: float, rate: float, shape: LoadShape, ended: list[int] | None
+    records: list[RequestRecord],
+    event_ms: float,
+    rate: float,
+    shape: LoadShape,
+    ended: list[int] | None,
 ) -> dict[str, Any]:
     """The run's figures around the event (see the module's docstring); ``ended``: the
     clients' ports of the connections of the worker the event ended (None: it ended none)."""
@@ -278,12 +288,31 @@ def figures(
         "failed_by_kind": timeline.failures_by_kind(records),
         "failed_with_the_ended_worker": len(lost),
         "failed_otherwise": len(failed) - len(lost),
+        "failed_requests": [_failed_record(record, record in lost) for record in failed][
+            :FAILED_KEPT
+        ],
         "p99_ms": timeline.p99_ms([r.latency_ms for r in records if r.latency_ms is not None]),
         "windows": windows,
         "on_time_bound_ms": round(bound_ms, 3),
         "back_to_full_rate_after_s": timeline.back_to_normal_s(
             records, event_ms, bound_ms, 1000 / rate, end_ms, shape.tail_s * 1000
         ),
+    }
+
+
+def _failed_record(record: RequestRecord, lost: bool) -> dict[str, Any]:
+    """One failed request in the evidence: seconds from the window's start, its connection."""
+
+    def seconds(ms: float | None) -> float | None:
+        return None if ms is None else round(ms / 1000, 4)
+
+    return {
+        "due_s": seconds(record.due_ms),
+        "sent_s": seconds(record.sent_ms),
+        "done_s": seconds(record.done_ms),
+        "outcome": timeline.failure_name(record),
+        "port": record.port,
+        "lost_with_the_ended_worker": lost,
     }
 
 

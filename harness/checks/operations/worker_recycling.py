@@ -85,6 +85,12 @@ def judge(evidence: dict[str, Any]) -> tuple[str, str]:
     load = live_load.figures_text(evidence, around_an_event=False)
     held = live_load.held_text(evidence)
     gone = evidence["recycles"]["gone"]
+    last = figures["windows"][-1]
+    if last["due"] and not last["answered"]:
+        return "no", (
+            f"The server stopped answering once its workers reached {MAX_REQUESTS} requests "
+            f"({len(gone)} replaced; {note}): {load}; {held}."
+        )
     if not gone:
         return "error", (
             f"No worker recycled during the run ({MAX_REQUESTS} requests each): {load}."
@@ -93,9 +99,6 @@ def judge(evidence: dict[str, Any]) -> tuple[str, str]:
         f"{len(gone)} worker{'s' if len(gone) != 1 else ''} recycled after {MAX_REQUESTS} "
         f"requests (jitter {JITTER})"
     )
-    last = figures["windows"][-1]
-    if last["due"] and not last["answered"]:
-        return "no", f"{lead}, but nothing was answered at the end: {load}; {held}."
     problems = []
     if figures["failed"]:
         problems.append(live_load.failures_text(figures))
