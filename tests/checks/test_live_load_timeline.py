@@ -86,6 +86,14 @@ def test_back_to_normal_is_after_the_last_late_or_failed_request() -> None:
     assert back == 1.1
 
 
+def test_one_late_request_in_a_second_is_the_machine_not_the_event() -> None:
+    records = [answered(float(due), 5.0) for due in range(0, 10_000, 10)]  # 100 a second
+    records[650] = answered(6500.0, 900.0)  # one late in the second after the event
+    assert timeline.back_to_normal_s(records, 5000.0, 100.0, 10.0, 10_000.0, 1000.0) == 0.0
+    records[651] = answered(6510.0, 900.0)  # a second late one in that second is too many
+    assert timeline.back_to_normal_s(records, 5000.0, 100.0, 10.0, 10_000.0, 1000.0) == 1.52
+
+
 def test_nothing_late_after_the_event_is_back_at_once() -> None:
     records = [answered(float(due), 5.0) for due in range(0, 10_000, 100)]
     assert timeline.back_to_normal_s(records, 5000.0, 100.0, 100.0, 10_000.0, 1000.0) == 0.0
