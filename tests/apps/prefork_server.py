@@ -16,6 +16,8 @@ the master does:
   streams with the last chunk, and exit once their clients have gone.
 - ``drop``: respawns; on SIGHUP kills the old workers (SIGKILL), then forks new ones: what they
   had in flight is lost.
+- ``halfway``: as ``graceful``, but a reload replaces only one worker (a reload that stops
+  after its first worker, as one that waits forever on an old worker does).
 - ``single``: serves in the master itself, forking nothing.
 
 With ``--max-requests N`` (other arguments after it are ignored, as a jitter would be), a worker
@@ -181,10 +183,13 @@ def main(port: int, workers: int) -> None:
         if reload.is_set():
             reload.clear()
             old, children = children, set()
+            if mode == "halfway":
+                kept = sorted(old)[1:]
+                old, children = old - set(kept), set(kept)
             if mode == "drop":
                 for pid in old:
                     os.kill(pid, signal.SIGKILL)
-            for _ in range(workers):
+            for _ in range(len(old)):
                 children.add(fork_worker(listener))
             if mode != "drop":
                 for pid in old:

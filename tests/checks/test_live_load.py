@@ -169,6 +169,14 @@ def test_a_reload_that_kills_old_workers_drops_requests_and_is_partial(tmp_path:
     assert f"the SSE stream was {evidence['held']['sse']['fate']}" in result["summary"]
 
 
+def test_a_reload_that_replaces_only_one_worker_is_no(tmp_path: Path) -> None:
+    result = run_on(tmp_path, graceful_reload.CHECK, prefork("halfway", operations=HUP))
+
+    assert result["outcome"] == "no", result["summary"]
+    assert result["summary"].startswith("Not reloaded by the end of the run after SIGHUP")
+    assert len(result["evidence"]["replacement"]["started"]) == 1
+
+
 def test_a_server_without_a_reload_signal_says_so_with_its_page(tmp_path: Path) -> None:
     none = Operations(None, "http://127.0.0.1/no-reload", "It has no reload signal.")
     result = run_on(tmp_path, graceful_reload.CHECK, prefork("respawn", operations=none))
@@ -182,7 +190,7 @@ def test_a_server_without_a_reload_signal_says_so_with_its_page(tmp_path: Path) 
 @pytest.fixture
 def few_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers retire after 50 requests, so that each does within the short load."""
-    monkeypatch.setattr(worker_recycling, "MAX_REQUESTS", 50)
+    monkeypatch.setattr(worker_recycling, "request_count", lambda maximum, workers: (50, 12))
 
 
 @pytest.mark.usefixtures("few_requests")
@@ -191,7 +199,7 @@ def test_workers_that_retire_gracefully_recycle_without_a_failure(tmp_path: Path
 
     assert result["outcome"] == "yes", result["summary"]
     evidence = result["evidence"]
-    assert evidence["recycle_args"] == ["--max-requests", "50", "--jitter", "50"]
+    assert evidence["recycle_args"] == ["--max-requests", "50", "--jitter", "12"]
     assert evidence["recycles"]["gone"] and evidence["figures"]["failed"] == 0
     assert "--max-requests" in " ".join(evidence["instance"]["command"])
 

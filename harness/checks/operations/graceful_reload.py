@@ -33,7 +33,8 @@ THRESHOLDS = (
     f"Reloaded: each process that answered /process ({live_load.PROBES} requests side by "
     "side, each on a connection of its own) just before the signal is gone at the end, but one "
     "that holds the SSE stream or the WebSocket may still be draining it, as a graceful reload "
-    "lets it, and other processes answer the same requests after the load. Outcome: yes "
+    "lets it, other processes answer the same requests after the load, and at least as many "
+    "processes were started under the server as workers answered before. Outcome: yes "
     f"= reloaded, no request failed, and every request on time again within "
     f"{RECOVERED_WITHIN_S:g} s of the signal; partial = reloaded, but requests failed, were "
     "late for longer, or a held connection was cut (closed without its end, reset, or silent); "
@@ -58,11 +59,13 @@ def send_reload(signal_name: str) -> live_load.Event:
 
 def reloaded(evidence: dict[str, Any]) -> dict[str, Any]:
     """Whether the workers were replaced: every process that answered /process before the
-    signal gone (one that holds a held connection may still be draining it), and other
-    processes answering after the load."""
+    signal gone (one that holds a held connection may still be draining it), other processes
+    answering after the load, and at least as many new processes under the server as workers
+    answered before (a reload that stopped halfway leaves fewer)."""
     holders = {pid for pid in evidence["event"]["holders"].values() if pid is not None}
     workers = {process["pid"] for process in evidence["serving_before"]}
     alive = {process["pid"] for process in evidence["workers_after"]}
+    started = alive - {process["pid"] for process in evidence["workers_before"]}
     answering = {process["pid"] for process in evidence["serving_after"]}
     still_there = sorted((workers - holders) & (alive | answering))
     new = sorted(answering - workers)
@@ -74,13 +77,21 @@ def reloaded(evidence: dict[str, Any]) -> dict[str, Any]:
             whole_at = round(change["at_s"] - evidence["event"]["at_s"], 3)
             break
     return {
-        "replaced": bool(workers) and not still_there and bool(new),
+        "replaced": bool(workers)
+        and not still_there
+        and bool(new)
+        and len(started) >= len(workers),
         "workers_before": sorted(workers),
+        "started": sorted(started),
         "still_there": still_there,
         "draining": sorted(workers & holders & alive),
         "new": new,
         "old_gone_after_s": whole_at,
     }
+
+
+def _pids(pids: list[int]) -> str:
+    return ", ".join(map(str, pids)) or "none"
 
 
 def judge(evidence: dict[str, Any]) -> tuple[str, str]:
@@ -95,15 +106,17 @@ def judge(evidence: dict[str, Any]) -> tuple[str, str]:
         left = ", ".join(str(pid) for pid in replaced["still_there"]) or "none"
         return "no", (
             f"Not reloaded by the end of the run after {event['signal']}: of the workers "
-            f"{', '.join(map(str, replaced['workers_before']))}, still running {left}; "
-            f"new workers answering: {len(replaced['new'])}; {load}; {held}."
+            f"{', '.join(map(str, replaced['workers_before']))}, still running {left} (the "
+            f"ones holding a held connection: {_pids(replaced['draining'])}); new processes "
+            f"{len(replaced['started'])}, of which {len(replaced['new'])} answered; {load}; "
+            f"{held}."
         )
     gone = replaced["old_gone_after_s"]
     lead = f"Reloaded by {event['signal']}" + (
         f", the old workers gone {gone:g} s later" if gone is not None else ""
     )
     if replaced["draining"]:
-        lead += f" (pid {', '.join(map(str, replaced['draining']))} still draining a held stream)"
+        lead += f" (pid {_pids(replaced['draining'])}, holding a held connection, still running)"
     back = figures["back_to_full_rate_after_s"]
     if back is None:
         return "no", f"{lead}, but requests still failed or were late at the end: {load}; {held}."

@@ -293,6 +293,7 @@ def figures(
             :FAILED_KEPT
         ],
         "p99_ms": timeline.p99_ms([r.latency_ms for r in records if r.latency_ms is not None]),
+        "tail": timeline.window(records, "tail", end_ms - shape.tail_s * 1000, end_ms),
         "windows": windows,
         "on_time_bound_ms": round(bound_ms, 3),
         "back_to_full_rate_after_s": timeline.back_to_normal_s(

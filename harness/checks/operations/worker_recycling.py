@@ -4,9 +4,11 @@ do requests fail while the workers recycle under a steady load?
 
 The setting is data (``[operations] recycle_args`` in the server's definition, with the page
 that documents it): the check starts an instance of its own with the production command plus
-those arguments, filled with MAX_REQUESTS and JITTER. The rate is measured first on a plain
+those arguments, filled with a request count (``max_requests``) that makes each worker
+recycle a few times during the load, and its jitter. The rate is measured first on a plain
 instance, so that the closed loop's thousands of requests do not recycle the workers before
-the load starts. A server without such a setting says so, with the page that shows it.
+the load starts, and the count follows from it. A server without such a setting says so, with
+the page that shows it.
 """
 
 from __future__ import annotations
@@ -19,24 +21,28 @@ from harness.checks import Check, CheckContext, Finding
 from harness.checks.operations import live_load
 from harness.checks.operations._shared import GROUP
 
-# Small enough that every worker recycles during the load (a quarter of a slow configuration's
-# highest rate, about 50 requests a second over 15 s, spread over its workers), large enough
-# that a recycle is not every request.
-MAX_REQUESTS = 200
-JITTER = 50
+# The request count: the load's requests shared by the production workers, divided so that each
+# worker recycles about RECYCLES_EACH times (twice where a configuration runs more workers than
+# its sizing says), but never fewer than MIN_REQUESTS (a recycle is not every request); the
+# jitter (or uWSGI's stagger) a quarter of it.
+RECYCLES_EACH = 4
+MIN_REQUESTS = 20
+JITTER_SHARE = 0.25
 
 THRESHOLDS = (
     f"The highest rate is measured on a plain instance, then an instance of its own starts with "
     f"the server's request-count recycling ([operations] recycle_args of its definition, with "
-    f"the page that documents it) set to {MAX_REQUESTS} requests with a jitter (or stagger) of "
-    f"{JITTER}, sized as deployed: {live_load.shape_text(live_load.SHAPE)}; here no event is "
+    f"the page that documents it) set to the load's requests / the production workers / "
+    f"{RECYCLES_EACH} (at least {MIN_REQUESTS}) with a jitter (or stagger) of "
+    f"{JITTER_SHARE:.0%} of it, sized as deployed: {live_load.shape_text(live_load.SHAPE)}; "
+    "here no event is "
     "applied, the workers recycle by themselves, and the windows count from the start of the "
     "load. Recycles: processes that answered /process, or ran under the server, and were gone "
     "by the end. Outcome: yes = at least one worker recycled and no request failed; partial = "
     "workers recycled, but requests failed or a held connection was cut (closed without its "
-    "end, reset, or silent); no = the server exited, none of the requests due in the last "
-    "window was answered, or the server has no request-count recycling (with the page that "
-    "shows it); error = no worker recycled during the run."
+    "end, reset, or silent); no = the server exited, none of the requests due in the run's "
+    "last seconds was answered, or the server has no request-count recycling (with the page "
+    "that shows it); error = no worker recycled during the run."
 )
 
 CUT = ("closed", "reset", "stalled")
@@ -44,15 +50,24 @@ CUT = ("closed", "reset", "stalled")
 
 def no_event(scene: live_load.Scene) -> dict[str, Any]:
     """Nothing is done: the workers recycle themselves; the figures count from the start."""
-    return {"at_unix": None, "from_window_start": True, "max_requests": MAX_REQUESTS}
+    return {"at_unix": None, "from_window_start": True}
 
 
-def recycling_instance(context: CheckContext, args: tuple[str, ...]) -> Any:
+def request_count(maximum: float, workers: int) -> tuple[int, int]:
+    """(max_requests, jitter) for a load at the shape's share of ``maximum``."""
+    shape = live_load.SHAPE
+    requests = maximum * shape.rate_share * shape.duration_s
+    count = max(MIN_REQUESTS, round(requests / max(1, workers) / RECYCLES_EACH))
+    return count, max(1, round(count * JITTER_SHARE))
+
+
+def recycling_instance(
+    context: CheckContext, args: tuple[str, ...], count: int, jitter: int
+) -> Any:
     """A launcher whose plain command carries the recycling arguments."""
     assert context.launcher is not None
     filled = [
-        arg.replace("{max_requests}", str(MAX_REQUESTS)).replace("{jitter}", str(JITTER))
-        for arg in args
+        arg.replace("{max_requests}", str(count)).replace("{jitter}", str(jitter)) for arg in args
     ]
     server = context.server
     recycling = replace(
@@ -85,19 +100,18 @@ def judge(evidence: dict[str, Any]) -> tuple[str, str]:
     load = live_load.figures_text(evidence, around_an_event=False)
     held = live_load.held_text(evidence)
     gone = evidence["recycles"]["gone"]
-    last = figures["windows"][-1]
-    if last["due"] and not last["answered"]:
+    count, jitter = evidence["max_requests"], evidence["jitter"]
+    tail = figures["tail"]
+    if tail["due"] and not tail["answered"]:
         return "no", (
-            f"The server stopped answering once its workers reached {MAX_REQUESTS} requests "
+            f"The server stopped answering once its workers reached {count} requests "
             f"({len(gone)} replaced; {note}): {load}; {held}."
         )
     if not gone:
-        return "error", (
-            f"No worker recycled during the run ({MAX_REQUESTS} requests each): {load}."
-        )
+        return "error", f"No worker recycled during the run ({count} requests each): {load}."
     lead = (
-        f"{len(gone)} worker{'s' if len(gone) != 1 else ''} recycled after {MAX_REQUESTS} "
-        f"requests (jitter {JITTER})"
+        f"{len(gone)} worker{'s' if len(gone) != 1 else ''} recycled after {count} "
+        f"requests (jitter {jitter})"
     )
     problems = []
     if figures["failed"]:
@@ -122,10 +136,15 @@ def run(context: CheckContext) -> Finding:
     path = context.endpoints[native_json(context.server)]
     with context.launcher.launch("http") as plain:
         maximum = live_load.maximum_rate(plain.url(path), context.launcher.scratch, live_load.SHAPE)
-    launcher, filled = recycling_instance(context, operations.recycle_args)
+    if maximum[0] is None:
+        return Finding("error", f"Not measured: no maximum rate: {maximum[1]['failure']}.")
+    count, jitter = request_count(maximum[0], context.launcher.workers())
+    launcher, filled = recycling_instance(context, operations.recycle_args, count, jitter)
     with launcher.launch("http") as instance:
         evidence = live_load.run_under_load(context, instance, no_event, maximum)
     evidence |= {
+        "max_requests": count,
+        "jitter": jitter,
         "recycle_args": filled,
         "recycle_docs": operations.recycle_docs,
         "recycle_note": operations.recycle_note,
@@ -143,7 +162,7 @@ CHECK = Check(
     title="Worker recycling under load",
     group=GROUP,
     question=(
-        f"With each worker recycled after {MAX_REQUESTS} requests (the server's max-requests "
+        "With each worker recycled after a number of requests (the server's max-requests "
         "setting with its jitter), do requests fail while the workers restart under a steady "
         "load?"
     ),
