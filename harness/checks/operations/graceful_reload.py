@@ -71,10 +71,9 @@ def reloaded(evidence: dict[str, Any]) -> dict[str, Any]:
     new = sorted(answering - workers)
     whole_at = None
     for change in evidence["tree_changes"]:
-        if change["at_s"] >= evidence["event"]["at_s"] and not (workers - holders) & set(
-            change["pids"]
-        ):
-            whole_at = round(change["at_s"] - evidence["event"]["at_s"], 3)
+        at = change["since_window_start_s"]
+        if at >= evidence["event"]["at_s"] and not (workers - holders) & set(change["pids"]):
+            whole_at = round(at - evidence["event"]["at_s"], 3)
             break
     return {
         "replaced": bool(workers)

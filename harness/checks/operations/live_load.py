@@ -244,13 +244,18 @@ def run_under_load(
         return evidence
     window_start_unix = load.result["window_start_unix_ms"] / 1000
     evidence["tree_changes"] = [
-        {"at_s": round(change["at_unix"] - window_start_unix, 3), "pids": change["pids"]}
+        {
+            "since_window_start_s": round(change["at_unix"] - window_start_unix, 3),
+            "pids": change["pids"],
+        }
         for change in watch.changes
     ]
     for fate in evidence["held"].values():
         ended = fate.pop("ended_at_unix")
         fate.pop("opened_at_unix")
-        fate["ended_at_s"] = None if ended is None else round(ended - window_start_unix, 3)
+        fate["ended_since_window_start_s"] = (
+            None if ended is None else round(ended - window_start_unix, 3)
+        )
     at_unix = evidence["event"].pop("at_unix", None)
     if at_unix is None and evidence["event"].get("from_window_start"):
         at_unix = window_start_unix
@@ -339,8 +344,9 @@ def replacement(evidence: dict[str, Any], gone: set[int]) -> dict[str, Any]:
     if replaced and event_at is not None:
         for change in evidence.get("tree_changes", []):
             pids = set(change["pids"])
-            if change["at_s"] >= event_at and not (gone & pids) and len(pids) >= len(before):
-                whole_at = round(change["at_s"] - event_at, 3)
+            at = change["since_window_start_s"]
+            if at >= event_at and not (gone & pids) and len(pids) >= len(before):
+                whole_at = round(at - event_at, 3)
                 break
     return {
         "replaced": replaced,
