@@ -43,7 +43,9 @@ CLOCK_SLACK = timedelta(hours=1)
 UNIT_SUFFIXES = ("_s", "_ms", "_bytes", "_rps", "_percent")
 # Except offsets from an event, negative for what came before it: the client-disconnect check
 # times each thing a view did from the moment its client left, and the view started earlier.
-SIGNED_OFFSETS = ("after_leaving_s",)
+# The live-load checks place what they saw on the load's time line, which starts with the
+# measured window: the server's processes were looked at, and a held stream may end, earlier.
+SIGNED_OFFSETS = ("after_leaving_s", "since_window_start_s", "ended_since_window_start_s")
 # No number in a data file is larger (December 2026: the largest is 2.5e10, a machine's memory
 # in bytes; times are seconds since 1970, 1.8e9): a larger one is a fault, and pages that print
 # it digit by digit or draw it as a bar would break.

@@ -102,7 +102,30 @@ def _slope(fit: Any) -> str | None:
     return f"{slope:+.2f} MiB{interval}"
 
 
+# The live-load checks (worker-kill, worker-exit, graceful-reload, worker-recycling) share one
+# evidence shape (harness/checks/operations/live_load.py): one row, the same figures.
+LIVE_LOAD = Table(
+    "Under a fixed rate",
+    _whole,
+    (
+        Figure("Failed requests", lambda part: _failed_of(part, "figures", "due")),
+        Figure("p99", lambda part: _number(_get(part, "figures", "p99_ms")), "ms"),
+        Figure(
+            "Back to full rate after",
+            lambda part: _number(_get(part, "figures", "back_to_full_rate_after_s")),
+            "s",
+        ),
+        Figure("Worker replaced", lambda part: _get(part, "replacement", "replaced")),
+        Figure("The SSE stream", lambda part: _get(part, "held", "sse", "fate")),
+        Figure("The WebSocket", lambda part: _get(part, "held", "websocket", "fate")),
+    ),
+)
+
 TABLES: dict[str, Table] = {
+    "worker-kill": LIVE_LOAD,
+    "worker-exit": LIVE_LOAD,
+    "graceful-reload": LIVE_LOAD,
+    "worker-recycling": LIVE_LOAD,
     "client-disconnect": Table(
         "Abandoned work",
         lambda evidence: _listed(evidence, "scenarios", "title"),

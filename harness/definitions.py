@@ -86,6 +86,7 @@ _OPTIONAL = {
     "options": dict,
     "absent": list,
     "help": list,
+    "operations": dict,
 }
 # A variant is the same server with other settings, measured beside the default by the
 # locust-upstream scenario (the slow-upstream article compared thread counts, for example).
@@ -106,6 +107,17 @@ _OPTION_OPTIONAL = ("mount",)
 # A claim that the pinned version has no option for a behaviour: ``option`` is the flag (as
 # its --help would print it) whose absence the help text stored with every run must confirm.
 _ABSENT_KEYS = ("option", "checks", "note")
+# How the server is operated once running (``[operations]``): the signal its documentation (or,
+# where it documents none, its source) names for a graceful reload of its workers, with the
+# page that says so and what the pinned version does on it; a server without one declares no
+# ``reload_signal`` and says so in ``reload_note``, with ``reload_docs`` the page that shows it.
+_OPERATIONS_KEYS = ("reload_docs", "reload_note", "recycle_docs", "recycle_note")
+# ``recycle_args``: what the server's command gains to recycle each worker after a number of
+# requests ({max_requests}) with a random or staggered addition ({jitter}); absent where the
+# server has no such setting (``recycle_note`` says so, ``recycle_docs`` shows it).
+_OPERATIONS_OPTIONAL = ("reload_signal", "recycle_args")
+RECYCLE_PLACEHOLDERS = ("max_requests", "jitter")
+RELOAD_SIGNALS = ("SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH")
 
 
 class DefinitionError(Exception):
@@ -150,6 +162,19 @@ class AbsentOption:
     option: str  # e.g. "--h2c": must not appear in the pinned version's --help
     checks: tuple[str, ...]
     note: str  # what a reader should know: "daphne 4.2.3 has no cleartext HTTP/2 option"
+
+
+@dataclass(frozen=True)
+class Operations:
+    """``[operations]``: the server's reload signal (None: it has no reload mechanism), the page
+    that documents it (or shows its absence), and what the pinned version does on it."""
+
+    reload_signal: str | None
+    reload_docs: str
+    reload_note: str
+    recycle_args: tuple[str, ...] | None = None
+    recycle_docs: str = ""
+    recycle_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -205,6 +230,7 @@ class ServerDefinition:
     help: tuple[str, ...] | None = None  # prints the server's options (stored with each run)
     mount: str = ""  # the path prefix Django is served under (set by an option that mounts it)
     production: Production = field(default_factory=Production)
+    operations: Operations | None = None
     path: Path | None = None
 
     def production_workers(self, cores: int) -> int:
@@ -400,6 +426,41 @@ def _value_problems(raw: dict[str, Any], path: Path) -> list[str]:
         problems += _argv_problems("help", raw["help"])
     if "production" in raw:
         problems += _production_problems(raw["production"], raw.get("interface"))
+    if "operations" in raw:
+        problems += _operations_problems(raw["operations"])
+    return problems
+
+
+def _operations_problems(table: dict[str, Any]) -> list[str]:
+    """Problems of ``[operations]``, each named ``operations.<field>``."""
+    problems = []
+    allowed = (*_OPERATIONS_KEYS, *_OPERATIONS_OPTIONAL)
+    for key in table:
+        if key not in allowed:
+            problems.append(f"operations.{key}: unknown key (allowed: {', '.join(allowed)})")
+    for key in _OPERATIONS_KEYS:
+        if not isinstance(table.get(key), str) or not table[key].strip():
+            problems.append(f"operations.{key}: a non-empty string is required")
+    for key in ("reload_docs", "recycle_docs"):
+        docs = table.get(key)
+        if isinstance(docs, str) and not re.match(r"^https?://", docs):
+            problems.append(f"operations.{key}: {docs!r} must be an http(s) URL")
+    args = table.get("recycle_args")
+    if args is not None:
+        if not _strings(args) or not args:
+            problems.append("operations.recycle_args: must be a non-empty list of strings")
+        else:
+            unknown = sorted(
+                {name for arg in args for name in placeholders_in(arg)} - set(RECYCLE_PLACEHOLDERS)
+            )
+            if unknown:
+                problems.append(
+                    f"operations.recycle_args: unknown placeholder(s) {unknown} (allowed: "
+                    f"{', '.join(RECYCLE_PLACEHOLDERS)})"
+                )
+    signal_name = table.get("reload_signal")
+    if signal_name is not None and signal_name not in RELOAD_SIGNALS:
+        problems.append(f"operations.reload_signal: {signal_name!r} is not one of {RELOAD_SIGNALS}")
     return problems
 
 
@@ -556,6 +617,18 @@ def load_definition(path: Path) -> ServerDefinition:
             docs=raw["production"]["docs"],
             loop=raw["production"].get("loop"),
         ),
+        operations=Operations(
+            raw["operations"].get("reload_signal"),
+            raw["operations"]["reload_docs"],
+            raw["operations"]["reload_note"],
+            tuple(raw["operations"]["recycle_args"])
+            if "recycle_args" in raw["operations"]
+            else None,
+            raw["operations"]["recycle_docs"],
+            raw["operations"]["recycle_note"],
+        )
+        if "operations" in raw
+        else None,
         path=path,
     )
 

@@ -370,3 +370,107 @@ def test_gunicorn_uvicorn_tries_the_h11_worker_for_the_header_limits() -> None:
     at = default.index("--worker-class") + 1
     assert tried[at] == "uvicorn_worker.UvicornH11Worker"
     assert tried[:at] + tried[at + 1 :] == default[:at] + default[at + 1 :]  # nothing else
+
+
+# ---- [operations]: the reload signal ----------------------------------------------------------
+
+OPERATIONS = """
+[operations]
+reload_signal = "SIGHUP"
+reload_docs = "https://example.org/signals"
+reload_note = "HUP starts new workers, then stops the old ones."
+recycle_args = ["--max-requests", "{max_requests}", "--max-requests-jitter", "{jitter}"]
+recycle_docs = "https://example.org/max-requests"
+recycle_note = "Each worker restarts after max-requests plus a random jitter."
+"""
+
+
+def test_the_reload_signal_is_read_with_its_page_and_note(tmp_path: Path) -> None:
+    (tmp_path / "tiny.toml").write_text(VALID.format(id="tiny") + OPERATIONS)
+    operations = load_definitions(tmp_path)["tiny"].operations
+    assert operations is not None
+    assert operations.reload_signal == "SIGHUP"
+    assert operations.reload_docs == "https://example.org/signals"
+    assert operations.reload_note.startswith("HUP starts")
+    assert operations.recycle_args == (
+        "--max-requests",
+        "{max_requests}",
+        "--max-requests-jitter",
+        "{jitter}",
+    )
+
+
+def test_a_server_without_a_reload_signal_declares_none(tmp_path: Path) -> None:
+    text = VALID.format(id="tiny") + OPERATIONS.replace('reload_signal = "SIGHUP"\n', "")
+    (tmp_path / "tiny.toml").write_text(text)
+    operations = load_definitions(tmp_path)["tiny"].operations
+    assert operations is not None and operations.reload_signal is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda text: text.replace('"SIGHUP"', '"SIGKILL"'),
+            "operations.reload_signal: 'SIGKILL' is not one of",
+        ),
+        (
+            lambda text: text.replace('"https://example.org/signals"', '"signals.html"'),
+            "operations.reload_docs: 'signals.html' must be an http(s) URL",
+        ),
+        (
+            lambda text: text.replace("reload_note = ", "note = "),
+            "operations.note: unknown key",
+        ),
+        (
+            lambda text: text.replace("{jitter}", "{spread}"),
+            "operations.recycle_args: unknown placeholder(s) ['spread']",
+        ),
+        (
+            lambda text: text.replace('recycle_docs = "https://example.org/max-requests"\n', ""),
+            "operations.recycle_docs: a non-empty string is required",
+        ),
+        (
+            lambda text: text.replace(
+                'reload_note = "HUP starts new workers, then stops the old ones."',
+                'reload_note = " "',
+            ),
+            "operations.reload_note: a non-empty string is required",
+        ),
+    ],
+)
+def test_a_malformed_operations_table_is_named_by_file_and_field(
+    tmp_path: Path, change, message: str
+) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text(change(VALID.format(id="tiny") + OPERATIONS))
+    with pytest.raises(DefinitionError) as failure:
+        load_definitions(tmp_path)
+    assert f"{path}: {message}" in "\n".join(failure.value.problems)
+
+
+def test_every_committed_configuration_declares_how_it_reloads() -> None:
+    """Each says its reload signal or that it has none, with the page that shows it."""
+    for definition in load_definitions().values():
+        assert definition.operations is not None, definition.id
+        assert definition.operations.reload_docs.startswith("https://"), definition.id
+    signals = {d.id: d.operations.reload_signal for d in load_definitions().values()}
+    assert {server for server, signal in signals.items() if signal is None} == {
+        "runserver",
+        "runserver-daphne",
+        "daphne",
+        "waitress",
+    }
+    recycling = {d.id for d in load_definitions().values() if d.operations.recycle_args}
+    assert recycling == {
+        "gunicorn-asgi",
+        "gunicorn-gevent",
+        "gunicorn-gthread",
+        "gunicorn-sync",
+        "gunicorn-uvicorn",
+        "hypercorn",
+        "mod-wsgi-express",
+        "uvicorn",
+        "uwsgi-gevent",
+        "uwsgi-threads",
+    }

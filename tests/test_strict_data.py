@@ -330,6 +330,21 @@ def test_an_offset_before_its_event_is_allowed_a_negative_duration_is_not(tmp_pa
     assert problem.endswith("records/1/wall_s: -0.5 is a negative measurement (must be >= 0)")
 
 
+def test_the_live_load_time_line_may_start_before_its_window(tmp_path: Path) -> None:
+    """The live-load checks look at the server's processes before the measured window starts
+    (capture 20261207T153005Z wrote -1.42 s, and the site build refused it)."""
+    data = tmp_path / "data"
+    document = synthetic.run("uvicorn")
+    document["checks"][0]["evidence"]["tree_changes"] = [
+        {"since_window_start_s": -1.42, "pids": [10, 11]},
+        {"at_s": -1.42, "pids": [10]},
+    ]
+    synthetic.write_data(data, [document])
+    _, problems = check_data(data)
+    (problem,) = problems
+    assert problem.endswith("tree_changes/1/at_s: -1.42 is a negative measurement (must be >= 0)")
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_the_summary_rule_is_the_harness_s(seed: int) -> None:
     """The validator's CV and median are the ones the harness publishes, stored rounded."""

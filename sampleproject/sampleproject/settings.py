@@ -74,6 +74,9 @@ DJANGO_FILE_UPLOAD_TEMP_DIR
     FILE_UPLOAD_TEMP_DIR, the existing directory where Django writes an upload larger than
     FILE_UPLOAD_MAX_MEMORY_SIZE while it parses it (the large-upload check counts the files
     there). Unset: the system's temporary directory, Django's default.
+SAMPLEPROJECT_EXIT_VIEW=1
+    /process/exit ends the process that runs it (``os._exit(1)``) in the middle of its request,
+    as a crash would: only for the worker-exit check's own instance. Unset: it answers 404.
 SAMPLEPROJECT_STATE_DIR
     Directory where the /sse views append stream lifecycle records (sse-events.jsonl, see
     demo/sse_log.py) and the /disconnect/* views theirs (disconnects.jsonl, see
@@ -103,6 +106,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEV_MODE = env_flag("DJANGO_DEV_MODE")
 DEBUG = DEV_MODE
+EXIT_VIEW = env_flag("SAMPLEPROJECT_EXIT_VIEW")
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or get_random_secret_key()
 

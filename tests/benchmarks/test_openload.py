@@ -7,6 +7,7 @@ after it started): never how fast this machine is.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -17,8 +18,10 @@ import pytest
 from generators.benchmarks.cells import value_cell
 from generators.benchmarks.figures import Figure
 from harness.benchmarks.figures import figure_record
-from harness.benchmarks.openload.command import OpenloadRequest
+from harness.benchmarks.openload.command import OpenloadRequest, openload_command
+from harness.benchmarks.openload.records import read_records
 from harness.benchmarks.openload.run import run_openload
+from harness.benchmarks.tool_process import run_tool
 from harness.network import free_port
 from tests.benchmarks.test_h2load import STATUS_LINE_SERVER
 from tests.conftest import processes_mentioning
@@ -180,3 +183,29 @@ def test_a_negative_body_size_is_refused():
 def test_only_plain_http_urls_are_accepted():
     with pytest.raises(ValueError, match="http:// URL"):
         request_for("https://127.0.0.1:1/")
+
+
+def test_records_follow_every_request_due_in_the_window(status_server, tmp_path: Path):
+    # Answers for 0.2 s, then never again: answered, timed-out and unanswered requests.
+    request = request_for(status_server("stall"), rate=50, warmup_s=0, drain_s=0.5, timeout_s=0.5)
+    records_path = tmp_path / "records.txt"
+    before_ms = time.time() * 1000
+
+    finished = run_tool(openload_command(request, tmp_path / "latencies.log", records_path), 30)
+
+    result = json.loads(finished.stdout.strip().splitlines()[-1])
+    records = read_records(records_path)
+    assert len(records) == result["scheduled"] == 50
+    outcomes = [record.outcome for record in records]
+    assert outcomes.count("200") == result["answered"] > 0
+    assert outcomes.count("timed_out") == result["timed_out"]
+    assert outcomes.count("unanswered") == result["unanswered"]
+    assert set(outcomes) <= {"200", "timed_out", "unanswered"}
+    for record in records:
+        assert 0 <= record.due_ms < 1000
+        if record.sent_ms is not None:
+            assert record.sent_ms >= record.due_ms
+        if record.done_ms is not None:
+            assert record.sent_ms is not None and record.done_ms >= record.sent_ms
+    # The window began on the wall clock after the tool was started.
+    assert result["window_start_unix_ms"] >= before_ms

@@ -43,7 +43,12 @@ class OpenloadRequest:
         return self.warmup_s + self.duration_s + self.drain_s
 
 
-def openload_command(request: OpenloadRequest, log_path: Path) -> list[str]:
+def openload_command(
+    request: OpenloadRequest, log_path: Path, records_path: Path | None = None
+) -> list[str]:
+    """The command line; with ``records_path``, openload also writes one line per request due
+    in the window there (read by ``harness.benchmarks.openload.records``)."""
+    records = [] if records_path is None else ["--records", str(records_path)]
     return [
         NODE,
         str(SCRIPT),
@@ -64,6 +69,7 @@ def openload_command(request: OpenloadRequest, log_path: Path) -> list[str]:
         "--log",
         str(log_path),
         *(["--body-bytes", str(request.body_bytes)] if request.body_bytes else []),
+        *records,
     ]
 
 

@@ -16,7 +16,11 @@
 //
 // Standard library only (node:net), so nothing is downloaded to run it. Prints one JSON
 // object on stdout; writes the latency of every answered request of the measured window, in
-// milliseconds, one per line, to --log.
+// milliseconds, one per line, to --log; with --records, one line per request due in the
+// window: "due sent done outcome port", the first three in milliseconds from the window's start
+// (sent and done "-" when it never was), the outcome an HTTP status or how it failed (errored,
+// timed_out, unanswered), and the local port of the connection it was sent on ("-" if none),
+// so that a reader can follow the run request by request and connection by connection.
 
 import net from 'node:net'
 import { writeFileSync } from 'node:fs'
@@ -33,7 +37,8 @@ const { values: options } = parseArgs({
     drain: { type: 'string', default: '10' }, // seconds to wait for the window's answers
     timeout: { type: 'string', default: '10' }, // seconds before a sent request is given up
     'body-bytes': { type: 'string', default: '0' }, // > 0: a POST with a body of this size
-    log: { type: 'string' }
+    log: { type: 'string' },
+    records: { type: 'string' }
   }
 })
 
@@ -88,6 +93,7 @@ const latencies = [] // ms, answered requests due inside the window
 // delay (its timer's lateness), part of every latency it reports; nothing of the server's.
 const lags = []
 let unresolved = 0 // requests due inside the window not yet answered or failed
+const records = [] // [due, sent, done, outcome, port] of requests due in the window (--records)
 
 // A due time computed as start + k * interval can land a rounding error away from a window
 // edge; the margin puts such a request on the same side every time (the window holds exactly
@@ -95,13 +101,14 @@ let unresolved = 0 // requests due inside the window not yet answered or failed
 const EDGE_MS = 1e-6
 const inWindow = (due) => due >= windowStart - EDGE_MS && due < windowEnd - EDGE_MS
 
-function resolve (due, now, status) {
+function resolve (due, now, status, sentAt, port, failure = null) {
   const measured = inWindow(due)
   if (status !== null) statuses[status] = (statuses[status] || 0) + 1
   const answered = status !== null && status >= 200 && status < 400
   if (answered && now >= windowStart && now < windowEnd) counts.answered_in_window++
   if (!measured) return
   unresolved--
+  if (options.records) records.push([due, sentAt, now, status !== null ? status : failure, port])
   if (answered) {
     counts.answered++
     latencies.push(now - due)
@@ -123,6 +130,7 @@ class Connection {
     this.due = null // due time of the request in flight, if any
     this.sentAt = 0
     this.retryAt = 0 // after a failed connection attempt, the slot waits until then
+    this.port = null // the local port of its connection, once connected
   }
 
   connect () {
@@ -134,6 +142,7 @@ class Connection {
     socket.setNoDelay(true)
     socket.on('connect', () => {
       if (this.socket !== socket) return
+      this.port = socket.localPort
       this.ready = true
       dispatch()
     })
@@ -169,7 +178,7 @@ class Connection {
     this.due = null
     this.response = null
     if (inWindow(due)) counts[kind]++
-    resolve(due, performance.now(), null)
+    resolve(due, performance.now(), null, this.sentAt, this.port, kind)
   }
 
   send (due) {
@@ -213,7 +222,7 @@ class Connection {
     this.due = null
     this.response = null
     this.buffer = Buffer.alloc(0)
-    resolve(due, performance.now(), status)
+    resolve(due, performance.now(), status, this.sentAt, this.port)
     if (close) {
       this.ready = false
       this.socket = null
@@ -319,8 +328,23 @@ function percentile (sorted, share) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))] : null
 }
 
+// One line per request due in the window (see the header); those still waiting in the queue
+// or in flight when the run ends are "unanswered".
+function writeRecords (path) {
+  const since = (ms) => (ms === null ? '-' : (ms - windowStart).toFixed(3))
+  const lines = records.map(([due, sent, done, outcome, port]) => `${since(due)} ${since(sent)} ${since(done)} ${outcome} ${port ?? '-'}`)
+  for (const connection of connections) {
+    if (connection.due !== null && inWindow(connection.due)) lines.push(`${since(connection.due)} ${since(connection.sentAt)} - unanswered ${connection.port ?? '-'}`)
+  }
+  for (let index = queueHead; index < queue.length; index++) {
+    if (inWindow(queue[index])) lines.push(`${since(queue[index])} - - unanswered -`)
+  }
+  writeFileSync(path, lines.join('\n') + '\n')
+}
+
 function finish (now) {
   finished = true
+  if (options.records) writeRecords(options.records)
   for (const connection of connections) if (connection.socket) connection.socket.destroy()
   if (options.log) writeFileSync(options.log, latencies.map((ms) => ms.toFixed(3)).join('\n') + '\n')
   lags.sort((a, b) => a - b)
@@ -340,7 +364,10 @@ function finish (now) {
     lag_p50_ms: percentile(lags, 0.5),
     lag_p99_ms: percentile(lags, 0.99),
     lag_max_ms: lags.length ? lags[lags.length - 1] : null,
-    waited_for_answers_s: Math.max(0, now - windowEnd) / 1000
+    waited_for_answers_s: Math.max(0, now - windowEnd) / 1000,
+    // The window's start on the wall clock, so that events timed elsewhere can be placed on
+    // the records' time line.
+    window_start_unix_ms: performance.timeOrigin + windowStart
   }
   process.stdout.write(JSON.stringify(result) + '\n')
   process.exit(0)

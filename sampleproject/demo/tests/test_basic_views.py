@@ -1,5 +1,7 @@
 """The home page, the JSON views and the sleep views, through both test clients."""
 
+import os
+
 import pytest
 
 JSON_VIEWS = [("/json/sync", "sync"), ("/json/async", "async")]
@@ -99,3 +101,29 @@ async def test_bad_parameters_are_a_400_naming_the_parameter_with_async_client(a
     response = await async_client.get(path)
     assert response.status_code == 400
     assert parameter_of(path) in response.json()["error"]
+
+
+def test_process_names_the_process_that_ran_the_view(client):
+    response = client.get("/process")
+    assert response.status_code == 200
+    assert response.json() == {"pid": os.getpid()}
+
+
+def test_the_exit_view_is_a_404_unless_its_setting_is_on(client):
+    assert client.get("/process/exit").status_code == 404
+
+
+class Exited(Exception):
+    """Stands for the end of the process in a test that must go on."""
+
+
+def test_the_exit_view_ends_the_process_when_its_setting_is_on(client, settings, monkeypatch):
+    settings.EXIT_VIEW = True
+
+    def exit_process(code: int) -> None:
+        raise Exited(code)
+
+    monkeypatch.setattr(os, "_exit", exit_process)
+    with pytest.raises(Exited) as exited:
+        client.get("/process/exit")
+    assert exited.value.args == (1,)

@@ -1,9 +1,11 @@
 """The home page, small JSON responses, and views that only sleep."""
 
 import asyncio
+import os
 import time
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 
@@ -44,6 +46,21 @@ def json_sync(request: HttpRequest) -> JsonResponse:
 async def json_async(request: HttpRequest) -> JsonResponse:
     """The smallest useful response, from an async view."""
     return sized_json({"message": "hello", "view": "async"})
+
+
+def process(request: HttpRequest) -> JsonResponse:
+    """Which process answered: a server's worker processes are the ones that run Django, and
+    the operations checks that kill or recycle one find them by asking."""
+    return sized_json({"pid": os.getpid()})
+
+
+def process_exit(request: HttpRequest) -> HttpResponse:
+    """Ends the process that runs it, mid-request, as a crash would (a worker that exits by
+    itself: is it replaced?). Only with SAMPLEPROJECT_EXIT_VIEW=1; a 404 otherwise, so that no
+    other measurement can end a worker by accident."""
+    if not settings.EXIT_VIEW:
+        raise Http404("the exit view is off (SAMPLEPROJECT_EXIT_VIEW)")
+    os._exit(1)
 
 
 def sleep_sync(request: HttpRequest) -> JsonResponse:
