@@ -91,8 +91,10 @@ def test_a_server_that_keeps_memory_per_request_grows_without_blaming_the_server
     slope = evidence["total"]["pss_slope_mib_per_10k"]
     assert 0.75 * 625 < slope["slope"] < 1.25 * 625
     assert slope["low"] > memory_soak.BOUND_MIB_PER_10K
+    # The kernel may give every connection to one worker (the load keeps its connections
+    # alive), so growth is asserted of the workers as a whole, not of each.
     workers = [p for p in evidence["processes"] if p["role"] == "child"]
-    assert all(p["pss_slope_mib_per_10k"]["slope"] > memory_soak.BOUND_MIB_PER_10K for p in workers)
+    assert any(p["pss_slope_mib_per_10k"]["slope"] > memory_soak.BOUND_MIB_PER_10K for p in workers)
     # The main process serves nothing and does not grow: the cause is left undetermined.
     assert result["cause"] == "project"
     assert result["cause_detail"].startswith("Undetermined")

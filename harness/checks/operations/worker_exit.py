@@ -19,7 +19,7 @@ import httpx
 from harness.checks import Check, CheckContext, Finding
 from harness.checks.operations import live_load, worker_kill
 from harness.checks.operations._shared import GROUP
-from harness.checks.operations.worker_processes import client_ports, descendants
+from harness.checks.operations.worker_processes import HeldPorts, descendants
 
 EXIT_ENDPOINT = "process_exit"
 ENV = {"SAMPLEPROJECT_EXIT_VIEW": "1"}
@@ -56,14 +56,15 @@ def exit_one_worker(path: str) -> live_load.Event:
             return record  # Django answers from the process the harness started
         root = scene.instance.process.pid
         workers = set(scene.serving) - {root}
-        ports = {pid: client_ports(pid, scene.port) for pid in workers}
-        record["at_unix"] = time.time()
-        record["request"] = _exit_request(scene.instance.url(path))
-        deadline = time.monotonic() + GONE_WITHIN_S
         gone: set[int] = set()
-        while not gone and time.monotonic() < deadline:
-            gone = workers - set(descendants(root))
-            time.sleep(0.05)
+        with HeldPorts(workers, scene.port) as held:
+            record["at_unix"] = time.time()
+            record["request"] = _exit_request(scene.instance.url(path))
+            deadline = time.monotonic() + GONE_WITHIN_S
+            while not gone and time.monotonic() < deadline:
+                gone = workers - set(descendants(root))
+                time.sleep(0.05)
+        ports = held.ports
         # The worker that ran the view, whichever the kernel gave the connection to.
         record["victim"] = min(gone) if gone else None
         record["exited"] = sorted(gone)

@@ -4,6 +4,7 @@ project's /process view with their own pid)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -83,3 +84,30 @@ class TreeWatch:
         while time.monotonic() < deadline:
             self.poll()
             time.sleep(POLL_S)
+
+
+class HeldPorts:
+    """The clients' ports each of ``pids`` held on ``server_port`` at any time while watched
+    (polled in a thread): a worker that ends itself takes with it the connections it accepted
+    up to its last moment, not only those it held when the watch began."""
+
+    POLL_S = 0.02
+
+    def __init__(self, pids: set[int], server_port: int) -> None:
+        self.ports: dict[int, set[int]] = {pid: set(client_ports(pid, server_port)) for pid in pids}
+        self._server_port = server_port
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.POLL_S):
+            for pid, seen in self.ports.items():
+                seen.update(client_ports(pid, self._server_port))
+
+    def __enter__(self) -> HeldPorts:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
