@@ -221,10 +221,12 @@ def status_of(head: bytes) -> int | None:
     return int(fields[1])
 
 
-async def open_sse(url: str, number: int) -> SSEStream:
-    host, port, request = sse_request(url, number)
-    reader, writer = await asyncio.open_connection(host, port, limit=HEADER_LIMIT)
-    stream = SSEStream(reader, writer)
+async def sse_handshake(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> bytes:
+    """Send an SSE request and read up to its first event; the response head, OpenFailed
+    unless answered 200. The connection is aborted on any failure (also on cancellation at a
+    deadline)."""
     try:
         writer.write(request)
         await writer.drain()
@@ -235,9 +237,16 @@ async def open_sse(url: str, number: int) -> SSEStream:
         # The first event ends with a blank line; chunked framing does not hide it.
         await reader.readuntil(b"\n\n")
     except BaseException:
-        stream.writer.transport.abort()  # also on cancellation at the deadline
+        writer.transport.abort()
         raise
-    return stream
+    return head
+
+
+async def open_sse(url: str, number: int) -> SSEStream:
+    host, port, request = sse_request(url, number)
+    reader, writer = await asyncio.open_connection(host, port, limit=HEADER_LIMIT)
+    await sse_handshake(reader, writer, request)
+    return SSEStream(reader, writer)
 
 
 async def echo(connection: ClientConnection, message: str) -> None:

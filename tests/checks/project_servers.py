@@ -22,6 +22,7 @@ from harness.network import make_tls_material
 from harness.prepared import collect_static
 from harness.profiles import PROFILES
 from tests import synthetic
+from tests.checks.conftest import script_launcher
 
 APPS = Path(__file__).parents[1] / "apps"
 SCRIPTS = {"wsgi": APPS / "body_range_wsgi.py", "asgi": APPS / "disconnect_asgi.py"}
@@ -72,12 +73,6 @@ def assert_valid_in_a_run(result: dict) -> None:
 def project_server(stack: ExitStack, definition: ServerDefinition, scratch: Path) -> CheckContext:
     """Launch ``definition``'s http command in ``scratch`` (stopped when ``stack`` closes)
     and a CheckContext around it, with the quick profile and the project's endpoints."""
-    launcher = Launcher(
-        definition,
-        Environment(path=scratch / "no-env", python_version="", packages={}),
-        scratch,
-        PROFILES["quick"],
-        make_tls_material(scratch / "tls"),
-    )
+    launcher = script_launcher(definition, scratch)
     shared = stack.enter_context(launcher.launch("http"))
     return CheckContext(definition, load_endpoints(), PROFILES["quick"], shared, launcher)

@@ -27,11 +27,8 @@ from harness.checks.operations.nginx_configurations import (
     load_configurations,
 )
 from harness.endpoints import load_endpoints
-from harness.environments import Environment
-from harness.launcher import Launcher
-from harness.network import make_tls_material
-from harness.profiles import PROFILES
 from tests import synthetic
+from tests.checks.project_servers import project_server
 from tests.conftest import processes_mentioning
 
 APP = Path(__file__).parents[1] / "apps" / "proxied_streams.py"
@@ -54,15 +51,7 @@ def proxied(tmp_path: Path) -> Iterator[Start]:
             )
             scratch = tmp_path / f"{interface}-{mode}"
             scratch.mkdir()
-            launcher = Launcher(
-                definition,
-                Environment(path=scratch / "no-env", python_version="", packages={}),
-                scratch,
-                PROFILES["quick"],
-                make_tls_material(scratch / "tls"),
-            )
-            shared = stack.enter_context(launcher.launch("http"))
-            return CheckContext(definition, load_endpoints(), PROFILES["quick"], shared, launcher)
+            return project_server(stack, definition, scratch)
 
         yield start
 

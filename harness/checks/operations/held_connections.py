@@ -22,7 +22,7 @@ import psutil
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from harness.benchmarks.idle import HEADER_LIMIT, OpenFailed, echo, error_kind, status_of
+from harness.benchmarks.idle import HEADER_LIMIT, OpenFailed, echo, error_kind, sse_handshake
 
 SSE_INTERVAL_S = 0.5  # an event every half second: a stream that stops delivering shows
 OPEN_TIMEOUT_S = 10.0
@@ -77,17 +77,7 @@ async def _open_sse(url: str, held: _Held) -> None:
         "Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n"
     ).encode("ascii")
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port, limit=HEADER_LIMIT)
-    try:
-        writer.write(request)
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = status_of(head)
-        if status != 200:
-            raise OpenFailed(f"status {status}" if status else "bad response")
-        await reader.readuntil(b"\n\n")
-    except BaseException:
-        writer.transport.abort()
-        raise
+    head = await sse_handshake(reader, writer, request)
     held.local_port = writer.get_extra_info("sockname")[1]
     held.opened_at = held.last_event_at = time.time()
     held.events = 1
