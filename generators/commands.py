@@ -12,6 +12,7 @@ is listed beside the command, not put in it.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -64,6 +65,33 @@ class Command:
     # Options that did better but are not in argv: for one situation only ("situation" says
     # which), or a second rewrite of the command that cannot be combined with the first.
     beside: list[dict[str, Any]] = field(default_factory=list)
+
+
+# A command up to this long stays on one line; a longer one gets a line per option, so a page
+# shows it whole at any width instead of in a box that scrolls sideways.
+ONE_LINE_UP_TO = 60
+
+
+def shell_lines(argv: list[str]) -> str:
+    """``argv`` as shell text to copy: one line, or a line per option continued with `` \\``.
+
+    The words before the first option share the first line; an option without ``=`` keeps
+    the one word after it (its value, or a positional argument when the option takes none:
+    the command runs the same either way)."""
+    words = [shlex.quote(argument) for argument in argv]
+    if len(" ".join(words)) <= ONE_LINE_UP_TO:
+        return " ".join(words)
+    lines: list[list[str]] = []
+    for argument, word in zip(argv, words, strict=True):
+        previous = lines[-1] if lines else []
+        takes_this = len(lines) == 1 or (
+            len(previous) == 1 and previous[0].startswith("-") and "=" not in previous[0]
+        )
+        if lines and not argument.startswith("-") and takes_this:
+            previous.append(word)
+        else:
+            lines.append([word])
+    return " \\\n    ".join(" ".join(line) for line in lines)
 
 
 def _filled(argv: list[str], provenance: dict[str, Any]) -> list[str]:

@@ -109,6 +109,12 @@ def inline_code(value: Any) -> Markup:
     return Markup(f"{fence} {text} {fence}" if longest else f"{fence}{text}{fence}")
 
 
+def url_path(value: Any) -> Markup:
+    """A relative path of the site as a Markdown link target: percent-encoded, so no
+    character of it can end the link or start markup."""
+    return Markup(quote(str(value), safe="/-._~"))
+
+
 def safe_url(value: Any) -> Markup:
     """An http(s) URL made safe as a Markdown link target; anything else becomes '#'."""
     url = str(value).strip()

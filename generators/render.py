@@ -40,7 +40,12 @@ from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine,
 from generators.benchmarks.scenario_pages import scenario_pages
 from generators.causes import CAUSE_LABELS, HANDLERS, glance_counts
 from generators.charts import concurrency_chart
-from generators.commands import development_command, production_command, tls_command
+from generators.commands import (
+    development_command,
+    production_command,
+    shell_lines,
+    tls_command,
+)
 from generators.csv_export import benchmarks_csv, matrix_csv
 from generators.definitions import presented_checks, presented_servers
 from generators.downloads import capture_archives, captures_with_files
@@ -54,6 +59,7 @@ from generators.escaping import (
     markdown_text,
     safe_url,
     slug,
+    url_path,
 )
 from generators.model import OUTCOME_LABELS, Site, site_from
 from generators.needs import load_rules
@@ -61,6 +67,7 @@ from generators.nginx_configurations import shown_configurations
 from generators.operations import operation_checks, operation_page, operations_index
 from generators.production_setup import middleware_rows, stack_thread_hops
 from generators.ranking import Answer, answer
+from generators.server_evidence import evidence_file, evidence_files
 from generators.smuggling import smuggling_grid
 from generators.stalls import write_stalls
 
@@ -107,6 +114,7 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         text=markdown_text,
         code=code_block,
         url=safe_url,
+        url_path=url_path,
         json_block=lambda value: code_block(json.dumps(value, indent=2, sort_keys=True), "json"),
         icon=lambda outcome: Markup(OUTCOME_LABELS[outcome][0]),
         label=lambda outcome: OUTCOME_LABELS[outcome][1],
@@ -119,6 +127,7 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         html=lambda value: Markup(html_text(value)),
         attr=attribute_text,
         shell=shlex.join,
+        shell_lines=shell_lines,
         commas=lambda items: Markup(", ").join(markdown_text(item) for item in items),
         inline_code=inline_code,
     )
@@ -327,9 +336,14 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
             page=operation_page(site, check), **common
         )
     server_template = env.get_template("server.md.j2")
+    pages.update(evidence_files(site.runs, site.sources))
     for run in site.runs:
-        pages[f"servers/{run['server']['id']}.md"] = server_template.render(
+        server_id = run["server"]["id"]
+        pages[f"servers/{server_id}.md"] = server_template.render(
             run=run,
+            evidence_file=evidence_file(server_id),
+            # Relative to servers/<id>.md, so MkDocs checks the link and rewrites it per page.
+            evidence_link=evidence_file(server_id).removeprefix("servers/"),
             source=site.sources[run["server"]["id"]],
             machine=site.machines[run["machine"]],
             benchmarks=benchmarks.for_server(run["server"]["id"]),

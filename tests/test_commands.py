@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generators.commands import added_arguments, production_command
+from generators.commands import added_arguments, production_command, shell_lines
 
 DEFAULT = ["serve", "app", "--workers", "{workers}"]
 
@@ -117,3 +117,12 @@ def test_the_operations_checks_back_the_production_command() -> None:
         "graceful-shutdown",
         "client-disconnect",
     ]
+
+
+def test_a_long_command_is_shown_a_line_per_option() -> None:
+    argv = ["gunicorn", "app.wsgi", "--workers", "3", "--reload", "--bind=127.0.0.1:8000", "x y"]
+    assert shell_lines(argv) == (
+        "gunicorn app.wsgi \\\n    --workers 3 \\\n    --reload \\\n"
+        "    --bind=127.0.0.1:8000 \\\n    'x y'"
+    )
+    assert shell_lines(["python", "manage.py", "runserver"]) == "python manage.py runserver"

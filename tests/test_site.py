@@ -61,7 +61,7 @@ def test_a_capture_of_a_few_checks_adds_to_the_row_instead_of_hiding_it(tmp_path
     shown = {(r["check"], r["outcome"]) for r in export["results"] if r["server"] == "alpha"}
     assert shown == {("slow-client", "yes"), ("concurrency-sync-sleep", "no")}
     assert "from capture 20260101T000000Z, 1 worker" in pages["matrix.md"]
-    assert "From capture 20260101T000000Z, 1 worker" in pages["servers/alpha.md"]
+    assert "from capture 20260101T000000Z, 1 worker" in pages["servers/alpha.md"]
     captures = {r["check"]: r["capture"] for r in export["results"] if r["server"] == "alpha"}
     assert captures["concurrency-sync-sleep"] == "20260101T000000Z"
 
@@ -317,6 +317,38 @@ def test_a_cell_shows_the_best_outcome_with_the_option_it_needed(tmp_path: Path)
     page = pages["servers/alpha.md"]
     assert "With the default command:" in page and "Cut by the default command" in page
     assert "Finished with the option" in page and "evil.example" not in page
+
+
+def test_a_server_page_leaves_its_evidence_to_the_file_its_boxes_load(tmp_path: Path) -> None:
+    """The page names each check's and option's part of servers/evidence/<id>.json; the
+    evidence itself is only in that file (docs/javascripts/evidence.js shows it on demand)."""
+    run = synthetic.run("alpha", outcome="no")
+    run["checks"][0]["evidence"] = {"marker": "evidence-of-the-default"}
+    run["checks"][0]["options"] = [
+        {
+            "option": "graceful",
+            "label": "--graceful",
+            "docs": "https://example.org/graceful",
+            "outcome": "yes",
+            "summary": "Finished with the option.",
+            "measured_at": "2026-01-01T00:00:40.000Z",
+            "evidence": {"marker": "evidence-of-the-option"},
+        }
+    ]
+    synthetic.write_data(tmp_path, [run])
+    pages = render_pages(load_evidence(tmp_path))
+    page = pages["servers/alpha.md"]
+    assert "evidence-of-the" not in page
+    document = json.loads(pages["servers/evidence/alpha.json"])
+    check = document["checks"]["concurrency-sync-sleep"]
+    assert check["evidence"] == {"marker": "evidence-of-the-default"}
+    assert check["options"] == [
+        {"label": "--graceful", "evidence": run["checks"][0]["options"][0]["evidence"]}
+    ]
+    assert document["provenance"] == run["provenance"]
+    link = '(evidence/alpha.json){ .sd-evidence-source data-key="concurrency-sync-sleep"'
+    assert page.count(link) == 2 and f'{link} data-option="0" }}' in page
+    assert '(evidence/alpha.json){ .sd-evidence-source data-key="provenance" }' in page
 
 
 def test_the_outcomes_download_is_the_matrix_without_evidence(tmp_path: Path) -> None:

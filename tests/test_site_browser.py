@@ -444,21 +444,65 @@ def test_django_s_part_is_set_aside_by_pick_and_shown_once_in_the_matrix(
         assert problems == []
 
 
+# Bytes of a server page's HTML: its evidence lies in servers/evidence/<id>.json.
+SERVER_PAGE_LIMIT = 150_000
+
+
+def test_every_server_page_is_light_and_opens_with_its_command(site, browser) -> None:
+    """Each server page stays under the limit and shows its first command (production, or
+    development for a development server) within the first screen at 1366 x 768, whole at
+    1366 and 390 px wide (nothing to scroll sideways)."""
+    base, site_dir = site
+    export = json.loads((site_dir / "data" / "matrix.json").read_text())
+    for server in export["servers"]:
+        weight = (site_dir / "servers" / server["id"] / "index.html").stat().st_size
+        assert weight < SERVER_PAGE_LIMIT, (server["id"], weight)
+        for width in (1366, 390):
+            page, problems = _open_at(browser, f"{base}servers/{server['id']}/", width, 768)
+            command = page.locator("#commands ~ .highlight code").first
+            box = command.bounding_box()
+            assert box is not None, server["id"]
+            if width == 1366:
+                assert box["y"] < 768, (server["id"], box)
+            assert command.evaluate("code => code.scrollWidth <= code.clientWidth"), server["id"]
+            assert problems == []
+            page.close()
+
+
+def test_an_evidence_box_loads_its_part_of_the_server_s_file(site, browser) -> None:
+    base, site_dir = site
+    export = json.loads((site_dir / "data" / "matrix.json").read_text())
+    result = next(r for r in export["results"] if r["server"] == "uvicorn")
+    page, problems = _open_at(browser, base + "servers/uvicorn/", 1366)
+    link = f"a[data-key='{result['check']}']:not([data-option])"
+    box = page.locator(f"details.sd-evidence:has({link})")
+    box.locator("summary").click()
+    shown = box.locator("pre.sd-evidence-json")
+    shown.wait_for()
+    assert json.loads(shown.inner_text()) == result["evidence"]
+    assert problems == []
+
+
 AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AUDITED = ["", "matrix/", "pick/", "smuggling/", "recommendations/", "servers/"]
 AUDITED += ["servers/uvicorn/"]
 AUDITED += ["methodology/", "changes/", "contributing/", "benchmarks/", "benchmarks/h2load/"]
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [1366, 390])
-def test_every_page_type_passes_the_accessibility_audit(site, browser, width: int) -> None:
+def test_every_page_type_passes_the_accessibility_audit(
+    site, browser, width: int, scheme: str
+) -> None:
     """axe-core (npm, pinned by package-lock.json; `npm ci` installs it) in the real browser:
-    no serious or critical violation on any page type."""
+    no serious or critical violation on any page type, in the light and the dark scheme (the
+    theme follows the reader's preference, which the browser emulates)."""
     assert AXE.exists(), f"{AXE} is missing: run `npm ci` (scripts/nox -s tests does)"
     base, _ = site
     pages = {}
     for path in AUDITED:  # every page starts loading before any is waited for
         page, _ = _open(browser, "about:blank")
+        page.emulate_media(color_scheme=scheme)
         page.set_viewport_size({"width": width, "height": 800})
         page.goto(base + path, wait_until="commit")
         pages[path] = page
