@@ -21,7 +21,9 @@ PALETTE = (
     "#6d4c41",
     "#ad1457",
 )
-FONT = 'font-family="sans-serif" font-size="12"'
+# 13-unit text: the charts are drawn about 400 units wide and shown at most as wide as the text
+# column, so at 390 px (a column of about 358 px) the smallest text is 13 x 358 / 400 = 11.6 px.
+FONT = 'font-family="sans-serif" font-size="13"'
 # XML 1.0 allows no control characters but tab, newline and carriage return, even escaped.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -39,11 +41,13 @@ class Bar:
 
 
 def _nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten that is at least ``value``."""
+    """The smallest "round" number at least ``value``: 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8
+    times a power of ten, so an axis ends at most a quarter past the largest value (with 1,
+    2, 5 and 10 alone, data that stops at 10.5 got an axis to 20)."""
     if value <= 0:
         return 1.0
     power = 10.0 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if value <= step * power * (1 + 1e-12):
             return step * power
     return 10 * power
@@ -51,6 +55,30 @@ def _nice_ceiling(value: float) -> float:
 
 def _tick(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
+
+
+# A bar's label sits above its bars, not beside them, which leaves the bars the whole width
+# of a phone (the browser test measures the text as shown).
+BAR_CHART_WIDTH = 400
+TITLE_FONT = 'font-family="sans-serif" font-size="14" font-weight="bold"'
+WRAP_AT = 58  # characters of 13-unit sans-serif text (about 6 units each) in a chart's line
+TITLE_WRAP_AT = 48  # of 14-unit bold text
+
+
+def _wrapped(text: str, width: int = WRAP_AT) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken at spaces (a longer word
+    keeps a line of its own)."""
+    lines: list[str] = []
+    for word in str(text).split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _text_at(x: float, y: float, text: str, attributes: str = FONT) -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" {attributes}>{_text(text)}</text>'
 
 
 def horizontal_bars(
@@ -62,45 +90,52 @@ def horizontal_bars(
     reference: tuple[float, str] | None = None,
     value_format: str = ".2f",
 ) -> str:
-    """Grouped horizontal bars, one group per category; ``reference`` draws a labelled line.
-    Each bar is labelled with its value in ``value_format``."""
-    label_width, plot_width, bar_height, gap = 230, 420, 12, 10
-    group_height = bar_height * len(series) + gap
-    top, legend_height = 40, 22 * len(series) + 10
-    height = top + group_height * len(bars) + 40 + legend_height
-    width = label_width + plot_width + 60
+    """Grouped horizontal bars, one group per category under its label; ``reference`` draws a
+    labelled line. Each bar is labelled with its value in ``value_format``."""
+    width, left, value_room = BAR_CHART_WIDTH, 8, 64
+    plot_width = width - left - value_room
+    line, bar_height, gap = 17, 15, 12
+    title_lines = _wrapped(title, TITLE_WRAP_AT)
+    top = 8 + line * len(title_lines) + (line if reference else 0) + 6
+    labels = [_wrapped(bar.label) for bar in bars]
+    group_heights = [line * len(label) + bar_height * len(series) + gap for label in labels]
+    axis_y = top + sum(group_heights)
+    # One series needs no legend: the axis says what the bars are.
+    legend = [_wrapped(name, WRAP_AT - 3) for name in series] if len(series) > 1 else []
+    legend_height = sum(line * len(lines) + 4 for lines in legend)
+    height = axis_y + 2 * line + 14 + legend_height + 8
     measured = [v for bar in bars for v in bar.values if v is not None]
     # With nothing measured (every figure failed) the axis still needs a scale to draw.
     scale_max = _nice_ceiling(max([*measured, reference[0] if reference else 0]) or 1.0)
-    x = lambda value: label_width + plot_width * value / scale_max  # noqa: E731
+    x = lambda value: left + plot_width * value / scale_max  # noqa: E731
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="t d">',
         f'<title id="t">{_text(title)}</title><desc id="d">{_text(description)}</desc>',
         '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="10" y="20" {FONT} font-weight="bold">{_text(title)}</text>',
     ]
-    for index, bar in enumerate(bars):
-        y0 = top + index * group_height
-        parts.append(
-            f'<text x="{label_width - 8}" y="{y0 + bar_height * len(series) / 2 + 4}" '
-            f'{FONT} text-anchor="end">{_text(bar.label)}</text>'
-        )
+    for index, text in enumerate(title_lines):
+        parts.append(_text_at(left, 8 + line * (index + 1) - 3, text, TITLE_FONT))
+    y0 = top
+    for bar, label, group_height in zip(bars, labels, group_heights, strict=True):
+        for index, text in enumerate(label):
+            parts.append(_text_at(left, y0 + line * (index + 1) - 4, text))
+        bars_top = y0 + line * len(label)
         for position, value in enumerate(bar.values):
-            y = y0 + position * bar_height
+            y = bars_top + position * bar_height
             colour = PALETTE[position % len(PALETTE)]
             if value is None:
                 note = bar.notes[position] if position < len(bar.notes) else "not measured"
                 if not note:  # left out on purpose; the page lists it under the chart
                     continue
                 parts.append(
-                    f'<text x="{label_width + 4}" y="{y + bar_height - 2}" {FONT} '
+                    f'<text x="{left + 4}" y="{y + bar_height - 3}" {FONT} '
                     f'fill="{colour}">{_text(note)}</text>'
                 )
                 continue
             parts.append(
-                f'<rect x="{label_width}" y="{y}" width="{x(value) - label_width:.1f}" '
+                f'<rect x="{left}" y="{y}" width="{x(value) - left:.1f}" '
                 f'height="{bar_height - 2}" fill="{colour}">'
                 f"<title>{_text(series[position])}: {value:{value_format}} {_text(unit)}</title>"
                 "</rect>"
@@ -109,38 +144,39 @@ def horizontal_bars(
                 f'<text x="{x(value) + 4:.1f}" y="{y + bar_height - 3}" {FONT}>'
                 f"{value:{value_format}}</text>"
             )
-    axis_y = top + group_height * len(bars)
+        y0 += group_height
     parts.append(
-        f'<line x1="{label_width}" y1="{axis_y}" x2="{label_width + plot_width}" '
-        f'y2="{axis_y}" stroke="#555"/>'
+        f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_width}" y2="{axis_y}" stroke="#555"/>'
     )
-    for tick in range(6):
-        value = scale_max * tick / 5
+    for tick in range(0, 5, 2):  # three ticks: 13-unit numbers need the room on a phone
+        value = scale_max * tick / 4
+        anchor = "start" if tick == 0 else "middle"
         parts.append(
-            f'<text x="{x(value):.1f}" y="{axis_y + 15}" {FONT} '
-            f'text-anchor="middle">{_tick(value)}</text>'
+            f'<text x="{x(value):.1f}" y="{axis_y + line}" {FONT} '
+            f'text-anchor="{anchor}">{_tick(value)}</text>'
         )
     parts.append(
-        f'<text x="{label_width + plot_width / 2}" y="{axis_y + 32}" {FONT} '
+        f'<text x="{left + plot_width / 2}" y="{axis_y + 2 * line}" {FONT} '
         f'text-anchor="middle">{_text(unit)}</text>'
     )
     if reference:
         value, label = reference
         parts.append(
-            f'<line x1="{x(value):.1f}" y1="{top - 6}" x2="{x(value):.1f}" '
+            f'<line x1="{x(value):.1f}" y1="{top - 4}" x2="{x(value):.1f}" '
             f'y2="{axis_y}" stroke="#999" stroke-dasharray="4 3"/>'
         )
         parts.append(
-            f'<text x="{x(value) + 3:.1f}" y="{top - 8}" {FONT} fill="#555">{_text(label)}</text>'
+            f'<text x="{x(value):.1f}" y="{top - 8}" {FONT} fill="#555">{_text(label)}</text>'
         )
-    legend_y = axis_y + 48
-    for position, name in enumerate(series):
-        y = legend_y + position * 22
+    legend_y = axis_y + 2 * line + 14
+    for position, lines in enumerate(legend):
         parts.append(
-            f'<rect x="{label_width}" y="{y}" width="14" height="14" '
+            f'<rect x="{left}" y="{legend_y}" width="14" height="14" '
             f'fill="{PALETTE[position % len(PALETTE)]}"/>'
         )
-        parts.append(f'<text x="{label_width + 20}" y="{y + 12}" {FONT}>{_text(name)}</text>')
+        for index, text in enumerate(lines):
+            parts.append(_text_at(left + 20, legend_y + 12 + line * index, text))
+        legend_y += line * len(lines) + 4
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 

@@ -21,6 +21,7 @@ from generators.benchmarks import (
     cells,
     convergence,
     figure_charts,
+    headlines,
     per_cpu,
     reproductions,
     rounds,
@@ -146,6 +147,7 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         **shared_points.template_globals(),
         **settings_text.template_globals(),
         **rounds.template_globals(),
+        **headlines.template_globals(),
     )
     return env
 
@@ -247,8 +249,12 @@ def benchmark_pages(
     """``benchmarks/index.md``, one page per scenario, and the SVG charts those pages draw;
     ``stalls`` are the checks' delayed-ACK stalls that explain one-client figures."""
     facts = settings_text.settings_facts(benchmarks)
+    index_charts = ChartFiles("benchmarks/charts", "index")
     pages = {
-        "benchmarks/index.md": env.get_template("benchmarks_index.md.j2").render(bench=benchmarks),
+        "benchmarks/index.md": env.get_template("benchmarks_index.md.j2").render(
+            bench=benchmarks, chart=index_charts
+        ),
+        **index_charts.files,
     }
     for scenario, (title, question) in scenario_pages().items():
         charts = ChartFiles("benchmarks/charts", scenario)

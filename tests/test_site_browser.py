@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +23,7 @@ from harness.browser import headless_chromium, unavailable_reason
 from tests import synthetic
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
+SVG = "{http://www.w3.org/2000/svg}"
 BENCHMARK_PAGES = ["benchmarks/", *(f"benchmarks/{scenario}/" for scenario in SCENARIOS)]
 PAGES = [
     "",
@@ -442,6 +444,40 @@ def test_django_s_part_is_set_aside_by_pick_and_shown_once_in_the_matrix(
         page.select_option("select[data-filter='interface']", "")
         assert _audit(page) == []
         assert problems == []
+
+
+SMALLEST_TEXT_PX = 11  # at 390 px wide, as the issue of phone-readable charts asks
+
+
+def _smallest_chart_text(page) -> list[tuple[str, float]]:
+    """(chart, its smallest text in CSS pixels as shown): each SVG's smallest font-size scaled
+    by the width the page gives the image over the width the SVG is drawn at."""
+    found = []
+    for chart in page.locator("img.sd-chart").all():
+        source = chart.evaluate("image => image.src")
+        svg = ET.fromstring(page.request.get(source).text())
+        drawn_at = float(svg.get("viewBox").split()[2])
+        sizes = [float(t.get("font-size")) for t in svg.iter(SVG + "text") if t.get("font-size")]
+        shown_at = chart.bounding_box()["width"]
+        found.append((source, min(sizes) * shown_at / drawn_at))
+    return found
+
+
+@pytest.mark.parametrize("path", ["benchmarks/", *BENCHMARK_PAGES[1:]])
+def test_chart_text_reads_on_a_phone(benchmark_site, browser, path: str) -> None:
+    base, _ = benchmark_site
+    page, problems = _open_at(browser, base + path, 390, 844)
+    small = [(src, px) for src, px in _smallest_chart_text(page) if px < SMALLEST_TEXT_PX]
+    assert small == []
+    assert problems == []
+
+
+def test_the_home_page_chart_reads_on_a_phone(site, browser) -> None:
+    base, _ = site
+    page, problems = _open_at(browser, base, 390, 844)
+    shown = _smallest_chart_text(page)
+    assert shown and all(px >= SMALLEST_TEXT_PX for _, px in shown), shown
+    assert problems == []
 
 
 # Bytes of a server page's HTML: its evidence lies in servers/evidence/<id>.json.
