@@ -47,7 +47,7 @@ from generators.commands import (
     shell_lines,
     tls_command,
 )
-from generators.csv_export import benchmarks_csv, matrix_csv
+from generators.csv_export import BENCHMARK_COLUMNS, benchmarks_csv, matrix_csv
 from generators.definitions import presented_checks, presented_servers
 from generators.downloads import capture_archives, captures_with_files
 from generators.escaping import (
@@ -307,6 +307,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
             production_asgi_hops=stack_thread_hops(production_middleware),
             nginx_configurations=shown_configurations(),
             downloads=downloads,
+            benchmark_columns=BENCHMARK_COLUMNS,
             **common,
         ),
         "servers/index.md": env.get_template("servers_index.md.j2").render(**common),
@@ -331,7 +332,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
         "data/benchmarks.csv": benchmarks_csv(benchmarks),
         "charts/concurrency.svg": concurrency_chart(site.runs),
         **benchmark_pages(env, benchmarks, write_stalls(site.runs)),
-        **capture_archives(downloads),
+        **capture_archives(downloads, env),
     }
     pages["operations/index.md"] = env.get_template("operations_index.md.j2").render(
         index=operations_index(site), **common
