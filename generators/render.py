@@ -77,6 +77,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 _CELL_HELPERS = (
     "captures_shown",
+    "measured_once",
     "present",
     "cells",
     "value_cell",

@@ -13,6 +13,8 @@ import pytest
 from evidence.schema import SCHEMA_VERSION
 from evidence.validation import load_evidence
 from evidence.vocabulary import SCENARIOS
+from generators.benchmarks.cells import value_cell
+from generators.benchmarks.figures import Figure
 from generators.charts import BAR_CHART_WIDTH, Bar, _nice_ceiling, horizontal_bars
 from generators.render import render_pages
 from harness.benchmarks.settings import BENCHMARK_SETTINGS
@@ -411,7 +413,6 @@ def test_each_figure_shows_its_change_since_the_previous_capture_of_its_profile(
     synthetic.write_data(tmp_path, [synthetic.run("alpha")], [earlier, later])
     page = render_pages(load_evidence(tmp_path))["benchmarks/h2load.md"]
     assert f"+20.0 % since {synthetic.CAPTURE_ID}" in page
-    assert "within the spread" not in page.split(f"since {synthetic.CAPTURE_ID}")[1][:30]
     # A newer capture of another profile is not compared with them.
     full = synthetic.benchmark(
         "alpha", [synthetic.h2load_figure([500.0, 505.0, 495.0])], capture=other_id
@@ -420,6 +421,36 @@ def test_each_figure_shows_its_change_since_the_previous_capture_of_its_profile(
     synthetic.write_data(tmp_path, [], [full])
     page = render_pages(load_evidence(tmp_path))["benchmarks/h2load.md"]
     assert " % since " not in page
+
+
+def _with_previous(metric: str, earlier: list[float], later: list[float]) -> Figure:
+    records = [
+        synthetic.figure("locust-polls", "polls", {"users": 100}, [{metric: v} for v in values])
+        for values in (earlier, later)
+    ]
+    return Figure(
+        records[1],
+        {"id": "alpha"},
+        "m",
+        "20260102T000000Z",
+        "standard",
+        "",
+        False,
+        None,
+        None,
+        previous=(synthetic.CAPTURE_ID, records[0]),
+    )
+
+
+def test_a_change_within_the_spread_is_not_shown_and_a_share_moves_by_points() -> None:
+    # 1,050 lies inside 900-1,100: the medians do not move beyond the spreads, no change.
+    within = _with_previous("answered_per_s", [1000.0, 900.0, 1100.0], [1050.0, 950.0, 1150.0])
+    assert " since " not in value_cell(within, "answered_per_s")
+    beyond = _with_previous("answered_per_s", [1000.0, 990.0, 1010.0], [1200.0, 1190.0, 1210.0])
+    assert f"+20.0 % since {synthetic.CAPTURE_ID}" in value_cell(beyond, "answered_per_s")
+    # A share of requests moves by points: 0.6 % to 4.6 % is +4.0 points, never +666.7 %.
+    share = _with_previous("failures_percent", [0.6, 0.5, 0.7], [4.6, 4.5, 4.7])
+    assert f"+4.0 points since {synthetic.CAPTURE_ID}" in value_cell(share, "failures_percent")
 
 
 def test_a_figure_of_another_setup_shows_no_change_since(tmp_path: Path) -> None:
@@ -734,10 +765,10 @@ def test_the_idle_page_tells_a_limit_from_a_deadline_and_shows_the_fresh_request
         assert f"| {column} |" in header
     assert "| Fresh request answered | Fresh request ms |" in header
     columns = [cell.strip() for cell in header.strip("|").split("|")]
-    rows = [line for line in page.splitlines() if line.startswith("| ") and "<br>" in line]
+    rows = [line for line in page.splitlines() if line.startswith("| ") and len(line) > 40]
 
     def cells(name: str) -> dict[str, str]:
-        line = next(line for line in rows if line.startswith(f"| {name}"))
+        line = next(line for line in rows if line.startswith(f"| {name}") and "|---" not in line)
         values = [cell.strip().split("<br>")[0] for cell in line.strip("|").split("|")]
         return dict(zip(columns, values, strict=True))
 

@@ -480,6 +480,35 @@ def test_the_home_page_chart_reads_on_a_phone(site, browser) -> None:
     assert problems == []
 
 
+WIDE_TABLE_PAGES = ["", "servers/", "operations/", "smuggling/", "recommendations/"]
+
+
+@pytest.mark.parametrize("path", WIDE_TABLE_PAGES)
+def test_tables_keep_their_first_column_whole_and_in_view_on_a_phone(
+    site, browser, path: str
+) -> None:
+    """At 390 px, every table scrolled to its far right still shows its first column (the
+    server, or what the row is) whole: no name is cut off or scrolled away."""
+    base, _ = site
+    page, problems = _open_at(browser, base + path, 390, 844)
+    page.evaluate(
+        """() => document.querySelectorAll('.md-typeset__scrollwrap, .sd-grid-wrap')
+            .forEach(box => { box.scrollLeft = box.scrollWidth; })"""
+    )
+    cells = page.locator(
+        ".md-typeset__table table:not([class]) tbody tr > :first-child, "
+        ".sd-grid tbody tr > :first-child"
+    )
+    assert cells.count() > 0
+    for cell in cells.all()[:60]:
+        box = cell.bounding_box()
+        if box is None:  # in a closed box (details) or a hidden row
+            continue
+        assert box["x"] >= -0.5 and box["x"] + box["width"] <= 390.5, (path, cell.inner_text())
+        assert cell.evaluate("cell => cell.scrollWidth <= cell.clientWidth + 1"), cell.inner_text()
+    assert problems == []
+
+
 # Bytes of a server page's HTML: its evidence lies in servers/evidence/<id>.json.
 SERVER_PAGE_LIMIT = 150_000
 

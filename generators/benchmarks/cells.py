@@ -61,9 +61,16 @@ def spread_text(figure: Figure, name: str) -> str:
         return ""
     repeats = len(figure.record["repeats"])
     if spread["cv_percent"] is None:
-        return "one repeat" if repeats == 1 else f"n={repeats}, no CV"
+        # A figure measured once has no range: the table says so once (measured_once), not
+        # in every cell.
+        return "" if repeats == 1 else f"n={repeats}, no CV"
     low, high = number(spread["min"], name), number(spread["max"], name)
     return f"{low}–{high} · CV {spread['cv_percent']:.1f} % · n={repeats}"
+
+
+def measured_once(figures: list[Figure]) -> bool:
+    """Whether a table has figures measured in one run, whose cells show no range."""
+    return any(figure.ok and len(figure.record["repeats"]) == 1 for figure in figures)
 
 
 def value_cell(figure: Figure, name: str) -> Markup:
@@ -90,11 +97,14 @@ def value_cell(figure: Figure, name: str) -> Markup:
         # Not compared, flagged or set against a ceiling: it is no rate the server held.
         return cell + Markup("<br><small>{}</small>").format(DRAIN_INCLUDED)
     change = figure.change(name) if metric(name).metric.compared else None
-    if change is not None:
-        percent, moved, capture = change
-        cell += Markup("<br><small>{:+.1f} % since {}{}</small>").format(
-            percent, capture, "" if moved else ", within the spread"
-        )
+    if change is not None and change.moved:
+        # Only a move beyond both captures' spreads is a change; a share in percent moves by
+        # points (0.6 % to 4.6 % is +4.0 points, not +667 %).
+        if unit_of(name) == "%":
+            moved = Markup("{:+.1f} points").format(change.after - change.before)
+        else:
+            moved = Markup("{:+.1f} %").format(change.percent)
+        cell += Markup("<br><small>{} since {}</small>").format(moved, change.capture)
     flag = figure.flag(name)
     if flag is not None:
         cell += Markup(' <span class="sd-flag">⚠ CV {} % &gt; {} %</span>').format(

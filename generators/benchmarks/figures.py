@@ -73,6 +73,20 @@ class Ceiling:
 
 
 @dataclass(frozen=True)
+class Change:
+    """A figure's median against the same figure's in the previous capture."""
+
+    before: float
+    after: float
+    moved: bool  # each median lies outside the other's range: more than the spread
+    capture: str  # the earlier capture
+
+    @property
+    def percent(self) -> float:
+        return (self.after - self.before) / self.before * 100
+
+
+@dataclass(frozen=True)
 class Figure:
     """One published figure and where it comes from."""
 
@@ -218,10 +232,9 @@ class Figure:
         share = f"{late:g} % of requests unanswered" if late else "requests timed out"
         return f"later than the run waited ({waited:g} s after its window): {share}"
 
-    def change(self, name: str) -> tuple[float, bool, str] | None:
-        """Metric ``name`` against the previous capture: (change in percent of the earlier
-        median, whether each median lies outside the other's range, the earlier capture); None
-        without a comparable earlier figure or where a rate counts failed requests."""
+    def change(self, name: str) -> Change | None:
+        """Metric ``name`` against the previous capture; None without a comparable earlier
+        figure or where a rate counts failed requests."""
         if self.previous is None or self.counts_failures(name):
             return None
         capture, record = self.previous
@@ -233,8 +246,9 @@ class Figure:
         )
         if earlier.counts_failures(name):
             return None
-        percent = (after["median"] - before["median"]) / before["median"] * 100
-        return percent, moved_beyond_spread(before, after), capture
+        return Change(
+            before["median"], after["median"], moved_beyond_spread(before, after), capture
+        )
 
     def failed_share(self, name: str) -> float | None:
         """The highest share of requests (percent) that failed in any repeat of the runs rate
