@@ -11,7 +11,8 @@ import io
 from typing import Any
 
 from evidence.metrics import lookup
-from generators.benchmarks.figures import DRAIN_INCLUDED, Benchmarks, Figure
+from generators.benchmarks.figure import DRAIN_INCLUDED
+from generators.benchmarks.figures import Benchmarks, Figure
 from generators.model import Site
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

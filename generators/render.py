@@ -30,13 +30,12 @@ from generators.benchmarks import (
     shared_points,
 )
 from generators.benchmarks.export import export
-from generators.benchmarks.figures import (
+from generators.benchmarks.figure import (
     CENSORED_FROM_SHARE,
     HEADROOM_SENTENCE_BELOW,
     MIN_REQUESTS_ABOVE,
-    Benchmarks,
-    shown_benchmarks,
 )
+from generators.benchmarks.figures import Benchmarks, shown_benchmarks
 from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine, settings_table
 from generators.benchmarks.scenario_pages import scenario_pages
 from generators.causes import CAUSE_LABELS, HANDLERS, glance_counts

@@ -14,7 +14,7 @@ from evidence.schema import SCHEMA_VERSION
 from evidence.validation import load_evidence
 from evidence.vocabulary import SCENARIOS
 from generators.benchmarks.cells import value_cell
-from generators.benchmarks.figures import Figure
+from generators.benchmarks.figure import Figure
 from generators.charts import BAR_CHART_WIDTH, Bar, _nice_ceiling, horizontal_bars
 from generators.render import render_pages
 from harness.benchmarks.settings import BENCHMARK_SETTINGS

@@ -11,7 +11,7 @@ import pytest
 from evidence.metrics import METRICS, REQUESTS_PER_S
 from evidence.validation import load_evidence
 from generators.benchmarks.cells import headline, value_cell
-from generators.benchmarks.figures import Figure
+from generators.benchmarks.figure import Figure
 from generators.render import render_pages
 from tests import synthetic
 

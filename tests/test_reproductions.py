@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from generators.benchmarks import reproductions
-from generators.benchmarks.figures import Figure
+from generators.benchmarks.figure import Figure
 from generators.benchmarks.reproductions import (
     SourceError,
     article_for,

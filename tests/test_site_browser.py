@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -506,6 +507,32 @@ def test_tables_keep_their_first_column_whole_and_in_view_on_a_phone(
             continue
         assert box["x"] >= -0.5 and box["x"] + box["width"] <= 390.5, (path, cell.inner_text())
         assert cell.evaluate("cell => cell.scrollWidth <= cell.clientWidth + 1"), cell.inner_text()
+    assert problems == []
+
+
+def test_a_benchmark_table_sorts_by_the_column_pressed(benchmark_site, browser) -> None:
+    base, _ = benchmark_site
+    page, problems = _open_at(browser, base + "benchmarks/h2load/", 1366)
+    table = page.locator(".md-typeset__table table:has(th button.sd-sort)").first
+    headers = table.locator("thead th")
+    column = next(
+        index
+        for index in range(headers.count())
+        if "requests/s" in headers.nth(index).inner_text().lower()
+        or "answered/s" in headers.nth(index).inner_text().lower()
+    )
+
+    def numbers() -> list[float]:
+        texts = table.locator(f"tbody tr > :nth-child({column + 1})").all_inner_texts()
+        found = [re.search(r"-?\d[\d,]*(\.\d+)?", text) for text in texts]
+        return [float(match.group(0).replace(",", "")) for match in found if match]
+
+    headers.nth(column).locator("button").click()
+    first = numbers()
+    assert len(first) > 1 and first == sorted(first, reverse=True)
+    headers.nth(column).locator("button").click()
+    assert numbers() == sorted(first)
+    assert headers.nth(column).get_attribute("aria-sort") == "ascending"
     assert problems == []
 
 

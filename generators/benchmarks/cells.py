@@ -9,7 +9,8 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 from evidence.metrics import headlines, lookup, metric
-from generators.benchmarks.figures import DRAIN_INCLUDED, BenchmarkFile, Figure
+from generators.benchmarks.figure import DRAIN_INCLUDED
+from generators.benchmarks.figures import BenchmarkFile, Figure
 from generators.benchmarks.shared_points import measured_in
 from generators.escaping import markdown_text, slug
 

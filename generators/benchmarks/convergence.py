@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from generators.benchmarks.figures import Figure
+from generators.benchmarks.figure import Figure
 
 # The window rule holds for a figure when the rule's window gives the long window's median
 # within these shares: answered requests per second, and the 99th percentile of latency.

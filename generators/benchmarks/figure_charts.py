@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generators.benchmarks.cells import present, scaled, step_users, unit_of
-from generators.benchmarks.figures import Figure
+from generators.benchmarks.figure import Figure
 from generators.charts import Bar, horizontal_bars, percentile_curves
 
 

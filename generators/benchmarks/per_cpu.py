@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup
 
 from generators.benchmarks.cells import number, value_cell
-from generators.benchmarks.figures import Figure
+from generators.benchmarks.figure import Figure
 
 ROLE_NAMES = {"server": "server", "nginx": "nginx", "postgres": "PostgreSQL", "locust": "Locust"}
 SATURATED_PERCENT = 90  # a CPU busier than this in a step had no time left for anyone

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generators.benchmarks.figures import Figure
+from generators.benchmarks.figure import Figure
 from generators.benchmarks.per_cpu import (
     SATURATED_PERCENT,
     BusiestStep,

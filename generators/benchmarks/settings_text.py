@@ -12,12 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from generators.benchmarks.figures import (
-    PERCENTILES,
-    BenchmarkFile,
-    Benchmarks,
-    MachineBenchmarks,
-)
+from generators.benchmarks.figure import PERCENTILES
+from generators.benchmarks.figures import BenchmarkFile, Benchmarks, MachineBenchmarks
 
 Settings = dict[str, Any]
 

@@ -10,7 +10,7 @@ import pytest
 
 from evidence.schema import schema_errors
 from generators.benchmarks.cells import failure_cell, value_cell
-from generators.benchmarks.figures import Figure
+from generators.benchmarks.figure import Figure
 from harness import postgres
 from harness.benchmarks.capture import machine_failures
 from harness.benchmarks.measurement import Measurement, summarise

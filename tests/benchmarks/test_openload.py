@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from generators.benchmarks.cells import value_cell
-from generators.benchmarks.figures import Figure
+from generators.benchmarks.figure import Figure
 from harness.benchmarks.figures import figure_record
 from harness.benchmarks.openload.command import OpenloadRequest, openload_command
 from harness.benchmarks.openload.records import read_records
