@@ -579,6 +579,7 @@ AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AUDITED = ["", "matrix/", "pick/", "smuggling/", "recommendations/", "servers/"]
 AUDITED += ["servers/uvicorn/"]
 AUDITED += ["methodology/", "changes/", "contributing/", "benchmarks/", "benchmarks/h2load/"]
+AUDITED += ["operations/", "operations/client-disconnect/"]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
