@@ -32,6 +32,7 @@ PAGES = [
     "changes/",
     "servers/",
     "contributing/",
+    "glossary/",
     *BENCHMARK_PAGES,
 ]
 
@@ -487,6 +488,7 @@ AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AUDITED = ["", "matrix/", "pick/", "smuggling/", "recommendations/", "servers/"]
 AUDITED += ["servers/uvicorn/"]
 AUDITED += ["methodology/", "changes/", "contributing/", "benchmarks/", "benchmarks/h2load/"]
+AUDITED += ["glossary/"]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
