@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from evidence.layout import DEFAULT_DATA_DIR
 from generators.definitions import CatalogError
 from generators.reading import read_data
 from generators.render import render_pages
+from generators.repository import REPO_URL_VARIABLE, repository_address
 
 
 def main() -> int:
@@ -22,7 +24,8 @@ def main() -> int:
         evidence, problems = read_data(args.data)
         if problems:
             raise DataError("\n".join(problems))
-        pages = render_pages(evidence)
+        # As the site build does: cited files link to the repository when its address is given.
+        pages = render_pages(evidence, repository_address(os.environ.get(REPO_URL_VARIABLE)))
     except (DataError, CatalogError) as error:
         print(f"error: cannot render invalid data:\n{error}", file=sys.stderr)
         return 1

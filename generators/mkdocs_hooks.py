@@ -29,6 +29,7 @@ from generators.escaping import navigation_title
 from generators.operations import operation_navigation
 from generators.reading import read_data
 from generators.render import render, server_ids
+from generators.repository import footer_line, repository_address, repository_name
 
 _pages: dict[str, str | bytes] = {}
 
@@ -39,6 +40,7 @@ def data_root() -> Path:
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    repository = show_repository(config)
     try:
         evidence, problems = read_data(data_root())
     except CatalogError as error:
@@ -47,7 +49,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         raise PluginError("refusing to render invalid data:\n" + "\n".join(problems))
     try:
         _pages.clear()
-        pages, site = render(evidence)
+        pages, site = render(evidence, repository)
         _pages.update(pages)
         servers = server_ids(site)
     except DataError as error:
@@ -73,6 +75,17 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         if isinstance(entry, dict) and "Benchmarks" in entry:
             entry["Benchmarks"] = [{title: page} for title, page in benchmark_navigation()]
     return config
+
+
+def show_repository(config: MkDocsConfig) -> str | None:
+    """The repository's address from ``repo_url`` (SERVING_DJANGO_REPO_URL), or None; the
+    header shows it by its ``owner/name``, and the footer links it or says it was not given."""
+    repository = repository_address(config.repo_url)
+    config.repo_url = repository
+    if repository is not None:
+        config.repo_name = repository_name(repository)
+    config.copyright = footer_line(repository)
+    return repository
 
 
 def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:

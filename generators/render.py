@@ -61,12 +61,14 @@ from generators.escaping import (
     slug,
     url_path,
 )
+from generators.glossary import Terms
 from generators.model import OUTCOME_LABELS, Site, site_from
 from generators.needs import load_rules
 from generators.nginx_configurations import shown_configurations
 from generators.operations import operation_checks, operation_page, operations_index
 from generators.production_setup import middleware_rows, stack_thread_hops
 from generators.ranking import Answer, answer
+from generators.repository import SourceLinks
 from generators.server_evidence import evidence_file, evidence_files
 from generators.smuggling import smuggling_grid
 from generators.stalls import write_stalls
@@ -101,7 +103,9 @@ _CHART_HELPERS = (
 )
 
 
-def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
+def environment(
+    cv_limit: str = "the recorded", repository: str | None = None
+) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
@@ -131,6 +135,8 @@ def environment(cv_limit: str = "the recorded") -> jinja2.Environment:
         shell_lines=shell_lines,
         commas=lambda items: Markup(", ").join(markdown_text(item) for item in items),
         inline_code=inline_code,
+        # A repository path as code, linked to the file where the build knows the repository.
+        source=SourceLinks(repository),
     )
     env.globals.update(
         scenario_pages=scenario_pages(),
@@ -252,7 +258,7 @@ def benchmark_pages(
     index_charts = ChartFiles("benchmarks/charts", "index")
     pages = {
         "benchmarks/index.md": env.get_template("benchmarks_index.md.j2").render(
-            bench=benchmarks, chart=index_charts
+            bench=benchmarks, chart=index_charts, term=Terms("benchmarks/index.md")
         ),
         **index_charts.files,
     }
@@ -266,23 +272,27 @@ def benchmark_pages(
             chart=charts,
             facts=facts,
             stalls=stalls or [],
+            term=Terms(f"benchmarks/{scenario}.md"),
         )
         pages.update(charts.files)
     return pages
 
 
-def render_pages(evidence: Evidence) -> dict[str, str | bytes]:
+def render_pages(evidence: Evidence, repository: str | None = None) -> dict[str, str | bytes]:
     """Every page from ``evidence``."""
-    return render(evidence)[0]
+    return render(evidence, repository)[0]
 
 
-def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
+def render(
+    evidence: Evidence, repository: str | None = None
+) -> tuple[dict[str, str | bytes], Site]:
     """Every page from ``evidence``, and the site they show (the MkDocs hook builds the
-    navigation from it)."""
+    navigation from it); ``repository``, the repository's address where the build knows it,
+    links the files the pages cite."""
     servers = presented_servers()  # the definitions, read once per build
     site = site_from(evidence, servers)
     benchmarks = shown_benchmarks(evidence, {run["server"]["id"] for run in site.runs}, servers)
-    env = environment(cv_limit=cv_thresholds(benchmarks))
+    env = environment(cv_limit=cv_thresholds(benchmarks), repository=repository)
     answers, watch = need_answers(site)
     common = {
         "site": site,
@@ -296,8 +306,8 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
     downloads = captures_with_files(evidence)
     production_middleware = middleware_rows()
     pages: dict[str, str | bytes] = {
-        "index.md": env.get_template("index.md.j2").render(**common),
-        "matrix.md": env.get_template("matrix.md.j2").render(**common),
+        "index.md": env.get_template("index.md.j2").render(term=Terms("index.md"), **common),
+        "matrix.md": env.get_template("matrix.md.j2").render(term=Terms("matrix.md"), **common),
         "methodology.md": env.get_template("methodology.md.j2").render(
             pinning=pinning_by_machine(benchmarks),
             settings=settings_table(benchmarks),
@@ -308,14 +318,21 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
             nginx_configurations=shown_configurations(),
             downloads=downloads,
             benchmark_columns=BENCHMARK_COLUMNS,
+            term=Terms("methodology.md"),
             **common,
         ),
-        "servers/index.md": env.get_template("servers_index.md.j2").render(**common),
-        "recommendations.md": env.get_template("recommendations.md.j2").render(**common),
+        "servers/index.md": env.get_template("servers_index.md.j2").render(
+            term=Terms("servers/index.md"), **common
+        ),
+        "recommendations.md": env.get_template("recommendations.md.j2").render(
+            term=Terms("recommendations.md"), **common
+        ),
         "pick.md": pick_page(env, answers, watch),
-        "smuggling.md": env.get_template("smuggling.md.j2").render(grid=smuggling_grid(site)),
+        "smuggling.md": env.get_template("smuggling.md.j2").render(
+            grid=smuggling_grid(site), term=Terms("smuggling.md")
+        ),
         "changes.md": env.get_template("changes.md.j2").render(
-            history=change_history(site, benchmark_documents), **common
+            history=change_history(site, benchmark_documents), term=Terms("changes.md"), **common
         ),
         "data/matrix.json": json.dumps(matrix_export(site), indent=2, sort_keys=True) + "\n",
         # What /pick/ loads: the outcomes alone (matrix.json carries every evidence, megabytes).
@@ -335,12 +352,12 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
         **capture_archives(downloads, env),
     }
     pages["operations/index.md"] = env.get_template("operations_index.md.j2").render(
-        index=operations_index(site), **common
+        index=operations_index(site), term=Terms("operations/index.md"), **common
     )
     operation_template = env.get_template("operation.md.j2")
     for check in operation_checks(site):
         pages[f"operations/{check['id']}.md"] = operation_template.render(
-            page=operation_page(site, check), **common
+            page=operation_page(site, check), term=Terms(f"operations/{check['id']}.md"), **common
         )
     server_template = env.get_template("server.md.j2")
     pages.update(evidence_files(site.runs, site.sources))
@@ -357,6 +374,7 @@ def render(evidence: Evidence) -> tuple[dict[str, str | bytes], Site]:
             production=production_command(run),
             tls_command=tls_command(run),
             development=development_command(run),
+            term=Terms(f"servers/{server_id}.md"),
             **common,
         )
     return pages, site
@@ -380,6 +398,7 @@ def pick_page(env: jinja2.Environment, answers: list[Answer], watch: list[str]) 
     return env.get_template("pick.md.j2").render(
         answers=answers,
         need_records=[item.need.as_record() for item in answers],
+        term=Terms("pick.md"),
         rule_data={"watch": watch, "titles": check_titles()},
     )
 

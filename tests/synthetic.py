@@ -515,11 +515,15 @@ def definitions_for(data: Path, directory: Path) -> Path:
 
 
 def build_site(
-    data: Path, site: Path, *, define_servers: bool = True
+    data: Path, site: Path, *, define_servers: bool = True, repo_url: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``mkdocs build --strict`` of the real site from the data in ``data``, into ``site``; with
-    ``define_servers``, beside definitions of the data's servers (``definitions_for``)."""
+    ``define_servers``, beside definitions of the data's servers (``definitions_for``); told the
+    repository's address only when ``repo_url`` is given, as a local build is."""
     env = {**os.environ, "SERVING_DJANGO_DATA": str(data)}
+    env.pop("SERVING_DJANGO_REPO_URL", None)
+    if repo_url is not None:
+        env["SERVING_DJANGO_REPO_URL"] = repo_url
     if define_servers:
         servers = definitions_for(data, site.with_name(f"{site.name}-servers"))
         env["SERVING_DJANGO_SERVERS"] = str(servers)

@@ -138,8 +138,8 @@ def test_a_cell_django_decided_is_shown_as_django_s_with_django_s_row(tmp_path: 
     assert "for 1 of 2 configurations (Alpha)" in matrix
     server_page = pages["servers/alpha.md"]
     section = server_page[server_page.index("{: #chunked-request-body }") :]
-    assert section.index(":simple-django:") < section.index("Measured")
-    assert "sd-no" not in section[: section.index("Measured")]
+    assert section.index(":simple-django:") < section.index("sd-evidence")
+    assert "sd-no" not in section[: section.index("sd-evidence")]
     assert "Decided by Django, not by this server: Django&#x27;s WSGIRequest" in section
     assert "not the server's |" in html.unescape(pages["index.md"])
     export = json.loads(pages["data/matrix.json"])

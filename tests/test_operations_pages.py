@@ -7,6 +7,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+from generators.glossary import Terms
 from generators.operations import (
     NOT_RECORDED,
     TABLES,
@@ -84,7 +85,8 @@ def test_a_configuration_without_the_check_is_shown_as_not_measured() -> None:
     page = operation_page(site(run("daphne", None)), CHECKS[1])
 
     assert page["configurations"][0]["result"] is None
-    text = environment().get_template("operation.md.j2").render(page=page)
+    template = environment().get_template("operation.md.j2")
+    text = template.render(page=page, term=Terms("operations/x.md"))
     assert "Not measured" in text
 
 
@@ -108,7 +110,8 @@ def test_text_from_the_evidence_is_escaped_on_the_page() -> None:
     evidence = {"scenarios": [scenario("[x](javascript:alert(1)) <b>", 0.1)]}
     page = operation_page(site(run("uvicorn", evidence)), CHECKS[1])
 
-    text = environment().get_template("operation.md.j2").render(page=page)
+    template = environment().get_template("operation.md.j2")
+    text = template.render(page=page, term=Terms("operations/x.md"))
 
     assert "<b>" not in text and "](javascript" not in text
     assert "&lt;b&gt;" in text

@@ -136,6 +136,8 @@ def test_mkdocs_builds_the_site_strictly_from_data(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stderr
     matrix = (site / "matrix" / "index.html").read_text()
     assert 'href="../servers/uvicorn/#concurrency-sync-sleep"' in matrix
+    # Built without the repository's address (as on a laptop): the footer says so.
+    assert "Built locally: repository address not given (set SERVING_DJANGO_REPO_URL)" in matrix
     assert (site / "servers" / "daphne" / "index.html").is_file()
     assert (
         json.loads((site / "data" / "matrix.json").read_text())["schema_version"] == SCHEMA_VERSION

@@ -35,6 +35,7 @@ PAGES = [
     "changes/",
     "servers/",
     "contributing/",
+    "glossary/",
     *BENCHMARK_PAGES,
 ]
 
@@ -579,7 +580,7 @@ AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AUDITED = ["", "matrix/", "pick/", "smuggling/", "recommendations/", "servers/"]
 AUDITED += ["servers/uvicorn/"]
 AUDITED += ["methodology/", "changes/", "contributing/", "benchmarks/", "benchmarks/h2load/"]
-AUDITED += ["operations/", "operations/client-disconnect/"]
+AUDITED += ["operations/", "operations/client-disconnect/", "glossary/"]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -127,11 +127,12 @@ def test_without_the_check_the_page_says_so(tmp_path: Path) -> None:
 def test_the_page_states_the_rule_and_each_inputs_risk(tmp_path: Path) -> None:
     synthetic.write_data(tmp_path, [_smuggling_run("alpha", {}, severities={})])
     page = render_pages(load_evidence(tmp_path))["smuggling.md"]
+    # The outcome words link to the glossary, here on their first use.
     assert (
-        "A configuration is **no** when some input is DESYNC or a second client behind nginx"
-        in page
+        "A configuration is **[no](glossary.md#no)** when some input is DESYNC or a second client"
+        " behind nginx" in " ".join(page.split())
     )
-    assert "**partial** when some input is lenient and none is DESYNC" in page
+    assert "**[partial](glossary.md#partial)** when some input is lenient and none is" in page
     assert "chunk sizes: 12 of 19 inputs" in page
     assert page.count("<small>risk: desync</small>") == 12
     assert page.count("<small>risk: lenient</small>") == 7
@@ -182,7 +183,7 @@ def test_the_no_smuggling_need_refuses_a_run_with_a_desync_input(tmp_path: Path)
     synthetic.write_data(tmp_path, [older_partial, lenient_partial])
     pages = render_pages(load_evidence(tmp_path))
     row = next(line for line in pages["pick.md"].splitlines() if line.startswith("| No request"))
-    assert "and no input that desyncs" in row
+    assert "and no input that [desyncs](glossary.md#request-smuggling)" in row
     assert "servers/beta.md" in row and "servers/alpha.md" not in row
     outcomes = json.loads(pages["data/outcomes.json"])["results"]
     smuggling = {r["server"]: r["desync_inputs"] for r in outcomes if r["check"] == CHECK_ID}

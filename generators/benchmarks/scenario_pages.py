@@ -14,7 +14,8 @@ SCENARIO_PAGES = {
         "Servers side by side, in one run",
         "Measured in the same interleaved rounds, with a raw ASGI and a raw WSGI app as the "
         "reference: how many requests per second does each configuration answer, and how "
-        "many times fewer than the reference app of its interface?",
+        "does that compare with the reference app of its interface (its rate divided by the "
+        "reference's)?",
     ),
     "h2load": (
         "Requests/s and latency",
