@@ -19,37 +19,14 @@ import asyncio
 import os
 import sys
 
+from asgi_scope import http_scope  # tests/apps/, this script's own folder
+
 PORT, MODE = int(sys.argv[1]), sys.argv[2]
 GRACE_S = 1.0
 sys.path.insert(0, os.getcwd())
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sampleproject.settings")
 
 from sampleproject.asgi import application  # noqa: E402  (after the settings are chosen)
-
-
-def scope_of(head: bytes, server: tuple[str, int]) -> dict:
-    request_line, *header_lines = head.decode("latin-1").split("\r\n")
-    method, target, _ = request_line.split(" ")
-    path, _, query = target.partition("?")
-    headers = []
-    for line in header_lines:
-        if line:
-            name, _, value = line.partition(":")
-            headers.append((name.strip().lower().encode(), value.strip().encode()))
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": headers,
-        "client": ("127.0.0.1", 0),
-        "server": server,
-    }
 
 
 async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -89,7 +66,7 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             if chunked and not message.get("more_body", False):
                 writer.write(b"0\r\n\r\n")
 
-    app = asyncio.ensure_future(application(scope_of(head, ("127.0.0.1", PORT)), receive, send))
+    app = asyncio.ensure_future(application(http_scope(head, ("127.0.0.1", PORT)), receive, send))
 
     async def watch() -> None:
         await reader.read(1)  # b"" at the client's FIN (or a reset)

@@ -39,6 +39,20 @@ def _input_left(request: HttpRequest) -> int | None:
     return len(request.META["wsgi.input"].read(READ_SIZE))
 
 
+def _scope_headers(request: HttpRequest) -> list[list[str]] | None:
+    """The headers as the ASGI server put them in the scope, before Django built META from
+    them: Django skips some names (those with underscores, since CVE-2026-3902), so only the
+    scope says whether a server passed a header on or renamed it. None under WSGI, where the
+    server's environ is META itself."""
+    scope = getattr(request, "scope", None)
+    if scope is None:
+        return None
+    return [
+        [name.decode("latin-1"), value.decode("latin-1")]
+        for name, value in scope.get("headers", [])
+    ]
+
+
 def _request_facts(request: HttpRequest) -> dict:
     return {
         "echo": True,
@@ -50,6 +64,7 @@ def _request_facts(request: HttpRequest) -> dict:
         "reversed": reverse("demo:echo"),
         "query_string": request.META.get("QUERY_STRING", ""),
         "headers": _headers(request),
+        "scope_headers": _scope_headers(request),
         "remote_addr": request.META.get("REMOTE_ADDR"),
         "scheme": request.scheme,
         "is_secure": request.is_secure(),
