@@ -4,6 +4,7 @@ never from a data file, and the catalog file is kept equal to the check modules.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,13 @@ def test_the_committed_catalog_is_the_checks_own_text() -> None:
         "harness/checks/catalog.json is out of date: run `python -m harness.checks.catalog`"
     )
     assert [check["id"] for check in presented_checks()] == [check.id for check in all_checks()]
+
+
+def test_the_readme_counts_the_checks_there_are() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"\*\*Checks\*\* \((\d+) of them", readme)
+    assert found is not None, "README.md's **Checks** paragraph no longer says how many"
+    assert int(found.group(1)) == len(all_checks())
 
 
 def test_a_data_file_cannot_retitle_a_column_or_reword_its_question(tmp_path: Path) -> None:
