@@ -40,9 +40,11 @@ def figures_chart(
     reference: tuple[float, str] | None = None,
     by: str = "server",
     scope: str = "",
+    rate_param: str = "",
 ) -> Chart:
     """Grouped bars, one group per server (or per figure), in table order; a failed figure
-    shows "failed" where its bar would be."""
+    shows "failed" where its bar would be. With ``rate_param``, each group's label also says
+    the rate its figure was measured at (a fixed rate that differs per server)."""
     groups: dict[tuple[str, str], list[Figure]] = {}
     for figure in figures:
         # A server's variants (other thread counts...) are bars of their own.
@@ -73,6 +75,9 @@ def figures_chart(
         label = group[0].server["name"] if by == "server" else group[0].record["figure"]
         if variant := group[0].params.get("variant"):
             label = f"{label}, {variant}"
+        rate = group[0].params.get(rate_param) if rate_param else None
+        if isinstance(rate, int | float):
+            label = f"{label}, at {rate:,.0f} requests/s"
         bars.append(Bar(label, tuple(values), tuple(notes)))
         if missing:
             left_out.append(f"{label}: {', '.join(missing)}")
@@ -134,10 +139,13 @@ def metrics_chart(
     metrics: list[tuple[str, str]],
     axis: str,
     reference: tuple[float, str] | None = None,
+    rate_param: str = "",
 ) -> Chart:
     """One bar per metric (p50, p95, p99 ...) that some figure reports, per server."""
     series = [Series(label, metric) for label, metric in present(figures, metrics)]
-    return figures_chart(title, description, figures, series, axis, reference)
+    return figures_chart(
+        title, description, figures, series, axis, reference, rate_param=rate_param
+    )
 
 
 def steps_chart(title: str, description: str, figures: list[Figure], base: str, axis: str) -> Chart:
