@@ -10,6 +10,7 @@ import copy
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,14 @@ from evidence.layout import REPO_ROOT, DataDir
 from evidence.validation import check_data
 from generators.model import site_from
 from harness import environments
-from harness.capture_plan import COMPLETE, VERSIONS, Capture, claim_capture_id
+from harness.capture_plan import COMPLETE, INTERRUPTED, VERSIONS, Capture, claim_capture_id
+from harness.checks import all_checks
 from harness.checks_phase import _environment
 from harness.definitions import load_definitions
 from harness.environments import Environment, project_requirements
 from harness.profiles import PROFILES
+from harness.provenance import capture_id
+from harness.resume import CannotResume, resumed_capture
 from harness.validate import validate
 from harness.versions import (
     HARNESS_PYTHON,
@@ -316,6 +320,39 @@ def test_a_version_capture_records_its_kind_and_combinations_and_skips_written_f
     assert "kind" not in matrix.record(COMPLETE) and "combinations" not in matrix.record(COMPLETE)
 
 
+def test_an_interrupted_version_capture_resumes_with_its_own_combinations(
+    tmp_path: Path,
+) -> None:
+    versions = _load(tmp_path, VALID)
+    planned = combinations(versions, ["uvicorn", "gunicorn-sync"])
+    begun = replace(_capture(tmp_path, versions, planned), capture_id=capture_id())
+    begun = claim_capture_id(begun)
+    begun.write_record(INTERRUPTED)
+    checks = {check.id: check for check in all_checks()}
+
+    resumed, servers = resumed_capture(
+        begun.data, begun.machine_id, begun.capture_id, SMALL, checks, tmp_path, versions.path
+    )
+
+    assert resumed.kind == VERSIONS and resumed.versions == versions
+    assert resumed.combinations == tuple(planned)
+    assert [definition.id for definition in servers] == ["uvicorn", "gunicorn-sync"]
+    # A release the versions file no longer declares cannot be resumed: its pins are gone.
+    versions.path.write_text(
+        VALID.replace('"0.53.0", "0.54.0"]', '"0.54.0"]').replace(
+            '[uvicorn.requirements]\n"0.53.0" = ["uvicorn[standard]==0.53.0", "h11==0.16.0"]', ""
+        )
+    )
+    with pytest.raises(CannotResume) as refused:
+        resumed_capture(
+            begun.data, begun.machine_id, begun.capture_id, SMALL, checks, tmp_path, versions.path
+        )
+    assert str(refused.value) == (
+        f"capture {begun.capture_id} measures combinations {versions.path} no longer declares: "
+        f"uvicorn@0.53.0+django-6.1.3+python-{HARNESS_PYTHON}"
+    )
+
+
 # ---- version files: names, axis, declared combinations; never the matrix ---------------------
 
 NAME = "alpha@0.9+django-6.1.3+python-3.12"
@@ -376,7 +413,11 @@ def test_a_version_file_is_validated_and_kept_out_of_the_matrix(tmp_path: Path) 
 
     assert problems == []
     assert [loaded.path for loaded in after.versions] == [path]
-    assert after.runs == before.runs and after.captures == before.captures
+    assert after.runs == before.runs
+    # Its capture's record is not one of the matrix's captures (downloads, capture states).
+    assert after.captures == {} and list(after.version_captures) == [
+        (synthetic.MACHINE_ID, document["capture"])
+    ]
     assert site_from(after, servers={}, catalog=[]) == matrix_before
     assert after.newest_runs()["alpha"].document["checks"][0]["outcome"] == "yes"
 
