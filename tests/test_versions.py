@@ -25,6 +25,7 @@ from harness.checks import all_checks
 from harness.checks_phase import _environment
 from harness.definitions import load_definitions
 from harness.environments import Environment, project_requirements
+from harness.fingerprints import shared_digest
 from harness.profiles import PROFILES
 from harness.provenance import capture_id
 from harness.resume import CannotResume, resumed_capture
@@ -496,3 +497,16 @@ def test_versions_refuses_benchmarks_and_an_undeclared_release_naming_the_declar
         f"error: release '25.0.0' is not declared in {VERSIONS_FILE} "
         "(gunicorn-sync: 26.1.0, 26.2.0, 27.0.1)"
     ) in stderr
+
+
+def test_the_version_axis_declaration_is_no_input_of_the_matrixs_fingerprints(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "harness").mkdir()
+    (tmp_path / "harness" / "capture.py").write_text("code\n")
+    (tmp_path / "harness" / "versions.toml").write_text("[axis]\n")
+    before = shared_digest(tmp_path)
+    (tmp_path / "harness" / "versions.toml").write_text("[axis]\ndjango = []\n")
+    assert shared_digest(tmp_path) == before
+    (tmp_path / "harness" / "capture.py").write_text("other code\n")
+    assert shared_digest(tmp_path) != before
