@@ -65,6 +65,14 @@ def regenerate(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def versions(session: nox.Session) -> None:
+    """Run the checks on older server releases, Django and Python (-- --server ID, --release R)."""
+    session.install("-r", "requirements/harness.txt")
+    session.run("python", "-m", "harness.validate")
+    session.run("python", "-m", "harness", "capture", "--versions", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
 def docs(session: nox.Session) -> None:
     """Render committed data/ into site/ (validated as read); installs only the docs packages."""
     # Only what rendering needs: the build reads data/ through evidence/ and imports nothing of

@@ -8,6 +8,10 @@
     data/captures/<machine>/<capture>.json  the capture as a whole: what it set out to
                                             measure, and whether it finished (running,
                                             interrupted, complete); older captures have none
+    data/versions/<machine>/<capture>/<server>@<release>+django-<version>+python-<minor>.json
+                                            one server's checks on one of its releases, with
+                                            one Django and one Python (the version axis,
+                                            ``capture --versions``); never part of the matrix
 
 A capture is one invocation of the harness; its id is the UTC time it started (the next free
 second when that one is taken), so two captures on one machine never share a directory and two
@@ -26,7 +30,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 LAYOUT_TEXT = (
     "data/machines/<machine>.json, data/runs/<machine>/<capture>/<server>.json, "
-    "data/benchmarks/<machine>/<capture>/<server>.json or data/captures/<machine>/<capture>.json"
+    "data/benchmarks/<machine>/<capture>/<server>.json, data/captures/<machine>/<capture>.json "
+    "or data/versions/<machine>/<capture>/<server>@<release>+django-<version>+python-<minor>.json"
 )
 # The file a capture holds an flock on for its whole life (harness/capture_lock.py); it names the
 # capture holding it and is not evidence (gitignored).
@@ -60,6 +65,13 @@ class DataDir:
     def benchmark_paths(self) -> Iterator[Path]:
         yield from sorted((self.root / "benchmarks").glob("*/*/*.json"))
 
+    def version_path(self, machine_id: str, capture_id: str, name: str) -> Path:
+        """A version capture's run file; ``name`` is its combination's (harness.versions)."""
+        return self.root / "versions" / machine_id / capture_id / f"{name}.json"
+
+    def version_paths(self) -> Iterator[Path]:
+        yield from sorted((self.root / "versions").glob("*/*/*.json"))
+
     def capture_path(self, machine_id: str, capture_id: str) -> Path:
         return self.root / "captures" / machine_id / f"{capture_id}.json"
 
@@ -67,8 +79,8 @@ class DataDir:
         yield from sorted((self.root / "captures").glob("*/*.json"))
 
     def kind_of(self, path: Path) -> str | None:
-        """ "machine", "run", "benchmark" or "capture" by where ``path`` lies; None outside
-        the layout."""
+        """ "machine", "run", "benchmark", "capture" or "version" by where ``path`` lies; None
+        outside the layout."""
         parts = path.relative_to(self.root).parts
         if path.suffix != ".json":
             return None
@@ -78,6 +90,8 @@ class DataDir:
             return "run"
         if len(parts) == 4 and parts[0] == "benchmarks":
             return "benchmark"
+        if len(parts) == 4 and parts[0] == "versions":
+            return "version"
         if len(parts) == 3 and parts[0] == "captures":
             return "capture"
         return None

@@ -71,6 +71,10 @@ class Evidence:
     benchmarks: list[Loaded] = field(default_factory=list)
     # (machine, capture) -> the capture's own file; captures before these files have none.
     captures: dict[tuple[str, str], Loaded] = field(default_factory=dict)
+    # The version axis (data/versions/, capture --versions): kept apart, so that nothing the
+    # matrix, the recommendations or the pick read from ``runs`` and ``captures`` includes it.
+    versions: list[Loaded] = field(default_factory=list)
+    version_captures: dict[tuple[str, str], Loaded] = field(default_factory=dict)
 
     def capture_state(self, machine: str, capture: str) -> str | None:
         """running, interrupted or complete; None for a capture recorded without its file."""
@@ -205,9 +209,14 @@ def capture_time_problems(document: dict[str, Any], now: datetime) -> list[str]:
 
 
 def layout_problems(
-    path: Path, document: dict[str, Any], known_servers: frozenset[str], machines: set[str]
+    path: Path,
+    document: dict[str, Any],
+    known_servers: frozenset[str],
+    machines: set[str],
+    name: str | None = None,
 ) -> list[str]:
-    """The directories and file name must say what the content says."""
+    """The directories and file name must say what the content says (``name``: the file name
+    the content calls for where it is not the server id: a version file's)."""
     problems = []
     machine, capture, server = path.parts[-3], path.parts[-2], path.stem
     if document.get("machine") != machine:
@@ -219,7 +228,12 @@ def layout_problems(
             f"capture: {document.get('capture')!r} must equal its directory {capture!r}"
         )
     server_id = (document.get("server") or {}).get("id")
-    if server_id != server:
+    if name is not None and name != server:
+        problems.append(
+            f"server/id, axis: the file name {server!r} must be {name!r} "
+            "(<server>@<release>+django-<version>+python-<minor>)"
+        )
+    elif name is None and server_id != server:
         problems.append(f"server/id: {server_id!r} must equal the file name {server!r}")
     if known_servers and server_id not in known_servers:
         problems.append(
@@ -313,10 +327,17 @@ def cause_problems(where: str, result: dict[str, Any]) -> list[str]:
 
 
 def run_problems(
-    path: Path, document: dict[str, Any], known: KnownIds, machines: set[str]
+    path: Path,
+    document: dict[str, Any],
+    known: KnownIds,
+    machines: set[str],
+    name: str | None = None,
 ) -> list[str]:
-    """Meaning, beyond the schema: ids that exist, a layout that matches the content."""
-    problems = layout_problems(path, document, known.servers, machines)
+    """Meaning, beyond the schema: ids that exist, a layout that matches the content (``name``:
+    a version file's expected name; a file under data/runs/ has no ``axis``)."""
+    problems = layout_problems(path, document, known.servers, machines, name)
+    if name is None and "axis" in document:
+        problems.append("axis: only files under data/versions/ have one (the version axis)")
     seen = set()
     for index, check in enumerate(document.get("checks") or []):
         check_id = check.get("id")
@@ -332,6 +353,56 @@ def run_problems(
         for number, option in enumerate(check.get("options") or []):
             problems += cause_problems(f"checks/{index}/options/{number}", option)
     return problems + timestamp_problems(document) + number_problems(document)
+
+
+def combination_name(server_id: Any, axis: dict[str, Any]) -> str:
+    """The file name (without .json) a version file of ``server_id`` with ``axis`` must have:
+    ``<server>@<release>+django-<version>+python-<minor>`` (harness.versions.Combination)."""
+    minor = ".".join(str(axis.get("python")).split(".")[:2])
+    return f"{server_id}@{axis.get('server_release')}+django-{axis.get('django')}+python-{minor}"
+
+
+def version_problems(
+    path: Path,
+    document: dict[str, Any],
+    known: KnownIds,
+    machines: set[str],
+    records: dict[tuple[str, str], dict[str, Any]],
+) -> list[str]:
+    """A version file is a run file (``run_problems``, but for its name) with its ``axis``:
+    the name must say the server and axis it holds, and the combination must be one its
+    capture's record declared (from harness/versions.toml when that capture began)."""
+    server_id = (document.get("server") or {}).get("id")
+    axis = document.get("axis")
+    if axis is None:
+        return [
+            *run_problems(path, document, known, machines, path.stem),
+            "axis: required in files under data/versions/ (the version axis)",
+        ]
+    expected = combination_name(server_id, axis)
+    problems = run_problems(path, document, known, machines, expected)
+    record = records.get((str(document.get("machine")), str(document.get("capture"))))
+    if record is None or record.get("kind") != "versions":
+        problems.append(
+            f"capture: {document.get('capture')!r} has no version capture record under "
+            "data/captures/ that declares this file's combination"
+        )
+        return problems
+    declared = [
+        f"{item['server']}@{item['release']}+django-{item['django']}+python-{item['python']}"
+        for item in record.get("combinations") or []
+    ]
+    if expected not in declared:
+        releases = sorted(
+            {item["release"] for item in record["combinations"] if item["server"] == server_id}
+        )
+        problems.append(
+            f"axis/server_release: {axis.get('server_release')!r} with django "
+            f"{axis.get('django')!r} and python {axis.get('python')!r} is not a combination its "
+            f"capture declared (harness/versions.toml then; releases of {server_id!r}: "
+            f"{', '.join(releases) or 'none'})"
+        )
+    return problems
 
 
 def capture_problems(path: Path, document: dict[str, Any], machines: set[str]) -> list[str]:
@@ -404,7 +475,17 @@ def check_data(root: Path, known: KnownIds = KnownIds()) -> tuple[Evidence, list
             problems = capture_problems(path, document, machines)
             if not problems:
                 loaded = Loaded(path, path.relative_to(root).as_posix(), document)
-                evidence.captures[(document["machine"], document["capture"])] = loaded
+                versions = document.get("kind") == "versions"
+                into = evidence.version_captures if versions else evidence.captures
+                into[(document["machine"], document["capture"])] = loaded
+        errors += [f"{path}: {problem}" for problem in problems]
+    records = {key: loaded.document for key, loaded in evidence.version_captures.items()}
+    for path in data.version_paths():
+        document, problems = _read(path, "run")
+        if document is not None:
+            problems = version_problems(path, document, known, machines, records)
+            if not problems:
+                evidence.versions.append(Loaded(path, path.relative_to(root).as_posix(), document))
         errors += [f"{path}: {problem}" for problem in problems]
     return evidence, errors
 

@@ -1,6 +1,8 @@
 """Command line of the harness: ``python -m harness capture [--server ID] [--check ID]
 [--scenario ID] [--quick|--full]``, or ``capture --resume [CAPTURE]`` to continue one, or
-``capture --changed`` to measure only the configurations whose inputs changed.
+``capture --changed`` to measure only the configurations whose inputs changed, or ``capture
+--versions [--server ID] [--release R] [--check ID]`` to run the checks on the version axis
+(harness/versions.toml: older server releases, other Django and Python versions).
 
 With neither ``--check`` nor ``--scenario`` a capture runs every check and then every benchmark
 scenario; naming checks runs only those checks, naming scenarios only those scenarios, and naming
@@ -26,6 +28,7 @@ from harness.capture_plan import (
     COMPLETE,
     INTERRUPTED,
     RUNNING,
+    VERSIONS,
     Capture,
     NotWritable,
     check_writable,
@@ -33,7 +36,7 @@ from harness.capture_plan import (
 )
 from harness.checks import all_checks
 from harness.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
-from harness.environments import ENVIRONMENTS_DIR
+from harness.environments import ENVIRONMENTS_DIR, project_requirements
 from harness.fingerprints import carried_forward, fingerprints
 from harness.leftovers import end_and_report_leftovers
 from harness.machine_identity import choose_identity
@@ -42,6 +45,7 @@ from harness.profiles import PROFILES
 from harness.progress import Progress
 from harness.provenance import capture_id, machine_id, speed_probe
 from harness.resume import CannotResume, resumed_capture
+from harness.versions import VERSIONS_FILE, Versions, VersionsError, combinations, load_versions
 
 
 def positive_int(text: str) -> int:
@@ -133,6 +137,24 @@ def _parser() -> argparse.ArgumentParser:
         "sample project, harness code, profile) differs from their newest measurement on this "
         "machine with this selection; the others are carried forward, as the output says",
     )
+    capture.add_argument(
+        "--versions",
+        action="store_true",
+        help="the version axis instead of the matrix: the checks (no benchmarks) on each "
+        "configuration's releases in harness/versions.toml with the current Django and Python, "
+        "then its current release with each other Django and Python; files under data/versions/",
+    )
+    capture.add_argument(
+        "--release",
+        metavar="R",
+        help="with --versions: only the combinations of this server release",
+    )
+    capture.add_argument(
+        "--versions-file",
+        type=Path,
+        default=VERSIONS_FILE,
+        help="with --versions: the version axis to read (default: %(default)s)",
+    )
     capture.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     capture.add_argument(
         "--servers-dir",
@@ -190,9 +212,19 @@ def capture_command(args: argparse.Namespace) -> int:
             "--resume continues a capture with its own servers, checks, scenarios and profile; "
             "give no --server, --check, --scenario, --quick, --full or --changed with it"
         )
+    problem = problem or _versions_option_problem(args)
+    versions = None
+    if not problem and args.versions and not args.resume:
+        try:
+            versions = load_versions(definitions, project_requirements(), args.versions_file)
+        except VersionsError as error:
+            problem = f"invalid version axis:\n{error}"
+        else:
+            problem = _unknown_release(versions, args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    args.loaded_versions = versions
     end_and_report_leftovers(sys.stderr)  # nothing a killed capture left may run beside this one
     data = DataDir(args.data_dir)
     try:
@@ -210,6 +242,45 @@ def capture_command(args: argparse.Namespace) -> int:
         refused = "cannot resume: " if args.resume else ""
         print(f"error: {refused}{error}; nothing was started", file=sys.stderr)
         return 2
+
+
+def _versions_option_problem(args: argparse.Namespace) -> str | None:
+    """What --versions cannot be given with (it runs checks only, on its own combinations),
+    and --release without it."""
+    if args.release and not args.versions:
+        return "--release chooses a server release of the version axis; give it with --versions"
+    if not args.versions:
+        return None
+    refused = [
+        flag
+        for flag, given in (
+            ("--scenario", args.scenario),
+            ("--changed", args.changed),
+            ("--locust-workers", args.locust_workers != 1),
+        )
+        if given
+    ]
+    if refused:
+        return (
+            f"--versions runs checks only, on every combination it declares; give no "
+            f"{', '.join(refused)} with it"
+        )
+    if args.resume and args.release:
+        return "--resume continues a version capture with its own combinations; give no --release"
+    return None
+
+
+def _unknown_release(versions: Versions, args: argparse.Namespace) -> str | None:
+    """The message for a --release that none of the chosen servers declares."""
+    if args.release is None:
+        return None
+    servers = args.server or sorted(versions.servers)
+    if any(args.release in versions.servers[server].releases for server in servers):
+        return None
+    declared = "; ".join(
+        f"{server}: {', '.join(versions.servers[server].releases)}" for server in servers
+    )
+    return f"release {args.release!r} is not declared in {versions.path} ({declared})"
 
 
 def _capture_holding_lock(
@@ -239,15 +310,25 @@ def _capture_holding_lock(
                 definitions,
                 known_checks,
                 args.environments_dir,
+                args.versions_file,
             )
         except CannotResume as error:
             print(f"error: cannot resume: {error}", file=sys.stderr)
+            return 2
+        if args.versions and capture.kind != VERSIONS:
+            print(
+                f"error: cannot resume: capture {capture.capture_id} is not a version capture; "
+                "resume it without --versions",
+                file=sys.stderr,
+            )
             return 2
         capture = replace(capture, holder=lock.holder_fields())
         lock.name_capture(capture.capture_id, capture.started_at)
         _say_what_is_kept(capture, chosen)
         capture.write_record(RUNNING)
         return _run(capture, chosen)
+    if args.versions:
+        return _start_version_capture(args, data, lock, definitions, known_checks, machine)
     chosen = [definitions[server] for server in (args.server or sorted(definitions))]
     everything = not args.check and not args.scenario
     checks = list(known_checks) if everything else args.check
@@ -291,6 +372,51 @@ def _capture_holding_lock(
     return _run(capture, chosen)
 
 
+def _start_version_capture(
+    args: argparse.Namespace,
+    data: DataDir,
+    lock: CaptureLock,
+    definitions: dict,
+    known_checks: dict,
+    machine: str,
+) -> int:
+    """A new version capture: checks only, on each combination of the chosen servers (and
+    --release), in the order harness.versions gives; the same record, lock and phases as a
+    matrix capture."""
+    versions = args.loaded_versions
+    planned = combinations(versions, args.server or sorted(versions.servers), args.release)
+    servers = list(dict.fromkeys(combination.server_id for combination in planned))
+    capture = Capture(
+        capture_id(),
+        machine,
+        PROFILES[args.profile],
+        data,
+        args.environments_dir,
+        [known_checks[check] for check in args.check],
+        run_checks=True,
+        scenarios=(),
+        jobs=max(1, args.jobs),
+        server_ids=tuple(servers),
+        speed_probe=speed_probe(),
+        holder=lock.holder_fields(),
+        kind=VERSIONS,
+        combinations=tuple(planned),
+        versions=versions,
+    )
+    try:
+        capture = claim_capture_id(capture)
+    except NotWritable as error:
+        print(f"error: {error}; nothing was started", file=sys.stderr)
+        return 2
+    lock.name_capture(capture.capture_id, capture.started_at)
+    print(
+        f"version capture {capture.capture_id} on {machine}: {len(planned)} combination(s) of "
+        f"{len(servers)} server(s), profile {args.profile}",
+        file=sys.stderr,
+    )
+    return _run(capture, [definitions[server] for server in servers])
+
+
 def _say_what_is_carried(carried: dict[str, str], chosen: list) -> None:
     for server, capture in sorted(carried.items()):
         print(
@@ -309,6 +435,15 @@ def _say_what_is_carried(carried: dict[str, str], chosen: list) -> None:
 
 
 def _say_what_is_kept(capture: Capture, chosen: list) -> None:
+    if capture.kind == VERSIONS:
+        left = len(capture.to_check(chosen))
+        print(
+            f"resuming version capture {capture.capture_id} on {capture.machine_id} (profile "
+            f"{capture.profile.name}): keeping {len(capture.combinations) - left} of "
+            f"{len(capture.combinations)} combination file(s); measuring the rest",
+            file=sys.stderr,
+        )
+        return
     kept = {
         kind: sum(capture.has_file(kind, definition.id) for definition in chosen)
         for kind in ("runs", "benchmarks")
@@ -324,15 +459,15 @@ def _say_what_is_kept(capture: Capture, chosen: list) -> None:
 def _run(capture: Capture, chosen: list) -> int:
     """Run the capture (its own file says running), then record it complete or interrupted."""
     try:
-        left = [d for d in chosen if not capture.has_file("runs", d.id)]
-        written = run_capture(capture, chosen, Progress(len(left)))
+        written = run_capture(capture, chosen, Progress(len(capture.to_check(chosen))))
     except BaseException:
         capture.write_record(INTERRUPTED)
         raise
     capture.write_record(COMPLETE)
     data, machine = capture.data, capture.machine_id
-    print_changes(data, machine, capture.capture_id)
-    for kind in ("runs", "benchmarks"):
+    if capture.kind != VERSIONS:  # version files are compared on their own page, not here
+        print_changes(data, machine, capture.capture_id)
+    for kind in ("runs", "benchmarks", "versions"):
         count = sum(1 for path in written if path.parts[-4] == kind)
         if count:
             where = data.root / kind / machine / capture.capture_id

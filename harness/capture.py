@@ -77,12 +77,14 @@ def run_capture(
             )
         checks_started = time.monotonic()
         # A resumed capture measures only the servers whose files it does not hold yet.
-        to_check = [d for d in definitions if not capture.has_file("runs", d.id)]
-        to_check = to_check if capture.selected_checks() else []
+        # A version capture measures each of its combinations instead (capture_plan).
+        to_check = capture.to_check(definitions) if capture.selected_checks() else []
         with _database(capture, progress) if to_check else nullcontext() as database:
             futures = [
-                pool.submit(check_server, capture, definition, progress, upstream, database)
-                for definition in to_check
+                pool.submit(
+                    check_server, capture, definition, progress, upstream, database, combination
+                )
+                for definition, combination in to_check
             ]
             try:
                 for future in futures:

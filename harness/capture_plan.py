@@ -21,14 +21,18 @@ from evidence.schema import SCHEMA_VERSION
 from evidence.vocabulary import SCENARIOS
 from harness import checks as checks_module
 from harness.checks import Check
+from harness.definitions import ServerDefinition
 from harness.profiles import Profile
 from harness.provenance import capture_id, code_fingerprint, git_commit, git_dirty, now_iso
 from harness.scheduling import MachineLock
+from harness.versions import Combination, Versions
 
 # A capture writes about 3.5 MB (22 checks and every scenario on 14 configurations); refuse to
 # start with less room than several times that.
 MIN_FREE_BYTES = 50 * 2**20
-KINDS = ("runs", "benchmarks")
+KINDS = ("runs", "benchmarks", "versions")
+# What a capture measures: the current matrix, or the version axis (``capture --versions``).
+MATRIX, VERSIONS = "matrix", "versions"
 # A capture's own file (data/captures/<machine>/<capture>.json) says how far it got.
 RUNNING, INTERRUPTED, COMPLETE = "running", "interrupted", "complete"
 # Ids tried after the one a capture started with is taken (one second apart): one data folder
@@ -75,6 +79,25 @@ class Capture:
     # Configurations this capture could not measure (id -> why): a start failure (recorded as
     # failed in its file) or a file that could not be written. The exit status says so.
     not_captured: dict[str, str] = field(default_factory=dict)
+    # A version capture (kind VERSIONS): the combinations it measures, in order, and the
+    # harness/versions.toml they come from (harness.versions); checks only, no benchmarks.
+    kind: str = MATRIX
+    combinations: Sequence[Combination] = ()
+    versions: Versions | None = None
+
+    def to_check(
+        self, definitions: Sequence[ServerDefinition]
+    ) -> list[tuple[ServerDefinition, Combination | None]]:
+        """What the checks phase still measures, in order: each server (a matrix capture) or
+        each combination (a version capture) this capture holds no file for yet."""
+        if self.kind == VERSIONS:
+            by_id = {definition.id: definition for definition in definitions}
+            return [
+                (by_id[each.server_id], each)
+                for each in self.combinations
+                if each.server_id in by_id and not self.has_file("versions", each.name)
+            ]
+        return [(d, None) for d in definitions if not self.has_file("runs", d.id)]
 
     def selected_checks(self) -> Sequence[Check]:
         if not self.run_checks:
@@ -101,6 +124,8 @@ class Capture:
         a resumed capture does not measure it again."""
         if kind == "runs":
             return self.data.run_path(self.machine_id, self.capture_id, name).exists()
+        if kind == "versions":
+            return self.data.version_path(self.machine_id, self.capture_id, name).exists()
         return self.data.benchmark_path(self.machine_id, self.capture_id, name).exists()
 
     def record(self, state: str) -> dict[str, Any]:
@@ -128,6 +153,14 @@ class Capture:
             **({"holder": self.holder} if self.holder else {}),
             "fingerprints": dict(sorted(self.fingerprints.items())),
             "carried_forward": dict(sorted(self.carried_forward.items())),
+            **(
+                {
+                    "kind": VERSIONS,
+                    "combinations": [combination.as_record() for combination in self.combinations],
+                }
+                if self.kind == VERSIONS
+                else {}
+            ),
         }
 
     def write_record(self, state: str) -> Path | None:
@@ -142,13 +175,12 @@ class Capture:
 
     def id_in_use(self) -> bool:
         """Whether this capture's id already names a capture of this machine: its record, or
-        its run or benchmark folder (captures before records existed have folders only)."""
+        its run, benchmark or version folder (captures before records existed have folders only)."""
         return any(
             path.exists()
             for path in (
                 self.data.capture_path(self.machine_id, self.capture_id),
-                self.data.root / "runs" / self.machine_id / self.capture_id,
-                self.data.root / "benchmarks" / self.machine_id / self.capture_id,
+                *(self.data.root / kind / self.machine_id / self.capture_id for kind in KINDS),
             )
         )
 

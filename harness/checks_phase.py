@@ -15,7 +15,12 @@ from harness.capture_plan import Capture
 from harness.checks import Check, CheckContext, failed_record, run_check, turn_for
 from harness.definitions import OptionVariant, ServerDefinition
 from harness.endpoints import load_endpoints
-from harness.environments import Environment, InstallError, ensure_environment
+from harness.environments import (
+    Environment,
+    InstallError,
+    ensure_environment,
+    project_requirements,
+)
 from harness.help_text import help_record
 from harness.launcher import SQLITE_FILE, Launcher
 from harness.postgres import PostgresInstance
@@ -24,10 +29,37 @@ from harness.process import Shutdown, StartError, log_tail
 from harness.progress import Progress, ServerProgress
 from harness.provenance import now_iso
 from harness.upstream import UpstreamService
+from harness.versions import Combination, combination_requirements, interpreter
 
 
 def _all_failed(capture: Capture, reason: str, evidence: dict[str, Any]) -> list[dict[str, Any]]:
     return [failed_record(check, reason, evidence) for check in capture.selected_checks()]
+
+
+def _environment(
+    capture: Capture, definition: ServerDefinition, combination: Combination | None
+) -> Environment:
+    """The server's environment: the matrix's, or the combination's own (its release, Django
+    and Python: harness.versions), made the same way."""
+    if combination is None:
+        return ensure_environment(
+            definition, capture.environments_dir, install_turn=capture.machine.install
+        )
+    assert capture.versions is not None
+    try:
+        python = interpreter(combination.python)
+    except LookupError as error:
+        raise InstallError(str(error)) from error
+    return ensure_environment(
+        definition,
+        capture.environments_dir,
+        python=python,
+        install_turn=capture.machine.install,
+        name=combination.name,
+        requirements=combination_requirements(
+            combination, definition, capture.versions, project_requirements()
+        ),
+    )
 
 
 def run_server(
@@ -36,8 +68,10 @@ def run_server(
     progress: ServerProgress,
     upstream: UpstreamService | None = None,
     database: PostgresInstance | None = None,
+    combination: Combination | None = None,
 ) -> dict:
-    """Everything about one server in this capture, as one run record."""
+    """Everything about one server in this capture, as one run record (``combination``: on
+    one release, Django and Python of the version axis, recorded in its ``axis``)."""
     base_env = upstream.base_env() if upstream else {}
     started_at = now_iso()
     startup: dict[str, Any] = {"ok": False, "ready_after_s": None, "error": None, "log_tail": ""}
@@ -47,9 +81,7 @@ def run_server(
     help_text: dict[str, Any] | None = None
     try:
         progress.step("installing environment")
-        environment = ensure_environment(
-            definition, capture.environments_dir, install_turn=capture.machine.install
-        )
+        environment = _environment(capture, definition, combination)
     except InstallError as error:
         startup["error"] = f"environment could not be installed: {error}"[:2000]
         results = _all_failed(
@@ -115,6 +147,11 @@ def run_server(
         "startup": startup,
         "shutdown": shutdown.as_record() if shutdown else None,
         "checks": results,
+        **(
+            {"axis": combination.axis_record(environment.python_version if environment else None)}
+            if combination
+            else {}
+        ),
     }
 
 
@@ -173,17 +210,24 @@ def check_server(
     progress: Progress,
     upstream: UpstreamService | None,
     database: PostgresInstance | None = None,
+    combination: Combination | None = None,
 ) -> Path | None:
-    """Check one server and write its run file, unless the capture was interrupted meanwhile
-    (then its results are not trustworthy: servers were killed under it)."""
-    server_progress = progress.server(definition.id)
+    """Check one server (on one ``combination`` of the version axis) and write its run file,
+    unless the capture was interrupted meanwhile (then its results are not trustworthy:
+    servers were killed under it)."""
+    name = combination.name if combination else definition.id
+    server_progress = progress.server(name)
     server_progress.begin()
-    record = run_server(capture, definition, server_progress, upstream, database)
+    record = run_server(capture, definition, server_progress, upstream, database, combination)
     if capture.interrupted.is_set():
         return None
     if not record["startup"]["ok"]:
-        capture.not_captured[definition.id] = f"not started: {record['startup']['error']}"
-    path = capture.data.run_path(capture.machine_id, capture.capture_id, definition.id)
-    written = capture.write(path, record, "run", definition.id)
+        capture.not_captured[name] = f"not started: {record['startup']['error']}"
+    path = (
+        capture.data.version_path(capture.machine_id, capture.capture_id, name)
+        if combination
+        else capture.data.run_path(capture.machine_id, capture.capture_id, name)
+    )
+    written = capture.write(path, record, "run", name)
     server_progress.end(record)
     return written

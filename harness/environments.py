@@ -2,7 +2,9 @@
 
 Each server gets ``.venvs/<server-id>/`` holding the sample project's requirements plus the
 server's own pinned requirements, so one server's dependencies cannot break another's. An
-environment is reused while its requirements (and the install options) are unchanged.
+environment is reused while its requirements (and the install options) are unchanged. The
+version axis (harness.versions) makes more of them the same way, one per combination of a
+server release, Django and Python: ``.venvs/<server-id>@<release>+django-<v>+python-<minor>/``.
 
 Packages are installed with their bytecode compiled, as pip does by default: a capture starts
 servers hundreds of times, and where PYTHONDONTWRITEBYTECODE is set (as on the machine the
@@ -61,10 +63,14 @@ def _uv() -> str:
     return found
 
 
-def requirements_for(definition: ServerDefinition) -> list[str]:
+def project_requirements() -> list[str]:
+    """The sample project's pins (sampleproject/requirements.txt), one per item."""
     lines = PROJECT_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
-    project = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    return [*project, *definition.requirements]
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def requirements_for(definition: ServerDefinition) -> list[str]:
+    return [*project_requirements(), *definition.requirements]
 
 
 def _run(argv: list[str]) -> None:
@@ -104,17 +110,23 @@ def ensure_environment(
     root: Path = ENVIRONMENTS_DIR,
     python: str = sys.executable,
     install_turn: Callable[[], AbstractContextManager[object]] = nullcontext,
+    name: str | None = None,
+    requirements: list[str] | None = None,
 ) -> Environment:
     """The server's environment, created or refreshed when its requirements changed;
-    ``install_turn`` is entered around an actual install only (the capture's MachineLock)."""
-    path = root / definition.id
+    ``install_turn`` is entered around an actual install only (the capture's MachineLock).
+    ``name`` and ``requirements`` make another environment of the same server: the version
+    axis's (``.venvs/<server>@<release>+django-<v>+python-<minor>/``, harness.versions);
+    by default ``.venvs/<server>/`` with the project's and the definition's pins."""
+    name = name or definition.id
+    path = root / name
     if runs_as_account(definition):
         # Its workers run as another account under root, which must read its Python.
         try:
             python = readable_interpreter(python, root)
         except (AccountError, OSError, subprocess.SubprocessError) as error:
             raise InstallError(f"no Python its workers' account can read: {error}") from error
-    requirements = requirements_for(definition)
+    requirements = requirements if requirements is not None else requirements_for(definition)
     fingerprint = hashlib.sha256(
         json.dumps([python, requirements, INSTALL_OPTIONS]).encode()
     ).hexdigest()
@@ -122,7 +134,7 @@ def ensure_environment(
     root.mkdir(parents=True, exist_ok=True)
     # Two captures running at once (two terminals, a test beside a capture) must not rebuild
     # the same environment under each other.
-    with (root / f".{definition.id}.lock").open("w") as lock:
+    with (root / f".{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (marker.is_file() and marker.read_text().strip() == fingerprint):
             with install_turn():

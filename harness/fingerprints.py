@@ -3,10 +3,11 @@ with ``--changed`` can carry forward instead of measuring again.
 
 A configuration's fingerprint covers its own definition (command, options, pinned
 requirements), the sample project, the harness and data-model code that measures and records
-it (checks, scenarios, load tools, runner: all of ``harness/`` but the other definitions, and
-``evidence/``), the harness's pinned packages and system packages, and the profile. The files
-are read as they are on disk, so an uncommitted change counts. Editing one definition thus
-changes that configuration's fingerprint only; editing a check or a scenario changes all.
+it (checks, scenarios, load tools, runner: all of ``harness/`` but the other definitions and
+the version axis's ``versions.toml``, and ``evidence/``), the harness's pinned packages and
+system packages, and the profile. The files are read as they are on disk, so an uncommitted
+change counts. Editing one definition thus changes that configuration's fingerprint only;
+editing a check or a scenario changes all.
 
 Carried forward: a configuration whose newest measurement on this machine (a capture with the
 same profile whose selection covers this one's, its files present) has the same fingerprint.
@@ -33,6 +34,7 @@ SHARED_INPUTS = (
     "requirements/system-packages.txt",
 )
 SKIPPED_PARTS = {"__pycache__", "node_modules", ".pytest_cache"}
+VERSIONS_DECLARATION = "harness/versions.toml"  # harness.versions.VERSIONS_FILE
 
 
 def _files(root: Path, relative: str) -> Iterable[Path]:
@@ -43,8 +45,11 @@ def _files(root: Path, relative: str) -> Iterable[Path]:
     for found in sorted(path.rglob("*")):
         parts = set(found.relative_to(root).parts)
         if found.is_file() and not parts & SKIPPED_PARTS and found.suffix != ".pyc":
-            # Another configuration's definition is not this one's input.
+            # Another configuration's definition is not this one's input, nor is the version
+            # axis's declaration (the matrix runs the definitions' pins, not its releases).
             if found.parent == root / "harness" / "servers" and found.suffix == ".toml":
+                continue
+            if found == root / VERSIONS_DECLARATION:
                 continue
             yield found
 

@@ -24,12 +24,14 @@ from evidence.documents import read_document
 from evidence.files import DataError
 from evidence.layout import DataDir
 from evidence.validation import CAPTURE_SPAN, CLOCK_SLACK
-from harness.capture_plan import COMPLETE, Capture
+from harness.capture_plan import COMPLETE, MATRIX, VERSIONS, Capture
 from harness.checks import Check
 from harness.definitions import ServerDefinition
+from harness.environments import project_requirements
 from harness.machine_identity import HARDWARE_FIELDS, other_hardware
 from harness.profiles import PROFILES
 from harness.provenance import code_fingerprint, machine_record, now_iso
+from harness.versions import VERSIONS_FILE, VersionsError, combination_from_record, load_versions
 
 
 class CannotResume(Exception):
@@ -108,8 +110,10 @@ def resumed_capture(
     definitions: Mapping[str, ServerDefinition],
     checks: Mapping[str, Check],
     environments_dir: Path,
+    versions_file: Path = VERSIONS_FILE,
 ) -> tuple[Capture, list[ServerDefinition]]:
-    """The capture to continue and the servers it set out to measure."""
+    """The capture to continue and the servers it set out to measure (a version capture's
+    combinations as its record lists them, with ``versions_file`` for their pins)."""
     capture_id = capture_id or newest_unfinished(data, machine)
     path = record_path(data, machine, capture_id)
     try:
@@ -131,6 +135,24 @@ def resumed_capture(
             f"capture {capture_id} names servers or checks this checkout does not define: "
             f"{', '.join(missing)}"
         )
+    versions, planned = None, ()
+    if record.get("kind") == VERSIONS:
+        try:
+            versions = load_versions(definitions, project_requirements(), versions_file)
+        except VersionsError as error:
+            raise CannotResume(f"invalid version axis:\n{error}") from error
+        planned = tuple(combination_from_record(item, versions) for item in record["combinations"])
+        undeclared = [
+            c.name
+            for c in planned
+            if c.server_id not in versions.servers
+            or c.release not in versions.servers[c.server_id].releases
+        ]
+        if undeclared:
+            raise CannotResume(
+                f"capture {capture_id} measures combinations {versions_file} no longer declares: "
+                f"{', '.join(undeclared)}"
+            )
     capture = Capture(
         capture_id,
         record["machine"],
@@ -149,6 +171,9 @@ def resumed_capture(
         speed_probe=record.get("speed_probe"),
         fingerprints=dict(record.get("fingerprints") or {}),
         carried_forward=dict(record.get("carried_forward") or {}),
+        kind=record.get("kind", MATRIX),
+        combinations=planned,
+        versions=versions,
     )
     return capture, [definitions[server] for server in capture.server_ids]
 

@@ -1,5 +1,5 @@
-"""``nox -s validate``: every data file and every server definition, with the cross-checks that
-need the harness.
+"""``nox -s validate``: every data file, every server definition and the version axis
+(harness/versions.toml), with the cross-checks that need the harness.
 
 ``evidence.validation`` checks parsing, shape, layout and meaning, and that each file's server
 has a definition in ``harness/servers/`` and each check id is one the harness has, from the ids
@@ -24,6 +24,8 @@ from harness.definitions import (
     ServerDefinition,
     load_definitions,
 )
+from harness.environments import project_requirements
+from harness.versions import REPOSITORY_SERVERS, VERSIONS_FILE, VersionsError, load_versions
 
 if TYPE_CHECKING:  # harness.checks is imported late at run time: checks import the launcher
     from harness.checks import Check
@@ -36,9 +38,13 @@ def review(
     data_root: Path = DEFAULT_DATA_DIR,
     definitions_dir: Path = DEFINITIONS_DIR,
     known_checks: set[str] | None = None,
+    versions_file: Path | None = None,
 ) -> tuple[list[str], list[str]]:
-    """The problems of ``data_root`` and the definitions, as 'file: field: problem' lines, and
-    the notes on shown run files whose text differs from the repository's; reads each once."""
+    """The problems of ``data_root``, the definitions and the version axis, as 'file: field:
+    problem' lines, and the notes on shown run files whose text differs from the
+    repository's; reads each once. ``versions_file``: by default harness/versions.toml where
+    the definitions are the repository's own (another directory of definitions, a test's or
+    a contributor's draft, is not what that file declares releases for)."""
     from harness.checks import all_checks  # imported late: checks import the launcher
 
     errors: list[str] = []
@@ -47,6 +53,10 @@ def review(
     except DefinitionError as error:
         errors.extend(error.problems)
         definitions = {}
+    if versions_file is None and definitions_dir.resolve() == REPOSITORY_SERVERS:
+        versions_file = VERSIONS_FILE
+    if versions_file is not None and definitions:
+        errors += version_axis_problems(definitions, versions_file)
     checks = {check.id: check for check in all_checks()}
     known = KnownIds(
         frozenset(definitions), frozenset(checks if known_checks is None else known_checks)
@@ -54,6 +64,17 @@ def review(
     evidence, problems = check_data(data_root, known)
     errors += _unknown_checks_named(definitions, set(checks))
     return errors + problems, _notes(evidence, definitions, checks, definitions_dir)
+
+
+def version_axis_problems(
+    definitions: dict[str, ServerDefinition], versions_file: Path = VERSIONS_FILE
+) -> list[str]:
+    """harness/versions.toml's problems against these definitions, one line each."""
+    try:
+        load_versions(definitions, project_requirements(), versions_file)
+    except VersionsError as error:
+        return error.problems
+    return []
 
 
 def _unknown_checks_named(definitions: dict[str, ServerDefinition], known: set[str]) -> list[str]:
@@ -81,9 +102,11 @@ def validate(
     data_root: Path = DEFAULT_DATA_DIR,
     definitions_dir: Path = DEFINITIONS_DIR,
     known_checks: set[str] | None = None,
+    versions_file: Path | None = None,
 ) -> list[str]:
-    """Every problem in ``data_root`` and the definitions, as 'file: field: problem' lines."""
-    return review(data_root, definitions_dir, known_checks)[0]
+    """Every problem in ``data_root``, the definitions and the version axis, as 'file: field:
+    problem' lines."""
+    return review(data_root, definitions_dir, known_checks, versions_file)[0]
 
 
 def presentation_notes(
@@ -121,7 +144,7 @@ def _notes(
                         f"{loaded.path}: checks/{index}/{key} differs from the harness's "
                         f"{result['id']} check"
                     )
-    for loaded in evidence.captures.values():
+    for loaded in [*evidence.captures.values(), *evidence.version_captures.values()]:
         if loaded.document["state"] != "complete":
             notes.append(
                 f"{loaded.path}: capture {loaded.document['capture']} is "
