@@ -22,6 +22,7 @@ DEFINITIONS_DIR = Path(
     os.environ.get("SERVING_DJANGO_SERVERS") or REPO_ROOT / "harness" / "servers"
 )
 CHECK_CATALOG = REPO_ROOT / "harness" / "checks" / "catalog.json"
+VERSIONS_FILE = REPO_ROOT / "harness" / "versions.toml"
 CHECK_TEXT = {"title": str, "group": str, "question": str, "thresholds": str, "timed": bool}
 # A corpus check's inputs; risk (desync or lenient) and its reason say what a proxy in front
 # could be made to do when a server reads the input otherwise than the RFC.
@@ -48,6 +49,22 @@ def presented_servers(directory: Path = DEFINITIONS_DIR) -> dict[str, dict[str, 
         }
         servers[path.stem]["option_text"] = _option_text(raw.get("options"))
     return servers
+
+
+def release_notes(path: Path = VERSIONS_FILE) -> dict[str, dict[str, str]]:
+    """Configuration id -> release -> where its release notes are (``[<id>.notes]`` of
+    harness/versions.toml, which ``nox -s validate`` checks; an unreadable file gives none)."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    return {
+        server_id: {
+            str(release): url for release, url in table["notes"].items() if isinstance(url, str)
+        }
+        for server_id, table in raw.items()
+        if isinstance(table, dict) and isinstance(table.get("notes"), dict)
+    }
 
 
 def _option_text(options: Any) -> dict[str, dict[str, str]]:

@@ -30,6 +30,7 @@ from generators.operations import operation_navigation
 from generators.reading import read_data
 from generators.render import render, server_ids
 from generators.repository import footer_line, repository_address, repository_name
+from generators.versions import version_navigation
 
 _pages: dict[str, str | bytes] = {}
 
@@ -72,6 +73,8 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
                 for item in operation_navigation(site)
                 for title, page in item.items()
             ]
+        if isinstance(entry, dict) and "Versions" in entry:
+            entry["Versions"] = version_navigation(site.versioned)
         if isinstance(entry, dict) and "Benchmarks" in entry:
             entry["Benchmarks"] = [{title: page} for title, page in benchmark_navigation()]
     return config

@@ -37,6 +37,9 @@ class Site:
     run_rule: str = NEWEST_RUN_RULE  # which run of each server is shown, said on the pages
     # (machine, capture) -> running / interrupted / complete, from the captures' own files
     capture_states: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (id, name) of each configuration with a page under versions/ (the version axis), in
+    # matrix order; set by the render once the version runs are read.
+    versioned: list[tuple[str, str]] = field(default_factory=list)
 
     def capture_state(self, run: dict[str, Any]) -> str | None:
         """How far the run's capture got; None for captures recorded without their own file."""

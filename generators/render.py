@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ from generators.commands import (
     tls_command,
 )
 from generators.csv_export import BENCHMARK_COLUMNS, benchmarks_csv, matrix_csv
-from generators.definitions import presented_checks, presented_servers
+from generators.definitions import presented_checks, presented_servers, release_notes
 from generators.downloads import capture_archives, captures_with_files
 from generators.escaping import (
     anchor,
@@ -72,6 +73,7 @@ from generators.repository import SourceLinks
 from generators.server_evidence import evidence_file, evidence_files
 from generators.smuggling import smuggling_grid
 from generators.stalls import write_stalls
+from generators.versions import version_histories
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -359,6 +361,25 @@ def render(
         pages[f"operations/{check['id']}.md"] = operation_template.render(
             page=operation_page(site, check), term=Terms(f"operations/{check['id']}.md"), **common
         )
+    histories = version_histories(
+        [loaded.document for loaded in evidence.versions],
+        presented_checks(),
+        servers,
+        release_notes(),
+    )
+    pages["versions/index.md"] = env.get_template("versions.md.j2").render(
+        histories=histories, term=Terms("versions/index.md")
+    )
+    site = replace(site, versioned=[(h.server["id"], h.server["name"]) for h in histories])
+    for history in histories:
+        pages[f"versions/{history.server['id']}.md"] = env.get_template(
+            "version_server.md.j2"
+        ).render(history=history, term=Terms(f"versions/{history.server['id']}.md"))
+    # Per configuration and check, the release where its outcome last changed (versions/).
+    since_by_server = {
+        h.server["id"]: {check.check["id"]: check.transitions[-1] for check in h.changed()}
+        for h in histories
+    }
     server_template = env.get_template("server.md.j2")
     pages.update(evidence_files(site.runs, site.sources))
     for run in site.runs:
@@ -366,6 +387,7 @@ def render(
         pages[f"servers/{server_id}.md"] = server_template.render(
             run=run,
             evidence_file=evidence_file(server_id),
+            since=since_by_server.get(server_id, {}),
             # Relative to servers/<id>.md, so MkDocs checks the link and rewrites it per page.
             evidence_link=evidence_file(server_id).removeprefix("servers/"),
             source=site.sources[run["server"]["id"]],

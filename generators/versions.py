@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from generators.escaping import navigation_title
 from generators.model import presented_result, row_order
 
 
@@ -164,3 +165,12 @@ def version_histories(
         if history is not None:
             histories.append(history)
     return histories
+
+
+def version_navigation(versioned: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """The Versions section of the navigation: the overview, then each configuration's page.
+    Names are data: MkDocs prints navigation titles unescaped (escaping.navigation_title)."""
+    return [
+        {"Overview": "versions/index.md"},
+        *({navigation_title(name): f"versions/{server_id}.md"} for server_id, name in versioned),
+    ]

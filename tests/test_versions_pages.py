@@ -69,3 +69,55 @@ def test_the_pages_show_the_change_with_its_notes_and_escape_data() -> None:
 
 def test_without_the_current_combination_there_is_no_axis() -> None:
     assert _histories([_run("1.9.2", "no")]) == []
+
+
+def test_a_version_capture_renders_its_pages_and_the_server_page_says_since(tmp_path) -> None:
+    from evidence.documents import write_document
+    from evidence.layout import DataDir
+    from evidence.validation import load_evidence
+    from generators.render import render_pages
+
+    root = tmp_path / "data"
+    synthetic.write_data(root, [synthetic.run("alpha", outcome="yes")])
+    capture = "20260101T010000Z"
+    combinations = [("0.9", "no", False), ("1.0", "yes", True)]
+    record = {
+        "schema_version": 2,
+        "capture": capture,
+        "machine": synthetic.MACHINE_ID,
+        "profile": "quick",
+        "started_at": synthetic.at(capture, 0),
+        "finished_at": synthetic.at(capture, 120),
+        "state": "complete",
+        "selection": {"servers": ["alpha"], "checks": ["concurrency-sync-sleep"], "scenarios": []},
+        "options": {"jobs": 1, "locust_workers": 1},
+        "git_commit": None,
+        "git_dirty": None,
+        "code_fingerprint": None,
+        "resumed_at": [],
+        "not_captured": {},
+        "kind": "versions",
+        "combinations": [
+            {"server": "alpha", "release": release, "django": "6.1.3", "python": "3.12"}
+            for release, _, _ in combinations
+        ],
+    }
+    data = DataDir(root)
+    write_document(data.capture_path(synthetic.MACHINE_ID, capture), record, "capture")
+    for release, outcome, current in combinations:
+        document = synthetic.run("alpha", outcome=outcome, capture=capture)
+        document["axis"] = {
+            "server_release": release,
+            "django": "6.1.3",
+            "python": "3.12.8",
+            "current": current,
+        }
+        name = f"alpha@{release}+django-6.1.3+python-3.12"
+        write_document(data.version_path(synthetic.MACHINE_ID, capture, name), document, "run")
+
+    pages = render_pages(load_evidence(root))
+
+    assert "versions/alpha.md" in pages
+    assert "in **1\\.0**" in pages["versions/index.md"]
+    assert "Since **1\\.0** of this server: no before it" in pages["servers/alpha.md"]
+    assert "(../versions/alpha.md#concurrency-sync-sleep)" in pages["servers/alpha.md"]
