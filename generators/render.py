@@ -19,6 +19,7 @@ from evidence.compare import benchmark_changes, captures, changes_in_capture
 from evidence.schema import SCHEMA_VERSION
 from evidence.validation import Evidence
 from generators.benchmarks import (
+    agreement,
     cells,
     convergence,
     figure_charts,
@@ -156,6 +157,7 @@ def environment(
         **settings_text.template_globals(),
         **rounds.template_globals(),
         **headlines.template_globals(),
+        **agreement.template_globals(),
     )
     return env
 

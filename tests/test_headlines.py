@@ -58,3 +58,37 @@ def test_ranges_apart_give_ranks_apart(tmp_path: Path) -> None:
     assert "(tie)" not in chart
     assert chart.index("1. Gunicorn (sync workers)") < chart.index("2. uWSGI (threads)")
     assert "answered 4\\.8x as many requests as the fastest ASGI one" in index
+
+
+def _two_captures(tmp_path: Path, later_rates: dict[str, list[float]]) -> str:
+    earlier_rates = {"gunicorn-sync": [1400.0, 1500.0, 1600.0], "uwsgi-threads": [900.0] * 3}
+    documents = []
+    for capture, rates in (("20260101T000000Z", earlier_rates), ("20260101T020000Z", later_rates)):
+        figures = [
+            synthetic.interleaved_figure(server, "wsgi", values, [0.2] * len(values))
+            for server, values in rates.items()
+        ]
+        documents.append(synthetic.interleaved(figures, capture=capture))
+    runs = [synthetic.run(server) for server in ("gunicorn-sync", "uwsgi-threads")]
+    synthetic.write_data(tmp_path, runs, documents)
+    return render_pages(load_evidence(tmp_path))["benchmarks/interleaved.md"]
+
+
+def test_two_interleaved_captures_that_agree_say_so(tmp_path: Path) -> None:
+    page = _two_captures(
+        tmp_path, {"gunicorn-sync": [1450.0, 1500.0, 1550.0], "uwsgi-threads": [950.0] * 3}
+    )
+    assert "2\\.0 h apart" in page
+    assert "WSGI at 200 clients: the same ranks in both (1. Gunicorn" in page
+
+
+def test_two_interleaved_captures_that_disagree_show_where_and_by_how_much(
+    tmp_path: Path,
+) -> None:
+    page = _two_captures(
+        tmp_path, {"gunicorn-sync": [700.0, 750.0, 800.0], "uwsgi-threads": [950.0] * 3}
+    )
+    line = next(line for line in page.splitlines() if "the ranks differ" in line)
+    assert "Gunicorn (sync workers) 1 → 2 (1,500 → 750 answered/s, -50.0 %)" in line.replace(
+        "\\", ""
+    )
