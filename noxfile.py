@@ -66,10 +66,25 @@ def regenerate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def versions(session: nox.Session) -> None:
-    """Run the checks on older server releases, Django and Python (-- --server ID, --release R)."""
+    """Check older server releases, Djangos, Pythons (-- --server/--release/--django/--python)."""
     session.install("-r", "requirements/harness.txt")
     session.run("python", "-m", "harness.validate")
     session.run("python", "-m", "harness", "capture", "--versions", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def versions_matrix(session: nox.Session) -> None:
+    """Print the version axis as a GitHub Actions job matrix, one job each (-- --output FILE)."""
+    session.install("-r", "requirements/harness.txt")
+    session.run("python", "-m", "harness", "versions-matrix", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def merge_versions(session: nox.Session) -> None:
+    """Merge version jobs' data folders into one capture per machine (-- DIR... --into data)."""
+    session.install("-r", "requirements/harness.txt")
+    session.run("python", "-m", "harness", "merge-versions", *session.posargs)
+    session.run("python", "-m", "harness.validate")
 
 
 @nox.session(python=PYTHON, default=False)

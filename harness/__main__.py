@@ -1,8 +1,11 @@
 """Command line of the harness: ``python -m harness capture [--server ID] [--check ID]
 [--scenario ID] [--quick|--full]``, or ``capture --resume [CAPTURE]`` to continue one, or
 ``capture --changed`` to measure only the configurations whose inputs changed, or ``capture
---versions [--server ID] [--release R] [--check ID]`` to run the checks on the version axis
-(harness/versions.toml: older server releases, other Django and Python versions).
+--versions [--server ID] [--release R] [--django D] [--python P] [--check ID]`` to run the
+checks on the version axis (harness/versions.toml: older server releases, other Django and
+Python versions). ``versions-matrix`` prints the version axis as a GitHub Actions job matrix
+(one job per combination), and ``merge-versions DIR... --into data/`` merges the data folders
+those jobs wrote into one version capture per machine (harness.version_merge).
 
 With neither ``--check`` nor ``--scenario`` a capture runs every check and then every benchmark
 scenario; naming checks runs only those checks, naming scenarios only those scenarios, and naming
@@ -12,6 +15,7 @@ or every scenario."""
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from dataclasses import replace
@@ -20,7 +24,7 @@ from pathlib import Path
 from evidence.compare import benchmark_changes, changes_in_capture
 from evidence.files import DataError
 from evidence.layout import DEFAULT_DATA_DIR, DataDir
-from evidence.validation import check_data
+from evidence.validation import KnownIds, check_data
 from evidence.vocabulary import OPT_IN_SCENARIOS, SCENARIOS, STANDARD_SCENARIOS
 from harness.capture import run_capture
 from harness.capture_lock import CaptureLock, DataFolderBusy
@@ -45,7 +49,15 @@ from harness.profiles import PROFILES
 from harness.progress import Progress
 from harness.provenance import capture_id, machine_id, speed_probe
 from harness.resume import CannotResume, resumed_capture
-from harness.versions import VERSIONS_FILE, Versions, VersionsError, combinations, load_versions
+from harness.version_merge import MergeRefused, merge_versions
+from harness.versions import (
+    VERSIONS_FILE,
+    Versions,
+    VersionsError,
+    combinations,
+    job_matrix,
+    load_versions,
+)
 
 
 def positive_int(text: str) -> int:
@@ -150,6 +162,16 @@ def _parser() -> argparse.ArgumentParser:
         help="with --versions: only the combinations of this server release",
     )
     capture.add_argument(
+        "--django",
+        metavar="D",
+        help="with --versions: only the combinations with this Django (one of the axis's)",
+    )
+    capture.add_argument(
+        "--python",
+        metavar="P",
+        help="with --versions: only the combinations with this Python minor (one of the axis's)",
+    )
+    capture.add_argument(
         "--versions-file",
         type=Path,
         default=VERSIONS_FILE,
@@ -164,6 +186,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     capture.add_argument("--environments-dir", type=Path, default=ENVIRONMENTS_DIR)
     commands.add_parser("servers", help="list the server definitions")
+    matrix = commands.add_parser(
+        "versions-matrix",
+        help="print the version axis's combinations as a GitHub Actions job matrix (JSON: "
+        '{"include": [{"server", "release", "django", "python"}, ...]}), in capture order',
+    )
+    matrix.add_argument("--versions-file", type=Path, default=VERSIONS_FILE)
+    matrix.add_argument("--servers-dir", type=Path, default=DEFINITIONS_DIR)
+    matrix.add_argument(
+        "--output", type=Path, metavar="FILE", help="write the JSON to FILE instead of stdout"
+    )
+    merge = commands.add_parser(
+        "merge-versions",
+        help="merge the data folders of version jobs (one per combination, each with its own "
+        "version capture) into one version capture per machine; validated, all or nothing",
+    )
+    merge.add_argument("folders", nargs="+", type=Path, metavar="DIR", help="a job's data folder")
+    merge.add_argument(
+        "--into", type=Path, required=True, metavar="DATA", help="the data folder to merge into"
+    )
     return parser
 
 
@@ -246,9 +287,14 @@ def capture_command(args: argparse.Namespace) -> int:
 
 def _versions_option_problem(args: argparse.Namespace) -> str | None:
     """What --versions cannot be given with (it runs checks only, on its own combinations),
-    and --release without it."""
-    if args.release and not args.versions:
-        return "--release chooses a server release of the version axis; give it with --versions"
+    and --release, --django, --python without it."""
+    for flag, given in (
+        ("--release", args.release),
+        ("--django", args.django),
+        ("--python", args.python),
+    ):
+        if given and not args.versions:
+            return f"{flag} chooses a combination of the version axis; give it with --versions"
     if not args.versions:
         return None
     refused = [
@@ -265,22 +311,48 @@ def _versions_option_problem(args: argparse.Namespace) -> str | None:
             f"--versions runs checks only, on every combination it declares; give no "
             f"{', '.join(refused)} with it"
         )
-    if args.resume and args.release:
-        return "--resume continues a version capture with its own combinations; give no --release"
+    if args.resume and (args.release or args.django or args.python):
+        return (
+            "--resume continues a version capture with its own combinations; give no "
+            "--release, --django or --python"
+        )
     return None
 
 
 def _unknown_release(versions: Versions, args: argparse.Namespace) -> str | None:
-    """The message for a --release that none of the chosen servers declares."""
-    if args.release is None:
-        return None
+    """The message for a --release that none of the chosen servers declares, a --django or
+    --python the axis does not list, or a choice that leaves no combination."""
     servers = args.server or sorted(versions.servers)
-    if any(args.release in versions.servers[server].releases for server in servers):
-        return None
-    declared = "; ".join(
-        f"{server}: {', '.join(versions.servers[server].releases)}" for server in servers
-    )
-    return f"release {args.release!r} is not declared in {versions.path} ({declared})"
+    if args.release is not None and not any(
+        args.release in versions.servers[server].releases for server in servers
+    ):
+        declared = "; ".join(
+            f"{server}: {', '.join(versions.servers[server].releases)}" for server in servers
+        )
+        return f"release {args.release!r} is not declared in {versions.path} ({declared})"
+    for flag, given, allowed in (
+        ("--django", args.django, versions.axis.django),
+        ("--python", args.python, versions.axis.python),
+    ):
+        if given is not None and given not in allowed:
+            return (
+                f"{flag} {given!r} is not on the axis of {versions.path} "
+                f"([axis] {flag[2:]}: {', '.join(allowed)})"
+            )
+    if not _planned(versions, args):
+        return (
+            f"no combination of {', '.join(servers)} has release {args.release or 'any'}, "
+            f"django {args.django or 'any'} and python {args.python or 'any'}: older releases "
+            "run with the current Django and Python, other Djangos and Pythons with the current "
+            "release (`python -m harness versions-matrix` lists every combination)"
+        )
+    return None
+
+
+def _planned(versions: Versions, args: argparse.Namespace) -> list:
+    """The combinations a new version capture with these options measures."""
+    servers = args.server or sorted(versions.servers)
+    return combinations(versions, servers, args.release, django=args.django, python=args.python)
 
 
 def _capture_holding_lock(
@@ -384,7 +456,7 @@ def _start_version_capture(
     --release), in the order harness.versions gives; the same record, lock and phases as a
     matrix capture."""
     versions = args.loaded_versions
-    planned = combinations(versions, args.server or sorted(versions.servers), args.release)
+    planned = _planned(versions, args)
     servers = list(dict.fromkeys(combination.server_id for combination in planned))
     capture = Capture(
         capture_id(),
@@ -480,6 +552,46 @@ def _run(capture: Capture, chosen: list) -> int:
     return 0
 
 
+def versions_matrix_command(args: argparse.Namespace) -> int:
+    """The job matrix of the version workflow: every combination ``capture --versions``
+    measures, from harness.versions's own plan."""
+    definitions = load_definitions(args.servers_dir)
+    try:
+        versions = load_versions(definitions, project_requirements(), args.versions_file)
+    except VersionsError as error:
+        print(f"error: invalid version axis:\n{error}", file=sys.stderr)
+        return 2
+    text = json.dumps(job_matrix(combinations(versions, sorted(versions.servers))))
+    if args.output is None:
+        print(text)
+    else:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def merge_versions_command(args: argparse.Namespace) -> int:
+    """Merge the version jobs' data folders (harness.version_merge), cross-checked against the
+    harness's server and check ids as ``nox -s validate`` does."""
+    known = KnownIds(frozenset(load_definitions()), frozenset(check.id for check in all_checks()))
+    try:
+        merged = merge_versions(args.folders, args.into, known)
+    except MergeRefused as error:
+        lines = "\n  ".join(error.problems)
+        print(f"error: refusing to merge (nothing was written):\n  {lines}", file=sys.stderr)
+        return 2
+    except DataFolderBusy as error:
+        print(f"error: {error}; nothing was merged", file=sys.stderr)
+        return 2
+    for capture in merged:
+        print(
+            f"merged {capture.file_count()} version file(s) of {len(capture.jobs)} job(s) into "
+            f"capture {capture.capture} on {capture.machine} ({capture.state}): "
+            f"{args.into / 'versions' / capture.machine / capture.capture}",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -491,6 +603,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{definition.name}"
                 )
             return 0
+        if args.command == "versions-matrix":
+            return versions_matrix_command(args)
+        if args.command == "merge-versions":
+            return merge_versions_command(args)
         return capture_command(args)
     except DefinitionError as error:
         print(f"error: invalid server definition(s):\n{error}", file=sys.stderr)

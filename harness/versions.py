@@ -141,10 +141,16 @@ def _is_current(combination: Combination, versions: Versions) -> bool:
 
 
 def combinations(
-    versions: Versions, server_ids: Iterable[str], release: str | None = None
+    versions: Versions,
+    server_ids: Iterable[str],
+    release: str | None = None,
+    *,
+    django: str | None = None,
+    python: str | None = None,
 ) -> list[Combination]:
     """The combinations of ``server_ids`` (in that order) a version capture measures, in the
-    order it measures them (this module's docstring); ``release``: only that release's."""
+    order it measures them (this module's docstring); ``release``, ``django``, ``python``:
+    only the combinations with that server release, Django and Python minor."""
     ids = list(server_ids)
     axis = versions.axis
     planned = [
@@ -162,8 +168,21 @@ def combinations(
         for server_id in ids
         for python in axis.python[1:]
     ]
-    chosen = [c for c in planned if release is None or c.release == release]
+    chosen = [
+        c
+        for c in planned
+        if release in (None, c.release)
+        and django in (None, c.django)
+        and python in (None, c.python)
+    ]
     return [replace(c, current=_is_current(c, versions)) for c in chosen]
+
+
+def job_matrix(planned: Iterable[Combination]) -> dict[str, list[dict[str, str]]]:
+    """``planned`` as a GitHub Actions job matrix (``strategy.matrix``): one job per
+    combination, each with the fields ``capture --versions`` selects it by (server, release,
+    django, python), in the order a local version capture measures them."""
+    return {"include": [combination.as_record() for combination in planned]}
 
 
 def _name(requirement: str) -> str:

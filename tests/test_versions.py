@@ -215,6 +215,12 @@ def test_combinations_come_releases_first_then_each_other_django_then_each_other
     ]
     older = combinations(versions, ["gunicorn-sync"], "26.2.0")
     assert [c.name for c in older] == [f"gunicorn-sync@26.2.0+django-6.1.3+python-{python}"]
+    # A job of the version workflow names its one combination by all four fields.
+    (one,) = combinations(versions, ["gunicorn-sync"], "27.0.1", django="6.1.3", python=python)
+    assert one.name == f"gunicorn-sync@27.0.1+django-6.1.3+python-{python}" and one.current
+    newer = combinations(versions, ["uvicorn", "gunicorn-sync"], python="3.13")
+    assert [c.name for c in newer] == names[-2:]
+    assert combinations(versions, ["gunicorn-sync"], "26.2.0", django="5.2.20") == []
     # As a capture's record lists them, and back (resume).
     for combination in combinations(versions, ["uvicorn"]):
         assert combination_from_record(combination.as_record(), versions) == combination
@@ -486,12 +492,23 @@ def _refused(*args: str) -> str:
     return completed.stderr
 
 
-def test_versions_refuses_benchmarks_and_an_undeclared_release_naming_the_declared_ones() -> None:
+def test_versions_refuses_benchmarks_and_an_undeclared_release_django_or_python() -> None:
     assert (
         "error: --versions runs checks only, on every combination it declares; give no "
         "--scenario, --changed with it"
     ) in _refused("--versions", "--scenario", "h2load", "--changed")
     assert "give it with --versions" in _refused("--release", "26.2.0")
+    assert "--python chooses a combination" in _refused("--python", "3.13")
+    assert (
+        f"error: --django '9.9' is not on the axis of {VERSIONS_FILE} ([axis] django: "
+        "5.2.20, 6.0.10, 6.1.3)"
+    ) in _refused("--versions", "--django", "9.9")
+    assert (
+        "error: no combination of gunicorn-sync has release 26.1.0, django 5.2.20 and python "
+        "any: older releases run with the current Django and Python"
+    ) in _refused(
+        "--versions", "--server", "gunicorn-sync", "--release", "26.1.0", "--django", "5.2.20"
+    )
     stderr = _refused("--versions", "--server", "gunicorn-sync", "--release", "25.0.0")
     assert (
         f"error: release '25.0.0' is not declared in {VERSIONS_FILE} "
