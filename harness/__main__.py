@@ -205,6 +205,13 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument(
         "--into", type=Path, required=True, metavar="DATA", help="the data folder to merge into"
     )
+    merge.add_argument(
+        "--planned",
+        type=Path,
+        metavar="FILE",
+        help="the plan's job matrix (versions-matrix's JSON): a planned combination no job "
+        "recorded is named as not captured",
+    )
     return parser
 
 
@@ -569,12 +576,23 @@ def versions_matrix_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _planned_jobs(path: Path) -> list[dict[str, str]]:
+    """The combinations of a versions-matrix JSON file; MergeRefused names what is wrong."""
+    try:
+        include = json.loads(path.read_text(encoding="utf-8"))["include"]
+        keys = ("server", "release", "django", "python")
+        return [{key: str(entry[key]) for key in keys} for entry in include]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise MergeRefused([f"{path}: not a versions-matrix plan ({error!r})"]) from error
+
+
 def merge_versions_command(args: argparse.Namespace) -> int:
     """Merge the version jobs' data folders (harness.version_merge), cross-checked against the
     harness's server and check ids as ``nox -s validate`` does."""
     known = KnownIds(frozenset(load_definitions()), frozenset(check.id for check in all_checks()))
     try:
-        merged = merge_versions(args.folders, args.into, known)
+        planned = _planned_jobs(args.planned) if args.planned else []
+        merged = merge_versions(args.folders, args.into, known, planned)
     except MergeRefused as error:
         lines = "\n  ".join(error.problems)
         print(f"error: refusing to merge (nothing was written):\n  {lines}", file=sys.stderr)

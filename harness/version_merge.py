@@ -133,10 +133,14 @@ def read_jobs(folders: Sequence[Path], known: KnownIds = NO_CROSS_CHECK) -> list
     return sorted(jobs, key=lambda job: (moment(job.record.document["started_at"]), job.key))
 
 
-def plan_merge(jobs: Sequence[JobCapture], into: DataDir) -> list[MergedCapture]:
+def plan_merge(
+    jobs: Sequence[JobCapture], into: DataDir, planned: Sequence[dict[str, str]] = ()
+) -> list[MergedCapture]:
     """One merged capture per machine id among ``jobs`` (in the order their machines first
     appear), each with a capture id no capture of its machine has in ``into``; MergeRefused
-    lists every reason the jobs cannot be one capture."""
+    lists every reason the jobs cannot be one capture. A ``planned`` combination (the plan
+    job's matrix) that no job's record lists is named in each merged capture's not_captured,
+    which is then interrupted: a job that failed before its capture began wrote no data."""
     by_machine: dict[str, list[JobCapture]] = {}
     for job in jobs:
         by_machine.setdefault(job.key[0], []).append(job)
@@ -148,10 +152,40 @@ def plan_merge(jobs: Sequence[JobCapture], into: DataDir) -> list[MergedCapture]
         problems += found
         if not found:
             capture = _new_capture_id(group, into)
-            merged.append(MergedCapture(machine, capture, tuple(group), _record(group, capture)))
+            record = _record(group, capture)
+            _name_missing(record, planned, [job for job in jobs])
+            merged.append(MergedCapture(machine, capture, tuple(group), record))
     if problems:
         raise MergeRefused(problems)
     return merged
+
+
+# What a merged capture says of a planned combination no job recorded.
+NO_JOB_DATA = (
+    "planned, but no job's data holds it: its job failed before its capture began, or its "
+    "artifact is missing (see the workflow run)"
+)
+
+
+def combination_name(combination: dict[str, str]) -> str:
+    return (
+        f"{combination['server']}@{combination['release']}+django-{combination['django']}"
+        f"+python-{combination['python']}"
+    )
+
+
+def _name_missing(
+    record: dict[str, Any], planned: Sequence[dict[str, str]], jobs: Sequence[JobCapture]
+) -> None:
+    """Name in ``record`` each planned combination that no job (of any machine) recorded."""
+    recorded = {
+        combination_name(c) for job in jobs for c in job.record.document.get("combinations") or []
+    }
+    missing = [c for c in planned if combination_name(c) not in recorded]
+    for combination in missing:
+        record["not_captured"][combination_name(combination)] = NO_JOB_DATA
+    if missing:
+        record["state"] = INTERRUPTED
 
 
 def _hardware_problems(group: Sequence[JobCapture], into: DataDir) -> list[str]:
@@ -342,7 +376,10 @@ def _move_in(capture: MergedCapture, staging: DataDir, into: DataDir) -> None:
 
 
 def merge_versions(
-    folders: Sequence[Path], into: Path, known: KnownIds = NO_CROSS_CHECK
+    folders: Sequence[Path],
+    into: Path,
+    known: KnownIds = NO_CROSS_CHECK,
+    planned: Sequence[dict[str, str]] = (),
 ) -> list[MergedCapture]:
     """Merge the version captures of the jobs' data ``folders`` into ``into`` (see the module's
     docstring); MergeRefused (nothing written) names every problem. Holds ``into``'s capture
@@ -350,7 +387,7 @@ def merge_versions(
     jobs = read_jobs(folders, known)
     target = DataDir(into)
     with CaptureLock(target):
-        merged = plan_merge(jobs, target)
+        merged = plan_merge(jobs, target, planned)
         staging = Path(tempfile.mkdtemp(prefix=f".{into.name}-merge-", dir=into.parent))
         try:
             _stage(merged, DataDir(staging))

@@ -133,6 +133,28 @@ def test_the_merged_capture_is_complete_only_if_every_job_was(tmp_path: Path) ->
     assert check_data(tmp_path / "data")[1] == []
 
 
+def test_a_planned_combination_no_job_recorded_is_named_and_the_capture_is_not_complete(
+    tmp_path: Path,
+) -> None:
+    first = _job(tmp_path / "job-1", FIRST, ["0.9"])
+    second = _job(tmp_path / "job-2", SECOND, ["1.0"])
+    planned = [
+        {"server": "alpha", "release": release, "django": "6.1.3", "python": "3.12"}
+        for release in ("0.8", "0.9", "1.0")
+    ]
+    (merged,) = merge_versions([first, second], tmp_path / "data", planned=planned)
+    assert merged.record["state"] == "interrupted"
+    assert list(merged.record["not_captured"]) == ["alpha@0.8+django-6.1.3+python-3.12"]
+    assert (
+        "no job's data holds it"
+        in merged.record["not_captured"]["alpha@0.8+django-6.1.3+python-3.12"]
+    )
+    assert check_data(tmp_path / "data")[1] == []
+    # Planned and recorded alike: complete.
+    (whole,) = merge_versions([first, second], tmp_path / "other", planned=planned[1:])
+    assert whole.record["state"] == "complete" and whole.record["not_captured"] == {}
+
+
 def test_a_combination_two_jobs_measured_is_refused_naming_both_files(tmp_path: Path) -> None:
     first = _job(tmp_path / "job-1", FIRST, ["0.9", "1.0"])
     second = _job(tmp_path / "job-2", SECOND, ["1.0"])

@@ -53,9 +53,15 @@ def test_the_version_workflow_runs_one_job_per_planned_combination_then_merges()
         assert option in commands
     assert "scripts/nox -s versions --" in commands
     assert any("upload-artifact" in step.get("uses", "") for step in measure["steps"])
-    assert merge["needs"] == "measure"
+    assert merge["needs"] == ["plan", "measure"]
     merge_commands = " ".join(step.get("run", "") for step in merge["steps"])
     assert "scripts/nox -s merge_versions" in merge_commands and "gh pr create" in merge_commands
+    # The merge is told what was planned, so a job that wrote nothing is named, not forgotten.
+    assert "--planned" in merge_commands
+    assert any(
+        "needs.plan.outputs.matrix" in str(step.get("env", {}).get("PLANNED", ""))
+        for step in merge["steps"]
+    )
     # Only the merge job writes; every job says what it may do.
     writing = {
         name
