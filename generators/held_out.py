@@ -58,6 +58,10 @@ class Comparison:
     shown: str | None  # the matrix's outcome of the cell, when it differs from ``measured``
     shown_with: str | None  # the option label the matrix's outcome needs, if any
     verdict: str  # AGREE | DISAGREE | NOT_MEASURED
+    # The server package and version the shown run measured ("gunicorn 27.0.1"), so a reader
+    # sees when a statement was read at another release; None for a result carried from an
+    # earlier run (its version may differ) or a run that does not say.
+    measured_on: str | None = None
 
 
 def load_statements(
@@ -135,6 +139,7 @@ def compare(statement: Statement, site: Site) -> Comparison:
     if result is None:
         return Comparison(statement, None, None, None, NOT_MEASURED)
     shown = result["outcome"]
+    measured_on = None if result.get("carried_from") else _package_version(run["server"])
     shown_with = result["condition"]["label"] if result.get("condition") else None
     if statement.case is not None:
         case = next((c for c in recorded_cases(result) if c.get("id") == statement.case), None)
@@ -146,7 +151,7 @@ def compare(statement: Statement, site: Site) -> Comparison:
         # The default command's own result: the matrix shows an option's when it does better.
         measured = result["default"]["outcome"] if result.get("default") else shown
     if measured is None:
-        return Comparison(statement, None, shown, shown_with, NOT_MEASURED)
+        return Comparison(statement, None, shown, shown_with, NOT_MEASURED, measured_on)
     verdict = AGREE if measured == statement.implies else DISAGREE
     keep_shown = statement.case is None and measured != shown
     return Comparison(
@@ -155,7 +160,13 @@ def compare(statement: Statement, site: Site) -> Comparison:
         shown if keep_shown else None,
         shown_with if keep_shown else None,
         verdict,
+        measured_on,
     )
+
+
+def _package_version(server: dict[str, Any]) -> str | None:
+    package, version = server.get("package"), server.get("version")
+    return f"{package} {version}" if package and version else None
 
 
 def held_out_comparisons(site: Site, statements: list[Statement]) -> list[Comparison]:

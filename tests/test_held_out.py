@@ -121,6 +121,23 @@ def test_a_default_statement_is_compared_with_the_default_not_the_option(
     assert (compared[0].shown, compared[0].shown_with) == ("yes", "--keep-alive 75")
 
 
+def test_a_result_carried_from_an_earlier_run_names_no_release(tmp_path: Path) -> None:
+    carried = {
+        "capture": "20250101T000000Z",
+        "source": "runs/x.json",
+        "setup": "",
+        "same_setup": True,
+    }
+    site = site_of(shown_run("alpha", [result("header-limits", "yes", carried_from=carried)]))
+    statements = load_statements(write(tmp_path, statement_toml()), CONFIGURATIONS, CHECKS)
+    (compared,) = held_out_comparisons(site, statements)
+    assert (compared.verdict, compared.measured_on) == (AGREE, None)
+    fresh = held_out_comparisons(
+        site_of(shown_run("alpha", [result("header-limits", "yes")])), statements
+    )
+    assert fresh[0].measured_on == "alpha 1.0"
+
+
 def test_a_smuggling_input_statement_is_compared_with_that_input_class(tmp_path: Path) -> None:
     cases = {"cases": [{"id": "cl-and-te", "class": "smuggled"}]}
     site = site_of(shown_run("alpha", [result("request-smuggling", "no", evidence=cases)]))
@@ -198,6 +215,7 @@ def test_the_section_escapes_the_statements_and_lists_disagreements_first(
     rows = [line for line in page.splitlines() if line.startswith("| `")]
     assert rows[0].startswith("| `beta`") and rows[0].endswith("| **DISAGREE** |")
     assert rows[1].startswith("| `alpha`") and rows[1].endswith("| agree |")
+    assert "| yes, on alpha 1\\.0 | agree |" in rows[1]  # the release we measured
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "\\|" in rows[1] and "\\[link\\]" in rows[1]
     assert "javascript:" not in rows[0]  # an unsafe URL becomes '#'
