@@ -64,6 +64,7 @@ from generators.escaping import (
     url_path,
 )
 from generators.glossary import Terms
+from generators.held_out import HELD_OUT_FILE, counts, held_out_comparisons, load_statements
 from generators.model import OUTCOME_LABELS, Site, site_from
 from generators.needs import load_rules
 from generators.nginx_configurations import shown_configurations
@@ -309,6 +310,12 @@ def render(
     benchmark_documents = [loaded.document for loaded in evidence.benchmarks]
     downloads = captures_with_files(evidence)
     production_middleware = middleware_rows()
+    held_out = held_out_comparisons(
+        site,
+        load_statements(
+            HELD_OUT_FILE, set(servers), {check["id"]: check for check in presented_checks()}
+        ),
+    )
     pages: dict[str, str | bytes] = {
         "index.md": env.get_template("index.md.j2").render(term=Terms("index.md"), **common),
         "matrix.md": env.get_template("matrix.md.j2").render(term=Terms("matrix.md"), **common),
@@ -322,6 +329,8 @@ def render(
             nginx_configurations=shown_configurations(),
             downloads=downloads,
             benchmark_columns=BENCHMARK_COLUMNS,
+            held_out=held_out,
+            held_out_counts=counts(held_out),
             term=Terms("methodology.md"),
             **common,
         ),
