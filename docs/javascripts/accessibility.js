@@ -1,15 +1,16 @@
 // Accessibility fixes to the theme's own markup, found by the axe-core audit of every page
 // type (tests/test_site_browser.py): the search dialog gets a name, and a table box that
-// scrolls sideways can be reached and scrolled with the keyboard.
+// scrolls (sideways, or down in its box) can be reached and scrolled with the keyboard.
 (function () {
   "use strict";
 
   function focusableScrollBoxes() {
     document.querySelectorAll(".md-typeset__scrollwrap").forEach(function (box) {
-      if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
+      var scrolls = box.scrollWidth > box.clientWidth || box.scrollHeight > box.clientHeight;
+      if (scrolls && !box.hasAttribute("tabindex")) {
         box.setAttribute("tabindex", "0");
         box.setAttribute("role", "region");
-        box.setAttribute("aria-label", "Table (scrolls sideways)");
+        box.setAttribute("aria-label", "Table (scrolls)");
       }
     });
   }
