@@ -356,6 +356,18 @@ def _unknown_release(versions: Versions, args: argparse.Namespace) -> str | None
     return None
 
 
+def _claimed(capture: Capture, lock: CaptureLock) -> Capture | None:
+    """``capture`` with its own id and file (state running), named in the data folder's lock;
+    None, said on stderr, when its file cannot be written (nothing was started)."""
+    try:
+        claimed = claim_capture_id(capture)
+    except NotWritable as error:
+        print(f"error: {error}; nothing was started", file=sys.stderr)
+        return None
+    lock.name_capture(claimed.capture_id, claimed.started_at)
+    return claimed
+
+
 def _planned(versions: Versions, args: argparse.Namespace) -> list:
     """The combinations a new version capture with these options measures."""
     servers = args.server or sorted(versions.servers)
@@ -437,18 +449,15 @@ def _capture_holding_lock(
         carried_forward=carried,
         holder=lock.holder_fields(),
     )
-    try:
-        capture = claim_capture_id(capture)  # its own file, state running
-    except NotWritable as error:
-        print(f"error: {error}; nothing was started", file=sys.stderr)
+    claimed = _claimed(capture, lock)
+    if claimed is None:
         return 2
-    lock.name_capture(capture.capture_id, capture.started_at)
     print(
-        f"capture {capture.capture_id} on {machine}: {len(chosen)} server(s), "
+        f"capture {claimed.capture_id} on {machine}: {len(chosen)} server(s), "
         f"profile {args.profile}",
         file=sys.stderr,
     )
-    return _run(capture, chosen)
+    return _run(claimed, chosen)
 
 
 def _start_version_capture(
@@ -482,18 +491,15 @@ def _start_version_capture(
         combinations=tuple(planned),
         versions=versions,
     )
-    try:
-        capture = claim_capture_id(capture)
-    except NotWritable as error:
-        print(f"error: {error}; nothing was started", file=sys.stderr)
+    claimed = _claimed(capture, lock)
+    if claimed is None:
         return 2
-    lock.name_capture(capture.capture_id, capture.started_at)
     print(
-        f"version capture {capture.capture_id} on {machine}: {len(planned)} combination(s) of "
+        f"version capture {claimed.capture_id} on {machine}: {len(planned)} combination(s) of "
         f"{len(servers)} server(s), profile {args.profile}",
         file=sys.stderr,
     )
-    return _run(capture, [definitions[server] for server in servers])
+    return _run(claimed, [definitions[server] for server in servers])
 
 
 def _say_what_is_carried(carried: dict[str, str], chosen: list) -> None:
