@@ -117,6 +117,33 @@ def run(
     )
 
 
+def version_capture(capture: str, releases: list[str], **changes: Any) -> dict[str, Any]:
+    """A SYNTHETIC version capture's record (kind "versions") of alpha at ``releases``, with the
+    current Django and Python; ``changes`` replace its fields."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "capture": capture,
+        "machine": MACHINE_ID,
+        "profile": "quick",
+        "started_at": at(capture, 0),
+        "finished_at": at(capture, 120),
+        "state": "complete",
+        "selection": {"servers": ["alpha"], "checks": ["concurrency-sync-sleep"], "scenarios": []},
+        "options": {"jobs": 1, "locust_workers": 1},
+        "git_commit": None,
+        "git_dirty": None,
+        "code_fingerprint": None,
+        "resumed_at": [],
+        "not_captured": {},
+        "kind": "versions",
+        "combinations": [
+            {"server": "alpha", "release": release, "django": "6.1.3", "python": "3.12"}
+            for release in releases
+        ],
+        **changes,
+    }
+
+
 def write_data(
     root: Path, runs: list[dict[str, Any]], benchmarks: list[dict[str, Any]] = ()
 ) -> DataDir:

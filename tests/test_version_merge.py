@@ -32,31 +32,16 @@ def _name(release: str) -> str:
 
 
 def _record(capture: str, releases: list[str], **changes: Any) -> dict[str, Any]:
-    return {
-        "schema_version": 2,
-        "capture": capture,
+    defaults = {
         "machine": MACHINE,
-        "profile": "quick",
-        "started_at": synthetic.at(capture, 0),
-        "finished_at": synthetic.at(capture, 120),
-        "state": "complete",
-        "selection": {"servers": ["alpha"], "checks": ["concurrency-sync-sleep"], "scenarios": []},
-        "options": {"jobs": 1, "locust_workers": 1},
         "git_commit": "a" * 40,
         "git_dirty": False,
         "code_fingerprint": "b" * 64,
-        "resumed_at": [],
-        "not_captured": {},
         "speed_probe": {"python_loop_ms": 30.5, "method": "synthetic"},
         "fingerprints": {},
         "carried_forward": {},
-        "kind": "versions",
-        "combinations": [
-            {"server": "alpha", "release": release, "django": "6.1.3", "python": "3.12"}
-            for release in releases
-        ],
-        **changes,
     }
+    return synthetic.version_capture(capture, releases, **{**defaults, **changes})
 
 
 def _job(

@@ -372,26 +372,7 @@ def _version_data(tmp_path: Path) -> tuple[Path, dict]:
     root = tmp_path / "data"
     synthetic.write_data(root, [synthetic.run()])
     later = "20260101T010000Z"
-    record = {
-        "schema_version": 2,
-        "capture": later,
-        "machine": synthetic.MACHINE_ID,
-        "profile": "quick",
-        "started_at": synthetic.at(later, 0),
-        "finished_at": synthetic.at(later, 120),
-        "state": "complete",
-        "selection": {"servers": ["alpha"], "checks": ["concurrency-sync-sleep"], "scenarios": []},
-        "options": {"jobs": 1, "locust_workers": 1},
-        "git_commit": None,
-        "git_dirty": None,
-        "code_fingerprint": None,
-        "resumed_at": [],
-        "not_captured": {},
-        "kind": "versions",
-        "combinations": [
-            {"server": "alpha", "release": "0.9", "django": "6.1.3", "python": "3.12"}
-        ],
-    }
+    record = synthetic.version_capture(later, ["0.9"])
     write_document(DataDir(root).capture_path(synthetic.MACHINE_ID, later), record, "capture")
     document = synthetic.run(outcome="no", summary="Older release.", capture=later)
     document["axis"] = {

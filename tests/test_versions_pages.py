@@ -81,27 +81,7 @@ def test_a_version_capture_renders_its_pages_and_the_server_page_says_since(tmp_
     synthetic.write_data(root, [synthetic.run("alpha", outcome="yes")])
     capture = "20260101T010000Z"
     combinations = [("0.9", "no", False), ("1.0", "yes", True)]
-    record = {
-        "schema_version": 2,
-        "capture": capture,
-        "machine": synthetic.MACHINE_ID,
-        "profile": "quick",
-        "started_at": synthetic.at(capture, 0),
-        "finished_at": synthetic.at(capture, 120),
-        "state": "complete",
-        "selection": {"servers": ["alpha"], "checks": ["concurrency-sync-sleep"], "scenarios": []},
-        "options": {"jobs": 1, "locust_workers": 1},
-        "git_commit": None,
-        "git_dirty": None,
-        "code_fingerprint": None,
-        "resumed_at": [],
-        "not_captured": {},
-        "kind": "versions",
-        "combinations": [
-            {"server": "alpha", "release": release, "django": "6.1.3", "python": "3.12"}
-            for release, _, _ in combinations
-        ],
-    }
+    record = synthetic.version_capture(capture, [release for release, _, _ in combinations])
     data = DataDir(root)
     write_document(data.capture_path(synthetic.MACHINE_ID, capture), record, "capture")
     for release, outcome, current in combinations:
