@@ -11,7 +11,8 @@ OUTCOMES = ("yes", "no", "partial", "not-applicable", "error")
 # CONTENT_LENGTH); or the project's, meaning the sample project's idiom or a choice of this
 # harness. Recorded only on those two outcomes; optional, since files written before December
 # 2026 have no such field and their outcomes were read as the server's.
-CAUSES = ("server", "django", "project")
+# "undetermined": the check could not tell the server's part from Django's and the views'.
+CAUSES = ("server", "django", "project", "undetermined")
 # The outcomes a cause is recorded on: the ones that would count against a server.
 CAUSED_OUTCOMES = ("no", "partial")
 

@@ -17,16 +17,38 @@ from typing import Any
 CAUSE_LABELS = {
     "django": (":simple-django:{ .sd-cause }", "Django"),
     "project": (":material-flask-outline:{ .sd-cause }", "our setup"),
+    # The check could not tell the server's part from Django's and the views' (they run in
+    # the same process): shown apart and not held against the server, but owned by nobody.
+    "undetermined": (":material-help-circle-outline:{ .sd-cause }", "cause not told apart"),
 }
 # Who "Django" is under each interface, for the matrix's rows.
 HANDLERS = {"wsgi": "Django's WSGI handler", "asgi": "Django's ASGI handler"}
 
 
 def decided_by(result: dict[str, Any]) -> str | None:
-    """Who other than the server decided this result ("django" or "project"); None when the
-    server did, or the file does not say."""
+    """Who other than the server decided this result ("django" or "project"), or
+    "undetermined" when the check could not tell; None when the server did, or the file does
+    not say."""
     cause = result.get("cause")
+    if cause == "project" and (result.get("evidence") or {}).get("cause") == "undetermined":
+        # Memory-soak files written before "undetermined" was a cause of its own stored it as
+        # the project's, and said "undetermined" in their evidence: read them as they said.
+        return "undetermined"
     return cause if cause in CAUSE_LABELS else None
+
+
+def not_the_servers(cause: str, outcome_label: str) -> str:
+    """How a page says whose an outcome is, beside it: "Django's partial, not the server's"."""
+    if cause == "undetermined":
+        return f"{outcome_label}, cause not told apart, not held against the server"
+    return f"{CAUSE_LABELS[cause][1]}'s {outcome_label}, not the server's"
+
+
+def decided_by_said(cause: str) -> str:
+    """The lead-in of a cause's detail: "Decided by Django" (the detail follows)."""
+    if cause == "undetermined":
+        return "Not told apart from the server's own part"
+    return f"Decided by {CAUSE_LABELS[cause][1]}, not by this server"
 
 
 def counts_for_server(result: dict[str, Any]) -> bool:

@@ -40,7 +40,13 @@ from generators.benchmarks.figure import (
 from generators.benchmarks.figures import Benchmarks, shown_benchmarks
 from generators.benchmarks.methodology import cv_thresholds, pinning_by_machine, settings_table
 from generators.benchmarks.scenario_pages import scenario_pages
-from generators.causes import CAUSE_LABELS, HANDLERS, glance_counts
+from generators.causes import (
+    CAUSE_LABELS,
+    HANDLERS,
+    decided_by_said,
+    glance_counts,
+    not_the_servers,
+)
 from generators.charts import concurrency_chart
 from generators.commands import (
     development_command,
@@ -129,6 +135,8 @@ def environment(
         label=lambda outcome: OUTCOME_LABELS[outcome][1],
         cause_icon=lambda cause: Markup(CAUSE_LABELS[cause][0]),
         cause_label=lambda cause: CAUSE_LABELS[cause][1],
+        not_the_servers=lambda cause, outcome: not_the_servers(cause, OUTCOME_LABELS[outcome][1]),
+        decided_by_said=decided_by_said,
         cause_or_outcome_icon=lambda key: Markup((CAUSE_LABELS.get(key) or OUTCOME_LABELS[key])[0]),
         seconds=lambda value: "n/a" if value is None else f"{value:.2f} s",
         slug=slug,

@@ -128,7 +128,7 @@ def test_a_cell_django_decided_is_shown_as_django_s_with_django_s_row(tmp_path: 
     alpha = html.unescape(_cell(matrix, "alpha/chunked-request-body"))
     assert ":simple-django:" in alpha and "sd-no" not in alpha
     assert "Django's no, not the server's" in alpha
-    assert "Decided by Django: " + DETAIL in alpha  # the detail is in its tooltip
+    assert "Decided by Django, not by this server: " + DETAIL in alpha  # in its tooltip
     assert "sd-yes" in _cell(matrix, "beta/chunked-request-body")  # the server's own yes
     # Django's part, once per interface: a WSGI row, none for ASGI (nothing Django decided there).
     assert matrix.count('class="sd-handler"') == 1
@@ -163,6 +163,33 @@ def test_older_files_without_a_cause_render_as_before(tmp_path: Path) -> None:
     assert "sd-no" in _cell(matrix, "alpha/chunked-request-body")
     assert "sd-handler" not in matrix and "Django's part" not in matrix
     assert ":simple-django:" not in pages["index.md"] + pages["servers/alpha.md"]
+
+
+UNDETERMINED = "Undetermined: the growth is in the worker processes, with the server and Django"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"cause": "undetermined", "cause_detail": UNDETERMINED},
+        # A file from before "undetermined" was a cause of its own: the check stored it as the
+        # project's and said "undetermined" in its evidence.
+        {"cause": "project", "cause_detail": UNDETERMINED, "evidence": {"cause": "undetermined"}},
+    ],
+)
+def test_a_cause_the_check_could_not_tell_is_shown_as_nobody_s(
+    tmp_path: Path, fields: dict[str, Any]
+) -> None:
+    runs = [_run("alpha", "wsgi", "no", **fields), _run("beta", "wsgi", "yes")]
+    synthetic.write_data(tmp_path, runs)
+    pages = render_pages(load_evidence(tmp_path))
+    alpha = html.unescape(_cell(pages["matrix.md"], "alpha/chunked-request-body"))
+    assert "no, cause not told apart, not held against the server" in alpha
+    assert "our setup" not in alpha and "sd-no" not in alpha
+    assert "sd-handler" not in pages["matrix.md"]  # nothing put on Django's row
+    server_page = html.unescape(pages["servers/alpha.md"])
+    assert "Not told apart from the server's own part: " + UNDETERMINED in server_page
+    assert "Decided by" not in server_page[server_page.index("{: #chunked-request-body }") :]
 
 
 # --- the rules that rank servers -------------------------------------------------------------

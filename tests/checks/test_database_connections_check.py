@@ -110,6 +110,8 @@ def test_a_server_that_replaces_a_connection_the_database_ended_is_partial(
     assert setup["after_idle"]["failed"] == 1
     assert setup["after_idle"]["retried"] == {"200": 1}
     assert any("idle-session timeout" in line for line in setup["server_exceptions"])
+    # No setup with health checks ran beside it to show the server blameless: its own.
+    assert result.get("cause", "server") == "server"
 
 
 def test_a_server_that_keeps_using_a_connection_the_database_ended_is_no(
@@ -153,6 +155,11 @@ def test_the_sample_project_runs_each_setup_its_variables_choose(
     assert checked["instance"]["env"]["DATABASE_HEALTH_CHECKS"] == "1"
     assert checked["after_idle"]["failed"] == 0, checked["summary"]
     assert checked["outcome"] == "yes", checked["summary"]
+    # So the pool's failures are Django's, not the server's: the same server served every
+    # request once Django checked its connections.
+    if pool["outcome"] == "partial":
+        assert result["cause"] == "django", result
+        assert "CONN_HEALTH_CHECKS" in result["cause_detail"]
 
     unpooled = setup["conn-max-age-0"]
     assert unpooled["outcome"] == "yes", unpooled["summary"]
@@ -164,6 +171,37 @@ def test_the_sample_project_runs_each_setup_its_variables_choose(
     persistent = setup["conn-max-age-60"]
     assert persistent["instance"]["env"]["DATABASE_CONN_MAX_AGE"] == "60"
     assert persistent["sessions"]["sessions"] > 300 / 2
+
+
+def _setup_record(setup: str, outcome: str, failed_after_idle: int, peak: int = 10) -> dict:
+    return {
+        "setup": setup,
+        "production": setup == "pool",
+        "outcome": outcome,
+        "after_idle": {"failed": failed_after_idle},
+        "peak_connections": peak,
+        "bound": 10,
+    }
+
+
+@pytest.mark.parametrize(
+    ("pool", "checked", "cause"),
+    [
+        # Failures on ended connections, none once Django checks them: Django's.
+        (("partial", 8, 10), ("yes", 0, 10), "django"),
+        # The checked pool failed too: the server's part is not ruled out.
+        (("partial", 8, 10), ("partial", 3, 10), "server"),
+        # Partial for a peak past the bound: the server's connections, not Django's check.
+        (("partial", 0, 14), ("yes", 0, 10), "server"),
+        # A leak or a failure under load is never put down to the missing check.
+        (("no", 8, 10), ("yes", 0, 10), "server"),
+    ],
+)
+def test_the_pools_failures_are_djangos_only_where_its_check_cured_them(
+    pool: tuple[str, int, int], checked: tuple[str, int, int], cause: str
+) -> None:
+    records = [_setup_record("pool", *pool), _setup_record("pool-health-checks", *checked)]
+    assert database_connections.attribute(records)[0] == cause
 
 
 def test_exception_lines_are_the_last_lines_of_tracebacks_counted() -> None:

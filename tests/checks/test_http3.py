@@ -48,8 +48,10 @@ def test_an_http3_command_without_a_quic_listener_is_no(tmp_path: Path, monkeypa
 
 
 def test_an_answer_with_uppercase_field_names_is_malformed_http3(tmp_path: Path) -> None:
-    """Django names its fields "Content-Type"; a server must lowercase them for HTTP/3, and a
-    conforming client refuses the answer when it does not (Hypercorn 0.18.0 does not)."""
+    """Django names its fields "Content-Type", against the ASGI spec (names must be lowercased);
+    a server that passes them on unchanged to HTTP/3 (Hypercorn 0.18.0) sends a malformed
+    answer, which a conforming client refuses: a no, put on the application (here playing
+    Django's part)."""
     server = definition(
         "title-case",
         {"http": HYPERCORN, "http3": HYPERCORN + HTTP3_OPTIONS},
@@ -59,6 +61,7 @@ def test_an_answer_with_uppercase_field_names_is_malformed_http3(tmp_path: Path)
     assert result["outcome"] == "no", result["summary"]
     assert result["evidence"]["refused_field"] == "Content-Type"
     assert "field name Content-Type has uppercase letters" in result["summary"]
+    assert result["cause"] == "django" and "must be lowercased" in result["cause_detail"]
     assert result["evidence"]["https"]["status"] == 200  # HTTP/1.1 takes the same names
     assert result["evidence"]["advertised_port"] is not None
 

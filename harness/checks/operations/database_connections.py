@@ -10,10 +10,13 @@ request: under Daphne, 100 requests left 40 connections open (gyrinx-app/gyrinx#
 kept connection that PostgreSQL ends for idling (``idle_session_timeout``) fails the next
 request that uses it with a 500 (Datateknologerna-vid-Abo-Akademi/date-website#1153).
 
-Three setups of the sample project, each on a server of its own: Django's psycopg pool (the
-production setup), persistent connections (``CONN_MAX_AGE=60``) and a connection per request
-(``CONN_MAX_AGE=0``). Each gets a load, then an idle period past the database's idle timeout,
-then more requests; PostgreSQL counts the connections (``pg_activity``).
+Four setups of the sample project, each on a server of its own: Django's psycopg pool (the
+production setup), the pool with ``CONN_HEALTH_CHECKS``, persistent connections
+(``CONN_MAX_AGE=60``) and a connection per request (``CONN_MAX_AGE=0``). Each gets a load, then
+an idle period past the database's idle timeout, then more requests; PostgreSQL counts the
+connections (``pg_activity``). The pool hands out a connection the database ended unless
+``CONN_HEALTH_CHECKS`` is on, whatever the server: where the health-checked pool served every
+request on the same server, the production setup's failures are Django's (``attribute``).
 """
 
 from __future__ import annotations
@@ -83,7 +86,10 @@ THRESHOLDS = (
     "= more connections left than the bound (they grow with requests), a failure during the "
     "load, or more failed attempts after the timeout than ended connections (the server "
     "keeps using a dead one). The outcome shown is the production setup's; the summary "
-    "gives all four."
+    "gives all four. A partial of the production setup whose only fault is failures on "
+    "connections the database ended, where the pool with CONN_HEALTH_CHECKS served every "
+    "request on the same server, is Django's (its pool checks a connection only with that "
+    "setting), not the server's."
 )
 
 
@@ -320,7 +326,9 @@ def run(context: CheckContext) -> Finding:
             f"Not measured: the database could not be prepared: {error.reason}"[:2000],
             {**evidence, "log": error.log},
         )
-    return Finding(*summarise(evidence["setups"]), evidence)
+    outcome, summary = summarise(evidence["setups"])
+    cause, detail = attribute(evidence["setups"])
+    return Finding(outcome, summary, evidence, cause, detail)
 
 
 def _measured_or_failed(
@@ -352,6 +360,30 @@ def summarise(records: list[dict[str, Any]]) -> tuple[str, str]:
         for record in records
     ]
     return production["outcome"], " ".join(sentences)
+
+
+DJANGO_POOL_CHECK = (
+    "Django's PostgreSQL backend gives its psycopg pool a check of each connection before it "
+    "hands one to a request only when CONN_HEALTH_CHECKS is on (off by default; "
+    "django/db/backends/postgresql/base.py), so without it a request gets a connection the "
+    "database has ended and fails; with it, this same server answered every request"
+)
+
+
+def attribute(records: list[dict[str, Any]]) -> tuple[str, str]:
+    """Whose behaviour decided the production setup's outcome: Django's when its only fault is
+    requests failed on connections the database ended (one per ended connection) and the same
+    server with CONN_HEALTH_CHECKS on served every request; the server's otherwise."""
+    production = next(record for record in records if record["production"])
+    checked = next((record for record in records if record["setup"] == "pool-health-checks"), None)
+    only_ended_connections_failed = (
+        production["outcome"] == "partial"
+        and production.get("after_idle", {}).get("failed", 0) > 0
+        and production.get("peak_connections", 0) <= production.get("bound", 0)
+    )
+    if only_ended_connections_failed and checked is not None and checked["outcome"] == "yes":
+        return "django", DJANGO_POOL_CHECK
+    return "server", ""
 
 
 CHECKS = [

@@ -289,7 +289,7 @@ def judge(
     growing = grows(total)
     if not growing and not replaced:
         return "yes", "server", ""
-    cause = ("server", "") if main_grew else ("project", UNDETERMINED)
+    cause = ("server", "") if main_grew else ("undetermined", UNDETERMINED)
     return ("no" if growing else "partial"), *cause
 
 

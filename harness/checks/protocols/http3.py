@@ -29,6 +29,17 @@ H3_ALT_SVC = re.compile(r'\bh3(?:-\d+)?="[^":]*:(\d+)"')
 # validate_header_name): the server answered, but not in valid HTTP/3.
 REFUSED_FIELD = re.compile(r"Header b(['\"])(?P<name>.*?)\1 contains invalid characters")
 RFC_9114_FIELDS = "https://www.rfc-editor.org/rfc/rfc9114#section-4.2"
+# Whose an uppercase field name is under ASGI: the application's. The ASGI spec's
+# http.response.start says header names must be lowercased, and Django's ASGI handler sends
+# them as the response sets them.
+DJANGO_FIELD_CASE = (
+    "Django's ASGI handler sends response header names as the response sets them "
+    "(Content-Type, Set-Cookie: django/core/handlers/asgi.py), where the ASGI spec's "
+    "http.response.start says header names must be lowercased "
+    "(https://asgi.readthedocs.io/en/latest/specs/www.html#response-start-send-event); the "
+    "server passes them on unchanged, which HTTP/1.1 tolerates and HTTP/3 (RFC 9114 4.2) "
+    "does not"
+)
 
 
 def advertised_port(alt_svc: str | None) -> int | None:
@@ -116,6 +127,8 @@ def check_http3(context: CheckContext) -> Finding:
             else answer["error"] or f"answered {answer['status']}"
         )
         summary = f"No HTTP/3 answer with its http3 command ({got}); {advert}."
+        if field_name and field_name != field_name.lower() and context.server.interface == "asgi":
+            return Finding("no", summary, evidence, "django", f"{DJANGO_FIELD_CASE}.")
         return Finding("no", summary, evidence)
     served = f"HTTP/3 {answer['status']} over QUIC (ALPN {answer['alpn']})"
     if outcome == "partial":
@@ -144,7 +157,9 @@ CHECK = Check(
         "only through Alt-Svc or a DNS HTTPS record); no when there is no answer over QUIC, "
         "when the answer is malformed HTTP/3 (a field name with uppercase letters, which RFC "
         "9114 4.2 forbids and tells a client to treat as malformed), or when the pinned version "
-        "has no HTTP/3 option (no http3 command: nothing is started)."
+        "has no HTTP/3 option (no http3 command: nothing is started). An uppercase field "
+        "name under ASGI is the application's (the ASGI spec has it send names lowercased), so "
+        "that no is Django's, not the server's."
     ),
     run=check_http3,
 )
