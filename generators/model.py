@@ -166,6 +166,17 @@ def carried_results(runs: list[Loaded], newest: Loaded) -> list[dict[str, Any]]:
 OUTCOME_RANK = {"yes": 4, "partial": 3, "no": 2, "not-applicable": 1, "error": 0}
 
 
+def option_acted(check_id: str, option: dict[str, Any]) -> bool:
+    """Whether an option's run shows the option doing what it is for. A memory control
+    (--max-requests, --workers-max-rss) acts by replacing a worker; a soak with the control on
+    that replaced none ran exactly as the default did, so a better outcome there is a second
+    sample of the default, not the control's doing, and is not credited to it."""
+    if check_id != "memory-soak":
+        return True
+    processes = (option.get("evidence") or {}).get("processes") or []
+    return any(process.get("replaced_by") is not None for process in processes)
+
+
 def presented_result(
     result: dict[str, Any], known: dict[str, dict[str, Any]], server: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -179,14 +190,21 @@ def presented_result(
     if check is not None:
         shown.update({key: check[key] for key in ("title", "group", "question")})
     options = result.get("options") or []
-    best = max(options, key=lambda o: OUTCOME_RANK[o["outcome"]], default=None)
+    credited = [option for option in options if option_acted(result["id"], option)]
+    best = max(credited, key=lambda o: OUTCOME_RANK[o["outcome"]], default=None)
     shown["condition"] = None
     shown["carried_from"] = result.get("carried_from")
     # An option's words and link come from the reviewed definition, never from a data file;
     # an option the definition no longer has keeps its data text, without a link.
     reviewed = (server or {}).get("option_text", {})
     shown["options"] = [
-        {**option, "label": option["label"], "docs": None, **reviewed.get(option["option"], {})}
+        {
+            **option,
+            "label": option["label"],
+            "docs": None,
+            **reviewed.get(option["option"], {}),
+            "acted": option_acted(result["id"], option),
+        }
         for option in options
     ]
     source = result

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generators.commands import added_arguments, production_command, shell_lines
+from generators.model import presented_result
 
 DEFAULT = ["serve", "app", "--workers", "{workers}"]
 
@@ -126,3 +127,31 @@ def test_a_long_command_is_shown_a_line_per_option() -> None:
         "    --bind=127.0.0.1:8000 \\\n    'x y'"
     )
     assert shell_lines(["python", "manage.py", "runserver"]) == "python manage.py runserver"
+
+
+def _soak(outcome: str, replaced_by: int | None) -> dict[str, Any]:
+    """SYNTHETIC: a memory-soak result (or option run) whose one worker was or was not
+    replaced during the soak."""
+    processes = [{"role": "child", "replaced_by": replaced_by, "replaces": None}]
+    return {"outcome": outcome, "summary": outcome, "evidence": {"processes": processes}}
+
+
+def test_a_memory_control_that_never_replaced_a_worker_is_not_credited() -> None:
+    def shown(option_replaced_by: int | None) -> dict[str, Any]:
+        option = _soak("yes", option_replaced_by) | {
+            "option": "max-rss",
+            "label": "--workers-max-rss 256",
+        }
+        result = _soak("no", None) | {"id": "memory-soak", "options": [option]}
+        return presented_result(result, {})
+
+    # The control respawned a worker and the soak was flat: the command needs it.
+    acted = shown(option_replaced_by=4242)
+    assert acted["outcome"] == "yes"
+    assert acted["condition"]["option"] == "max-rss"
+    # It never acted (no worker reached the limit): its flat soak is a second sample of the
+    # default, so the default's outcome stands and no flag is added for it.
+    idle = shown(option_replaced_by=None)
+    assert idle["outcome"] == "no"
+    assert idle["condition"] is None
+    assert [option["acted"] for option in idle["options"]] == [False]
