@@ -123,6 +123,7 @@ def run_server(
                     tried = [
                         _with_option(check, context, option, capture, progress)
                         for option in definition.options_for(check.id)
+                        if check.tries_options(results[-1])
                     ]
                     if tried:
                         results[-1]["options"] = tried

@@ -478,6 +478,32 @@ def test_a_check_is_tried_with_the_default_command_and_with_each_documented_opti
     assert not processes_mentioning(str(LIFECYCLE_APP))
 
 
+def test_a_check_tries_its_options_only_where_its_default_result_asks_for_them(
+    tmp_path: Path, environments_dir: Path
+) -> None:
+    servers = tmp_path / "servers"
+    servers.mkdir()
+    (servers / "optioned.toml").write_text(WITH_OPTION)
+    definitions = load_definitions(servers)
+    graceful = next(check for check in all_checks() if check.id == "graceful-shutdown")
+    # As a memory control is tried only where the default soak was not yes: here the options
+    # are wanted only after a yes, and the default command's result is a no.
+    only_after_a_yes = replace(graceful, options_when=lambda default: default["outcome"] == "yes")
+    capture = Capture(
+        "20260101T000000Z",
+        "test-machine",
+        replace(PROFILES["quick"], start_timeout_s=20, stop_grace_s=5),
+        DataDir(tmp_path / "data"),
+        environments_dir,
+        [only_after_a_yes],
+    )
+    (written,) = run_capture(capture, list(definitions.values()), Progress(1))
+
+    (result,) = read_document(written, "run")["checks"]
+    assert result["outcome"] == "no"
+    assert "options" not in result  # the --graceful option was not started
+
+
 def test_the_interleaved_rounds_measure_every_server_in_one_file(
     tmp_path: Path, environments_dir: Path
 ) -> None:

@@ -77,6 +77,13 @@ class Check:
     # The inputs a corpus check sends, as the site describes them (id, title, spec, rule,
     # expected); the site draws its per-input grid from these, never from a data file's words.
     cases: tuple[dict[str, str], ...] = ()
+    # Whether the server's documented options are worth a run of their own, given the default
+    # command's result; None: always. A costly check whose options exist to mend a fault
+    # (a memory control) runs them only where the default showed one.
+    options_when: Callable[[dict[str, Any]], bool] | None = None
+
+    def tries_options(self, default_result: dict[str, Any]) -> bool:
+        return self.options_when is None or self.options_when(default_result)
 
 
 def cause_record(check_id: str, finding: Finding) -> dict[str, str]:
