@@ -16,7 +16,7 @@ import pytest
 from evidence.schema import load_schema
 from evidence.vocabulary import H2_RAPID_RESET_VERDICTS, H2_STREAM_LIMIT_VERDICTS
 from harness.checks import CheckContext, run_check
-from harness.checks.hazards import h2_rapid_reset, http2_frames
+from harness.checks.hazards import h2_probes, h2_rapid_reset, http2_frames
 from harness.environments import Environment
 from harness.launcher import Instance, Launcher
 from harness.network import make_tls_material
@@ -110,7 +110,7 @@ def _schema_errors(evidence: dict) -> list[str]:
 
 def test_closing_the_connection_over_the_stream_limit_is_partial(tmp_path: Path) -> None:
     with h2c_only(tmp_path, "closing") as instance:
-        limit = http2_frames.stream_limit(instance)
+        limit = h2_probes.stream_limit(instance)
     assert limit["verdict"] == "closed", limit
     assert limit["passed"] is False
     assert (limit["held_open"], limit["served"], limit["goaway_code"]) == (None, 0, 0x1)
@@ -222,11 +222,11 @@ def test_a_bound_with_a_slow_second_client_is_unbounded_and_half_failed_is_starv
 def test_the_stream_limit_verdicts() -> None:
     base = {"max_concurrent_streams": 100, "opened": 105, "goaway_code": None, "ended": "done"}
     refused = {**base, "held_open": 100, "refused": 5, "refused_codes": {"REFUSED_STREAM": 5}}
-    assert http2_frames.judge_stream_limit({**refused, "served": 100})[0] == "refused"
+    assert h2_probes.judge_stream_limit({**refused, "served": 100})[0] == "refused"
     ignored = {**base, "held_open": 105, "refused": 0, "refused_codes": {}, "served": 105}
-    assert http2_frames.judge_stream_limit(ignored)[0] == "ignored"
+    assert h2_probes.judge_stream_limit(ignored)[0] == "ignored"
     closed = {**base, "held_open": None, "served": 0, "goaway_code": 1, "ended": "goaway"}
-    verdict, phrase = http2_frames.judge_stream_limit({**closed, "goaway_last_stream_id": 199})
+    verdict, phrase = h2_probes.judge_stream_limit({**closed, "goaway_last_stream_id": 199})
     assert verdict == "closed"
     assert "GOAWAY PROTOCOL_ERROR, naming stream 199 (100 streams) the last it took" in phrase
     assert {"refused", "ignored", "closed"} < set(H2_STREAM_LIMIT_VERDICTS)
