@@ -27,7 +27,9 @@ def tests(session: nox.Session) -> None:
     session.install("-r", "requirements/tests.txt")
     # axe-core, injected into pages by the accessibility audit: pinned by package-lock.json.
     session.run("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", external=True)
-    session.run("pytest", *session.posargs)
+    # The slowest tests are named at the end of every run, so that the suite's time (aimed at
+    # under 10 minutes) can be trimmed where it goes.
+    session.run("pytest", "--durations=25", *session.posargs)
 
 
 @nox.session(python=PYTHON)
