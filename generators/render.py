@@ -55,6 +55,7 @@ from generators.commands import (
     tls_command,
 )
 from generators.csv_export import BENCHMARK_COLUMNS, benchmarks_csv, matrix_csv
+from generators.database_settings import best_settings, database_settings
 from generators.definitions import presented_checks, presented_servers, release_notes
 from generators.downloads import capture_archives, captures_with_files
 from generators.escaping import (
@@ -346,7 +347,10 @@ def render(
             term=Terms("servers/index.md"), **common
         ),
         "recommendations.md": env.get_template("recommendations.md.j2").render(
-            term=Terms("recommendations.md"), **common
+            database=database_settings(site.runs),
+            best_database=best_settings(database_settings(site.runs)),
+            term=Terms("recommendations.md"),
+            **common,
         ),
         "pick.md": pick_page(env, answers, watch),
         "smuggling.md": env.get_template("smuggling.md.j2").render(
