@@ -1,7 +1,9 @@
 """A fixed number of GET requests sent by a few keep-alive clients at once (a closed loop:
 each client sends its next request when the last one is answered), every answer counted by
 its status and every failure by its exception; optionally each failed request sent once more
-at once, as a client that retries would."""
+at once, as a client that retries would: every failed one (``RETRY_FAILED``), or only one that
+got no answer at all (``RETRY_UNANSWERED``), which is what browsers and proxies do with an
+idempotent request whose kept-alive connection the server closed (RFC 9112 9.3.1)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ from typing import Any
 
 import httpx
 
+RETRY_NEVER = "never"
+RETRY_FAILED = "failed"  # any request not answered with a 2xx status
+RETRY_UNANSWERED = "unanswered"  # only a request that got no answer (no status at all)
+
 
 @dataclass
 class Round:
@@ -23,7 +29,7 @@ class Round:
     errors: Counter[str] = field(default_factory=Counter)  # no answer: the exception's name
     unsent: int = 0  # not sent: the round ran out of time first
     elapsed_s: float = 0.0
-    # What the failed requests got when sent again (status, or the exception's name).
+    # What the requests retried got when sent again (status, or the exception's name).
     retried: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -68,11 +74,12 @@ def send_round(
     clients: int,
     timeout_s: float,
     limit_s: float,
-    retry: bool = False,
+    retry: str = RETRY_NEVER,
 ) -> Round:
     """``requests`` GETs of ``url`` from ``clients`` threads, each with its own connection;
     none is sent after ``limit_s`` (a server that hangs every request ends the round too).
-    With ``retry``, a request that failed is sent once more by the same client right away.
+    With ``retry`` (RETRY_FAILED or RETRY_UNANSWERED), a request that failed (or got no answer
+    at all) is sent once more by the same client right away.
 
     The clients are made before the first request, with one TLS context: making each its own
     (loading the CA bundle) took up to 2 s on a loaded machine, a gap in the traffic longer
@@ -98,7 +105,9 @@ def send_round(
                 outcome, answered = _get(session, url)
                 with lock:
                     (result.statuses if answered else result.errors)[outcome] += 1
-                if retry and not (answered and outcome.startswith("2")):
+                if (retry == RETRY_FAILED and not (answered and outcome.startswith("2"))) or (
+                    retry == RETRY_UNANSWERED and not answered
+                ):
                     again, _ = _get(session, url)
                     with lock:
                         result.retried[again] += 1
