@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ from harness.benchmarks.pinning import Pinning
 from harness.benchmarks.scenarios.locust_polls import POOLED_FIGURE
 from harness.capture import run_capture
 from harness.capture_plan import Capture
-from harness.checks import all_checks
+from harness.checks import Check, all_checks
 from harness.checks.concurrency import CHECKS
 from harness.definitions import load_definitions
 from harness.profiles import PROFILES
@@ -442,25 +443,31 @@ http = ["{{python}}", "{LIFECYCLE_APP}", "{{port}}", "graceful"]
 """
 
 
-def test_a_check_is_tried_with_the_default_command_and_with_each_documented_option(
-    tmp_path: Path, environments_dir: Path
-) -> None:
+GRACEFUL = next(check for check in all_checks() if check.id == "graceful-shutdown")
+
+
+def _optioned_run(tmp_path: Path, environments_dir: Path, check: Check) -> dict[str, Any]:
+    """The run file of a capture of ``check`` on the WITH_OPTION server (lifecycle app)."""
     servers = tmp_path / "servers"
     servers.mkdir()
     (servers / "optioned.toml").write_text(WITH_OPTION)
     definitions = load_definitions(servers)
-    graceful = next(check for check in all_checks() if check.id == "graceful-shutdown")
     capture = Capture(
         "20260101T000000Z",
         "test-machine",
         replace(PROFILES["quick"], start_timeout_s=20, stop_grace_s=5),
         DataDir(tmp_path / "data"),
         environments_dir,
-        [graceful],
+        [check],
     )
     (written,) = run_capture(capture, list(definitions.values()), Progress(1))
+    return read_document(written, "run")
 
-    run = read_document(written, "run")
+
+def test_a_check_is_tried_with_the_default_command_and_with_each_documented_option(
+    tmp_path: Path, environments_dir: Path
+) -> None:
+    run = _optioned_run(tmp_path, environments_dir, GRACEFUL)
     (result,) = run["checks"]
     assert result["outcome"] == "no"  # the default command cuts the request in flight
     assert result["cause"] == "server"  # a no says whose it is; the server's here
@@ -481,25 +488,10 @@ def test_a_check_is_tried_with_the_default_command_and_with_each_documented_opti
 def test_a_check_tries_its_options_only_where_its_default_result_asks_for_them(
     tmp_path: Path, environments_dir: Path
 ) -> None:
-    servers = tmp_path / "servers"
-    servers.mkdir()
-    (servers / "optioned.toml").write_text(WITH_OPTION)
-    definitions = load_definitions(servers)
-    graceful = next(check for check in all_checks() if check.id == "graceful-shutdown")
     # As a memory control is tried only where the default soak was not yes: here the options
     # are wanted only after a yes, and the default command's result is a no.
-    only_after_a_yes = replace(graceful, options_when=lambda default: default["outcome"] == "yes")
-    capture = Capture(
-        "20260101T000000Z",
-        "test-machine",
-        replace(PROFILES["quick"], start_timeout_s=20, stop_grace_s=5),
-        DataDir(tmp_path / "data"),
-        environments_dir,
-        [only_after_a_yes],
-    )
-    (written,) = run_capture(capture, list(definitions.values()), Progress(1))
-
-    (result,) = read_document(written, "run")["checks"]
+    only_after_a_yes = replace(GRACEFUL, options_when=lambda default: default["outcome"] == "yes")
+    (result,) = _optioned_run(tmp_path, environments_dir, only_after_a_yes)["checks"]
     assert result["outcome"] == "no"
     assert "options" not in result  # the --graceful option was not started
 
