@@ -53,7 +53,8 @@ def decided_by_said(cause: str) -> str:
 
 def counts_for_server(result: dict[str, Any]) -> bool:
     """Whether a rule may judge the server by this result: not when Django or the project
-    decided it, since every server of the interface would get the same."""
+    decided it, since every server of the interface would get the same, nor when the check
+    could not tell the server's part from theirs."""
     return decided_by(result) is None
 
 
