@@ -9,7 +9,11 @@ MODE ``friendly`` does what a good development server does: serves ``/static/`` 
 when ``demo/views/basic.py`` changes, and sets TCP_NODELAY on its connections. ``unfriendly``
 does none of it: ``/static/`` is a 404, the template is read once at start, code changes are
 ignored, and Nagle's algorithm stays on. ``wrong-type`` is ``unfriendly`` except that
-``/static/`` files are served as text/plain. Every answer is written in two sends (the headers,
+``/static/`` files are served as text/plain. ``two-workers`` stands for a server of two worker
+processes that each read the template when they first render it and keep it: connections are
+dealt to two template caches in turn, as new connections are dealt to a prefork server's
+workers, so a worker that had not rendered the page shows a changed template at once and
+the other never does. Every answer is written in two sends (the headers,
 then the body), as ``http.server`` writes them, so with Nagle's algorithm on the body waits for
 the client's delayed ACK of the headers.
 
@@ -18,6 +22,7 @@ the client's delayed ACK of the headers.
 """
 
 import html
+import itertools
 import json
 import os
 import re
@@ -33,10 +38,16 @@ VIEWS = Path("demo/views/basic.py")
 STATIC = Path("demo/static")
 MESSAGE = re.search(r'"message": "([^"]*)", "view": "sync"', VIEWS.read_text()).group(1)
 TEMPLATE_AT_START = TEMPLATE.read_text()
+# two-workers: each "worker"'s template, read when it first renders the page.
+WORKER_TEMPLATES: dict[int, str] = {}
+CONNECTIONS = itertools.count()
 
 
-def home_page() -> bytes:
-    template = TEMPLATE.read_text() if MODE == "friendly" else TEMPLATE_AT_START
+def home_page(worker: int) -> bytes:
+    if MODE == "two-workers":
+        template = WORKER_TEMPLATES.setdefault(worker, TEMPLATE.read_text())
+    else:
+        template = TEMPLATE.read_text() if MODE == "friendly" else TEMPLATE_AT_START
     return (
         '<!doctype html><html><head><link rel="stylesheet" href="/static/demo/style.css">'
         f"</head><body><pre>{html.escape(template)}</pre></body></html>"
@@ -47,10 +58,14 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = MODE == "friendly"  # socketserver sets TCP_NODELAY when true
 
+    def setup(self) -> None:
+        super().setup()
+        self.worker = next(CONNECTIONS) % 2  # one handler per connection: dealt in turn
+
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
         if path == "/":
-            self.answer(200, "text/html; charset=utf-8", home_page())
+            self.answer(200, "text/html; charset=utf-8", home_page(self.worker))
         elif path == "/json/sync":
             self.answer(200, "application/json", json.dumps({"message": MESSAGE}).encode())
         elif path.startswith("/static/") and MODE != "unfriendly":

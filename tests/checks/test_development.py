@@ -111,6 +111,17 @@ def test_a_server_without_static_files_or_reloading_gets_no(
     assert results["dev-code-reload"]["evidence"]["found_after_s"] is None
 
 
+def test_a_worker_that_had_not_rendered_the_page_is_not_taken_for_a_reload(
+    dev_server, no_settling, short_windows
+) -> None:
+    # Two "workers" that each keep the template they first rendered: one request before the
+    # edit would warm one of them, and the other would show the change as if reloaded.
+    with dev_server("two-workers") as context:
+        result = run_check(BY_ID["dev-template-reload"], context)
+    assert result["outcome"] == "no", result["summary"]
+    assert result["evidence"]["before"]["requests"] >= 2  # each worker rendered it first
+
+
 def test_a_stylesheet_with_the_wrong_type_is_partial(dev_server) -> None:
     with dev_server("wrong-type", reload=False) as context:
         static = run_check(BY_ID["dev-static"], context)

@@ -29,14 +29,24 @@ from harness.process import StartError
 TEMPLATE_WINDOW_S = 3.0
 TEMPLATE_POLL_S = 0.2
 HOME_TEMPLATE = Path("demo/templates/demo/home.html")
+# Every worker process must have rendered the page before the edit, or a worker that had not
+# would read the new template and look like a reload (gunicorn's 3 sync workers did): the page
+# is requested this many times per worker, each on a connection of its own, before the edit,
+# and again once the change first shows, where every answer must show it.
+REQUESTS_PER_WORKER = 4
 
 TEMPLATE_THRESHOLDS = (
-    f"/ is requested once; {SETTLE_BEFORE_EDIT_S:g} s later a marker is written into the home "
+    f"/ is requested {REQUESTS_PER_WORKER} times per worker process, each on a connection of "
+    "its own, so that every worker has rendered it; "
+    f"{SETTLE_BEFORE_EDIT_S:g} s later a marker is written into the home "
     f"template, then / is requested every {TEMPLATE_POLL_S:g} s for {TEMPLATE_WINDOW_S:g} s "
     "(the wait and the repeats absorb file-timestamp granularity and polling watchers such as "
-    "runserver's 1 s stat reloader). yes when the marker appears in that window and the log "
-    "shows no restart; partial when it appears but the log shows the server restarted to show "
-    "it; no when it never appears."
+    "runserver's 1 s stat reloader); once the marker appears, / is requested again "
+    f"{REQUESTS_PER_WORKER} times per worker on connections of their own. yes when the marker "
+    "appears in that window, every later answer shows it, and the log shows no restart; partial "
+    "when it appears but the log shows the server restarted to show it; no when it never "
+    "appears, or some later answers still show the old page (a worker that had rendered it "
+    "keeps it until restarted)."
 )
 
 
@@ -50,13 +60,34 @@ def with_template_marker(template: str, marker: str) -> str:
     return template[:position] + line + template[position:]
 
 
-def judge_template(found_after_s: float | None, restarted: bool) -> str:
-    if found_after_s is None:
+def judge_template(found_after_s: float | None, restarted: bool, stale_after: int = 0) -> str:
+    if found_after_s is None or stale_after:
         return "no"
     return "partial" if restarted else "yes"
 
 
+def fresh_requests(url: str, count: int) -> list[dict[str, Any]]:
+    """``count`` GETs, each on a connection of its own (so that the server's workers share
+    them as they share new connections): each one's status and body."""
+    answers = []
+    for _ in range(count):
+        try:
+            response = httpx.get(url, timeout=REQUEST_TIMEOUT_S, headers={"Connection": "close"})
+        except httpx.HTTPError as error:
+            answers.append({"status": None, "text": f"{type(error).__name__}: {error}"})
+        else:
+            answers.append({"status": response.status_code, "text": response.text})
+    return answers
+
+
 def _template_summary(outcome: str, measured: dict[str, Any]) -> str:
+    if outcome == "no" and measured.get("stale_after"):
+        return (
+            f"Not reloaded: the change showed after {measured['found_after_s']:.2f} s, but then "
+            f"{measured['stale_after']} of {measured['confirm_count']} answers (each on a new "
+            "connection) still showed the old page: a worker that had rendered it keeps it "
+            "until restarted (the first answer came from one that had not)."
+        )
     if outcome == "no":
         return (
             f"Not reloaded: {measured['attempt_count']} requests in {TEMPLATE_WINDOW_S:g} s "
@@ -78,12 +109,14 @@ def run_dev_template_reload(context: CheckContext) -> Finding:
     try:
         with context.launcher.launch("http", dev_mode=True, project_copy=True) as instance:
             evidence: dict[str, Any] = {"instance": instance.describe(), "marker": marker}
-            before = httpx.get(instance.url(home_path), timeout=REQUEST_TIMEOUT_S)
-            evidence["before"] = {"status": before.status_code, "has_marker": marker in before.text}
-            if before.status_code != 200:
+            per_server = REQUESTS_PER_WORKER * max(1, instance.workers)
+            before = fresh_requests(instance.url(home_path), per_server)
+            statuses = sorted({str(answer["status"]) for answer in before})
+            evidence["before"] = {"requests": per_server, "statuses": statuses}
+            if statuses != ["200"]:
                 return Finding(
                     "error",
-                    f"The home page answered {before.status_code} before the template changed.",
+                    f"The home page answered {', '.join(statuses)} before the template changed.",
                     evidence,
                 )
             template = instance.project_dir / HOME_TEMPLATE
@@ -96,12 +129,18 @@ def run_dev_template_reload(context: CheckContext) -> Finding:
                 TEMPLATE_WINDOW_S,
                 TEMPLATE_POLL_S,
             )
+            if measured["found_after_s"] is not None:
+                after = fresh_requests(instance.url(home_path), per_server)
+                measured["confirm_count"] = len(after)
+                measured["stale_after"] = sum(marker not in answer["text"] for answer in after)
             time.sleep(TEMPLATE_POLL_S)  # let a restart line reach the log
             log_after = log_since(instance, log_mark)
     except StartError as error:
         return start_failed(error, "in development mode")
     restart_lines = [line for line in log_after.splitlines() if RESTART_LINE.search(line)]
-    outcome = judge_template(measured["found_after_s"], bool(restart_lines))
+    outcome = judge_template(
+        measured["found_after_s"], bool(restart_lines), measured.get("stale_after", 0)
+    )
     evidence.update(
         template=str(HOME_TEMPLATE),
         window_s=TEMPLATE_WINDOW_S,
