@@ -214,7 +214,10 @@ def test_the_largest_committed_file_and_array_are_far_below_the_caps() -> None:
     from evidence.layout import DEFAULT_DATA_DIR
 
     files = list(DEFAULT_DATA_DIR.rglob("*.json"))
-    assert max(path.stat().st_size for path in files) * 10 < MAX_FILE_BYTES
+    # The largest is the interleaved rounds of a whole capture (16 configurations with two
+    # middleware stacks and two reference apps, up to 5 rounds): 864 KB, about a tenth of
+    # the cap; twice as many configurations would still leave the cap four times larger.
+    assert max(path.stat().st_size for path in files) * 8 < MAX_FILE_BYTES
 
     def longest(value: Any) -> int:
         if isinstance(value, dict):
