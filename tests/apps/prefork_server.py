@@ -18,7 +18,8 @@ the master does:
   had in flight is lost.
 - ``halfway``: as ``graceful``, but a reload replaces only one worker (a reload that stops
   after its first worker, as one that waits forever on an old worker does).
-- ``single``: serves in the master itself, forking nothing.
+- ``single``: serves in the master itself, forking nothing, and ignores SIGHUP (as a server
+  without a reload mechanism that does not die of the signal, Uvicorn with one worker, does).
 
 With ``--max-requests N`` (other arguments after it are ignored, as a jitter would be), a worker
 retires after N requests: as on SIGTERM in ``graceful`` mode, at once (``os._exit``, what it
@@ -156,6 +157,7 @@ def main(port: int, workers: int) -> None:
     listener.listen(128)
     listener.setblocking(False)  # workers race to accept: the losers get EAGAIN, not a block
     if mode == "single":
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         serve(listener)
     children: set[int] = set()
     retiring: set[int] = set()

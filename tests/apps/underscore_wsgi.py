@@ -13,7 +13,11 @@ header whose name holds an underscore (``X_Forwarded_For``):
 * ``drops``: leaves such headers out of the environ, as Django's runserver does (CVE-2015-0219);
 * ``refuses``: answers 400 to a request carrying one, as gunicorn's ``header_map = refuse`` does;
 * ``prefers-hyphen``: maps such a header only where no hyphenated header maps to the same key,
-  so it sets a key nobody else sets but never changes one a proxy set.
+  so it sets a key nobody else sets but never changes one a proxy set;
+* ``clears-forwarded``: as ``drops``, then removes every HTTP_X_FORWARDED_* key, as Waitress 3
+  does for a peer that is not its ``trusted_proxy`` (``clear_untrusted_proxy_headers``);
+* ``merges-clears-forwarded``: as ``merges``, then removes those keys: other underscore names
+  still reach the environ.
 """
 
 import os
@@ -22,7 +26,14 @@ from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 PORT, MODE = int(sys.argv[1]), sys.argv[2]
-MODES = ("merges", "drops", "refuses", "prefers-hyphen")
+MODES = (
+    "merges",
+    "drops",
+    "refuses",
+    "prefers-hyphen",
+    "clears-forwarded",
+    "merges-clears-forwarded",
+)
 if MODE not in MODES:
     sys.exit(f"unknown mode {MODE!r}, not one of {MODES}")
 sys.path.insert(0, os.getcwd())
@@ -63,8 +74,15 @@ class UnderscoreRequestHandler(WSGIRequestHandler):
         return True
 
     def get_environ(self) -> dict:
+        environ = self.mapped_environ()
+        if MODE.endswith("clears-forwarded"):
+            for key in [key for key in environ if key.startswith("HTTP_X_FORWARDED_")]:
+                del environ[key]
+        return environ
+
+    def mapped_environ(self) -> dict:
         environ = super().get_environ()  # wsgiref's own mapping: the ``merges`` mode
-        if MODE == "merges":
+        if MODE.startswith("merges"):
             return environ
         for key in [key for key in environ if key.startswith("HTTP_")]:
             del environ[key]

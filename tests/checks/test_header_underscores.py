@@ -129,6 +129,22 @@ def test_a_server_where_the_hyphenated_name_wins_is_partial(checked: Run) -> Non
     )
 
 
+def test_a_server_that_hides_forwarded_headers_and_drops_underscore_names_passes(
+    checked: Run,
+) -> None:
+    result = checked("wsgi", "clears-forwarded")
+    assert result["outcome"] == "yes", result["summary"]
+    assert set(readings(result).values()) == {DROPPED}
+    assert "X-Forwarded-For: 198.51.100.1 alone was dropped too" in result["summary"]
+
+
+def test_a_hidden_control_cannot_be_read_where_underscore_names_reach_meta(checked: Run) -> None:
+    result = checked("wsgi", "merges-clears-forwarded")
+    assert result["outcome"] == "error", result["summary"]
+    assert readings(result)["general"] == SET
+    assert "cannot be read" in result["summary"]
+
+
 def test_django_keeps_an_underscore_name_of_the_asgi_scope_out_of_meta(checked: Run) -> None:
     # Django 6.1 (sampleproject/requirements.txt) skips scope names with underscores.
     result = checked("asgi", "raw")

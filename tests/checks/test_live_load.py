@@ -177,6 +177,16 @@ def test_a_reload_that_replaces_only_one_worker_is_no(tmp_path: Path) -> None:
     assert len(result["evidence"]["replacement"]["started"]) == 1
 
 
+def test_a_server_that_ignores_the_signal_is_named_as_still_answering(tmp_path: Path) -> None:
+    result = run_on(tmp_path, graceful_reload.CHECK, prefork("single", operations=HUP))
+
+    assert result["outcome"] == "no", result["summary"]
+    (pid,) = result["evidence"]["replacement"]["workers_before"]
+    # The one process holds both held connections, so it is draining, not "still there": the
+    # summary names it from the probes that it answered after the signal too.
+    assert f"({pid}), still answering after it: {pid}; new processes 0" in result["summary"]
+
+
 def test_a_server_without_a_reload_signal_says_so_with_its_page(tmp_path: Path) -> None:
     none = Operations(None, "http://127.0.0.1/no-reload", "It has no reload signal.")
     result = run_on(tmp_path, graceful_reload.CHECK, prefork("respawn", operations=none))

@@ -86,7 +86,9 @@ PROBES = (CONTROL, *UNDERSCORE_PROBES)
 THRESHOLDS = (
     "GET of the echo view, one request per connection, with "
     + "; ".join(" + ".join(probe.fields) for probe in UNDERSCORE_PROBES)
-    + f" (and {CONTROL.fields[0]} alone, which must reach {FORWARDED_FOR}). "
+    + f" (and {CONTROL.fields[0]} alone, which must reach {FORWARDED_FOR}, unless every "
+    "underscore header, Foo_Bar included, was dropped or refused: a server that hides "
+    "forwarded headers from an untrusted peer hides the control too). "
     "Outcome: yes = no underscore header put its value in an HTTP_X_FORWARDED_* key (dropped, "
     "refused with a 4xx, or kept under another key); partial = alone, an underscore header "
     "sets its HTTP_X_FORWARDED_* key, but beside the hyphenated header, in either order, only "
@@ -220,15 +222,33 @@ def scope_note(records: dict[str, dict[str, Any]]) -> str:
     )
 
 
+def dropped_everywhere(records: dict[str, dict[str, Any]]) -> bool:
+    """Every underscore header dropped or refused, Foo_Bar too: the server keeps underscore
+    names out of META in general, whatever it does with forwarded headers."""
+    return all(records[probe.id]["reading"] in (DROPPED, REFUSED) for probe in UNDERSCORE_PROBES)
+
+
 def run(context: CheckContext) -> Finding:
     records = {probe.id: probe_record(context, probe) for probe in PROBES}
     evidence = {"instance": context.shared.describe(), "probes": list(records.values())}
     control = records[CONTROL.id]
+    if control["reading"] == DROPPED and dropped_everywhere(records):
+        # A server may clear forwarded headers from a peer it does not trust (Waitress 3 does
+        # by default), which hides the control; Foo_Bar, which no such rule touches, dropped
+        # too shows that the underscore names never reach META, trusted peer or not.
+        return Finding(
+            "yes",
+            "No underscore header reached META, Foo_Bar included; the hyphenated "
+            f"{CONTROL.fields[0]} alone was dropped too (the server hides forwarded headers "
+            "from this peer). " + describe(records),
+            evidence,
+        )
     if control["reading"] != SET:
         return Finding(
             "error",
             f"{CONTROL.fields[0]} alone did not reach {FORWARDED_FOR} through the echo view "
-            f"(it {phrase(control)}), so the underscore probes cannot be read.",
+            f"(it {phrase(control)}), and not every underscore header was dropped, so the "
+            "underscore probes cannot be read.",
             evidence,
         )
     unanswered = [record["id"] for record in records.values() if record["reading"] == NO_ANSWER]

@@ -102,13 +102,17 @@ def judge(evidence: dict[str, Any]) -> tuple[str, str]:
     load = live_load.figures_text(evidence)
     held = live_load.held_text(evidence)
     if not replaced["replaced"]:
-        left = ", ".join(str(pid) for pid in replaced["still_there"]) or "none"
+        # A worker that holds a held connection is left out of "still_there" (it may drain),
+        # so the processes that answered both before and after are named from the probes.
+        after = {process["pid"] for process in evidence["serving_after"]}
+        kept = [pid for pid in replaced["workers_before"] if pid in after]
+        silent = [pid for pid in replaced["still_there"] if pid not in kept]
+        besides = f", still running but not answering: {_pids(silent)}" if silent else ""
         return "no", (
-            f"Not reloaded by the end of the run after {event['signal']}: of the workers "
-            f"{', '.join(map(str, replaced['workers_before']))}, still running {left} (the "
-            f"ones holding a held connection: {_pids(replaced['draining'])}); new processes "
-            f"{len(replaced['started'])}, of which {len(replaced['new'])} answered; {load}; "
-            f"{held}."
+            f"Not reloaded by the end of the run after {event['signal']}: of the processes "
+            f"that answered before it ({_pids(replaced['workers_before'])}), still answering "
+            f"after it: {_pids(kept)}{besides}; new processes {len(replaced['started'])}, of "
+            f"which {len(replaced['new'])} answered; {load}; {held}."
         )
     gone = replaced["old_gone_after_s"]
     lead = f"Reloaded by {event['signal']}" + (
