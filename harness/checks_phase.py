@@ -4,6 +4,7 @@ failed with its reason; the capture goes on with the next one."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from contextlib import nullcontext
@@ -193,11 +194,22 @@ def _with_option(
     }
 
 
+def option_scratch_name(option_id: str) -> str:
+    """``option-`` and 6 hex digits, the same for an option in every run."""
+    return "option-" + hashlib.sha256(option_id.encode()).hexdigest()[:6]
+
+
 def option_launcher(launcher: Launcher, definition: ServerDefinition, option_id: str) -> Launcher:
     """A launcher for the server started with one of its options, in a scratch directory of its
     own that holds a copy of the prepared database (migrated, with the sample polls): an
-    instance the option starts would otherwise answer every view that reads it with a 500."""
-    scratch = launcher.scratch / f"option-{option_id}"
+    instance the option starts would otherwise answer every view that reads it with a 500.
+
+    The directory is named by a short digest of the option, not the option itself: a server
+    may put a Unix socket under its scratch (mod_wsgi-express's daemon socket, in
+    ``apache-<port>/wsgi.<pid>.u<uid>.1.sock``), and a socket's path holds at most 107 bytes;
+    ``option-limit-request-body-2g`` made it 108, and Apache's workers could not reach the
+    daemon ("Permission denied", every request a 503)."""
+    scratch = launcher.scratch / option_scratch_name(option_id)
     scratch.mkdir(parents=True, exist_ok=True)
     prepared = launcher.scratch / SQLITE_FILE
     if prepared.exists():

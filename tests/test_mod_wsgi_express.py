@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import tempfile
 import time
 
 import httpx
 import psutil
 import pytest
 
+from harness.checks_phase import option_scratch_name
 from harness.definitions import load_definitions
 from harness.endpoints import SAMPLEPROJECT_DIR
 from harness.environments import ENVIRONMENTS_DIR, ensure_environment
@@ -86,3 +88,13 @@ def test_apache_serves_as_sized_and_leaves_nothing_behind(stop: str) -> None:
         assert _gone(everything) == []
         if stop == "harness":
             assert instance.shutdown is not None and not instance.shutdown.forced
+
+
+def test_the_daemon_socket_of_every_option_fits_a_unix_socket_path() -> None:
+    """mod_wsgi puts its daemon socket in --server-root, under the option's scratch folder; a
+    Unix socket's path holds at most 107 bytes, and one longer left every request a 503."""
+    scratch = f"{tempfile.gettempdir()}/serving-django-{DEFINITION.id}-{'x' * 8}"
+    widest = "apache-65535/wsgi.4194304.u65534.1.sock"  # the largest port, pid and uid
+    for option_id in DEFINITION.options:
+        path = f"{scratch}/{option_scratch_name(option_id)}/{widest}"
+        assert len(path.encode()) <= 107, (option_id, path)

@@ -16,7 +16,7 @@ from evidence.schema import load_schema, schema_errors
 from harness.checks import CheckContext, run_check
 from harness.checks.operations import CHECKS, memory_soak
 from harness.checks.operations.memory_trend import fit_trend
-from harness.checks_phase import option_launcher
+from harness.checks_phase import option_launcher, option_scratch_name
 from harness.endpoints import load_endpoints
 from harness.launcher import SQLITE_FILE
 from harness.profiles import PROFILES
@@ -172,6 +172,6 @@ def test_an_option_gets_a_copy_of_the_prepared_database(tmp_path: Path) -> None:
 
     optioned = option_launcher(launcher, definition, "max-requests-1000")
 
-    assert optioned.scratch == tmp_path / "option-max-requests-1000"
+    assert optioned.scratch == tmp_path / option_scratch_name("max-requests-1000")
     assert (optioned.scratch / SQLITE_FILE).read_bytes() == b"prepared"
     assert optioned.variables(False, {})["SQLITE_PATH"] == str(optioned.scratch / SQLITE_FILE)
