@@ -513,7 +513,12 @@ def test_the_interleaved_rounds_measure_every_server_in_one_file(
         scenarios=("interleaved",),
     )
     document = interleave(
-        capture, list(definitions.values()), definitions, Pinning(None, None), Progress(1), None
+        capture,
+        list(definitions.values()),
+        definitions,
+        Pinning(None, None),
+        Progress(1).server("interleaved"),
+        None,
     )
     path = tmp_path / "interleaved.json"
     write_document(path, document, "benchmark")  # validates it

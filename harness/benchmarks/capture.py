@@ -44,7 +44,7 @@ from harness.prepared import (
     server_version,
 )
 from harness.process_registry import scratch_folder
-from harness.progress import Progress
+from harness.progress import Progress, ServerProgress
 from harness.provenance import now_iso
 from harness.sizing import SERVER_CPUS
 from harness.upstream import UpstreamService
@@ -117,16 +117,16 @@ def benchmark_server(
     capture: Capture,
     definition: ServerDefinition,
     pinning: Pinning,
-    progress: Progress,
+    server_progress: ServerProgress,
     upstream: UpstreamService | None,
 ) -> dict[str, Any]:
+    """The server's benchmark file; the caller writes it, then reports it recorded."""
     settings = replace(
         BENCHMARK_SETTINGS[capture.profile.name], locust_processes=capture.locust_workers
     )
     base_env = upstream.base_env() if upstream else {}
     started_at = now_iso()
     setup: dict[str, Any] = {"ok": False, "error": None, "log_tail": ""}
-    server_progress = progress.server(definition.id)
     server_progress.begin()
     environment: Environment | None = None
     results: list[dict[str, Any]] = []
@@ -183,9 +183,7 @@ def benchmark_server(
         **provenance(capture, definition, environment, base_env),
         **benchmark_provenance(pinning),
     }
-    document = _document(capture, server, record_provenance, setup, results, started_at)
-    server_progress.end(document)
-    return document
+    return _document(capture, server, record_provenance, setup, results, started_at)
 
 
 def _run_scenarios(bench: ServerBench) -> None:
@@ -208,7 +206,10 @@ def _run_scenarios(bench: ServerBench) -> None:
 
 
 def calibrate(
-    capture: Capture, definitions: dict[str, ServerDefinition], pinning: Pinning, progress: Progress
+    capture: Capture,
+    definitions: dict[str, ServerDefinition],
+    pinning: Pinning,
+    calibration_progress: ServerProgress,
 ) -> dict[str, Any]:
     settings = replace(
         BENCHMARK_SETTINGS[capture.profile.name], locust_processes=capture.locust_workers
@@ -223,7 +224,6 @@ def calibrate(
         environment = ensure_environment(definition, capture.environments_dir)
     except InstallError as error:
         setup.update(ok=False, error=f"Granian could not be installed: {error}"[:2000])
-    calibration_progress = progress.server(CALIBRATION_ID)
     calibration_progress.begin()
     with scratch_folder("serving-django-calibration-") as scratch:
         calibration = Calibration(
@@ -243,9 +243,7 @@ def calibrate(
         "mode": "none",
         "version": environment.packages.get("granian") if environment else None,
     }
-    document = _document(capture, server, record, setup, results, started_at)
-    calibration_progress.end(document)
-    return document
+    return _document(capture, server, record, setup, results, started_at)
 
 
 def interleave(
@@ -253,7 +251,7 @@ def interleave(
     definitions: Sequence[ServerDefinition],
     known: dict[str, ServerDefinition],
     pinning: Pinning,
-    progress: Progress,
+    interleaved_progress: ServerProgress,
     upstream: UpstreamService | None,
 ) -> dict[str, Any]:
     """The interleaved rounds' file: every configuration and both reference apps."""
@@ -262,7 +260,6 @@ def interleave(
     granian: Environment | None = None
     # Each target's figures say why it failed; the file as a whole is always set up.
     setup: dict[str, Any] = {"ok": True, "error": None, "log_tail": ""}
-    interleaved_progress = progress.server(INTERLEAVED_ID)
     interleaved_progress.begin()
     try:
         granian = ensure_environment(known[CALIBRATION_SERVER], capture.environments_dir)
@@ -290,9 +287,7 @@ def interleave(
         "version": None,
     }
     record = {**code_and_machine(capture, granian), **benchmark_provenance(pinning)}
-    document = _document(capture, server, record, setup, results, started_at)
-    interleaved_progress.end(document)
-    return document
+    return _document(capture, server, record, setup, results, started_at)
 
 
 def _pin_tree(pid: int, cpu: int) -> None:
@@ -340,19 +335,19 @@ def run_benchmarks(
         _pin_tree(upstream.instance.process.pid, pinning.load_cpu)
     try:
         if "calibration" in scenarios:
-            document = calibrate(capture, known, pinning, progress)
+            calibration_progress = progress.server(CALIBRATION_ID)
+            document = calibrate(capture, known, pinning, calibration_progress)
             capture.not_captured.update(machine_failures(CALIBRATION_ID, document))
-            if path := _write(capture, CALIBRATION_ID, document):
-                written.append(path)
+            written += _record(capture, CALIBRATION_ID, document, calibration_progress)
         if "interleaved" in scenarios and not capture.interrupted.is_set():
-            document = interleave(capture, selected, known, pinning, progress, upstream)
+            interleaved_progress = progress.server(INTERLEAVED_ID)
+            document = interleave(capture, selected, known, pinning, interleaved_progress, upstream)
             capture.not_captured.update(machine_failures(INTERLEAVED_ID, document))
-            if not capture.interrupted.is_set() and (
-                path := _write(capture, INTERLEAVED_ID, document)
-            ):
-                written.append(path)
+            if not capture.interrupted.is_set():
+                written += _record(capture, INTERLEAVED_ID, document, interleaved_progress)
         for definition in definitions if server_scenarios else ():
-            document = benchmark_server(capture, definition, pinning, progress, upstream)
+            server_progress = progress.server(definition.id)
+            document = benchmark_server(capture, definition, pinning, server_progress, upstream)
             if capture.interrupted.is_set():
                 break
             if not document["setup"]["ok"]:
@@ -360,8 +355,7 @@ def run_benchmarks(
                     document["setup"]["error"]
                 )
             capture.not_captured.update(machine_failures(definition.id, document))
-            if path := _write(capture, definition.id, document):
-                written.append(path)
+            written += _record(capture, definition.id, document, server_progress)
     finally:
         os.sched_setaffinity(0, saved_affinity)
     return written
@@ -377,6 +371,13 @@ def machine_failures(name: str, document: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _write(capture: Capture, name: str, document: dict[str, Any]) -> Path | None:
+def _record(
+    capture: Capture, name: str, document: dict[str, Any], server_progress: ServerProgress
+) -> list[Path]:
+    """Write the file, then say it is recorded: a stop at a "recorded" line (Ctrl-C, or a
+    SIGTERM sent on seeing it) keeps the file, which a line printed before the write did not
+    (a whole configuration's 21 minutes were lost that way)."""
     path = capture.data.benchmark_path(capture.machine_id, capture.capture_id, name)
-    return capture.write(path, document, "benchmark", f"{name} (benchmarks)")
+    written = capture.write(path, document, "benchmark", f"{name} (benchmarks)")
+    server_progress.end(document)
+    return [written] if written else []
